@@ -1,0 +1,2 @@
+build/obj/ipc/frame.o: ipc/frame.c ipc/frame.h
+ipc/frame.h:

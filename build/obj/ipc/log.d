@@ -1,0 +1,2 @@
+build/obj/ipc/log.o: ipc/log.c ipc/log.h
+ipc/log.h:

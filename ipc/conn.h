@@ -1,0 +1,97 @@
+/*
+ * Message connections on a libev loop: non-blocking Unix-domain stream
+ * sockets carrying frames (frame.h) of envelopes (msg.h).
+ *
+ * - conn: one established connection. Partial reads and writes are
+ *   handled; a bad frame closes that connection with a logged reason.
+ *   The outbound buffer is bounded: conn_send refuses (-ENOBUFS) when it
+ *   is full, and on_writable says when it has drained again.
+ * - conn_request: a request with a reply timeout. The callback runs
+ *   exactly once: with the reply, or with -ETIMEDOUT, or with -ECONNRESET
+ *   when the connection closes first.
+ * - listener: accepts connections on a socket path (mode 0600, peer uid
+ *   must be ours or root), up to a connection limit.
+ * - link: a client connection to a socket path that reconnects with
+ *   exponential backoff whenever the peer goes away.
+ *
+ * Callbacks may close or free the connection they are called for.
+ */
+#ifndef VIRALSUP_IPC_CONN_H
+#define VIRALSUP_IPC_CONN_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "ipc/msg.h"
+
+#define CONN_OUTBOUND_DEFAULT (4u * 1024u * 1024u)
+
+struct conn;
+
+struct conn_ops {
+	/* A decoded message; m is valid during the call only. */
+	void (*on_msg)(struct conn *c, const struct msg *m, void *ud);
+	/* The connection is gone (peer EOF, error, protocol violation, or
+	 * conn_close); c is freed right after this returns. */
+	void (*on_close)(struct conn *c, const char *reason, void *ud);
+	/* Optional: the outbound buffer drained below half after a refusal. */
+	void (*on_writable)(struct conn *c, void *ud);
+};
+
+/* Takes ownership of fd (made non-blocking). peer names it in logs (copied). */
+struct conn *conn_new(struct ev_loop *loop, int fd, const char *peer, const struct conn_ops *ops,
+		      void *ud);
+/* Closes the socket, fails pending requests, calls on_close, frees c. */
+void conn_close(struct conn *c, const char *reason);
+
+/*
+ * Queues a finished message (msg_out_finish done by conn_send if needed).
+ * Returns 0, -ENOBUFS when the outbound buffer is full (nothing queued),
+ * -EMSGSIZE when the frame is over the maximum. The caller still owns out.
+ */
+int conn_send(struct conn *c, struct msg_out *out);
+
+/* err is 0 with a reply, or -ETIMEDOUT / -ECONNRESET with reply NULL. */
+typedef void (*conn_reply_fn)(struct conn *c, const struct msg *reply, int err, void *arg);
+/* Sends out as a request; returns as conn_send (on error cb is never called). */
+int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_reply_fn cb,
+		 void *arg);
+
+size_t conn_outbound(const struct conn *c);
+const char *conn_peer(const struct conn *c);
+void *conn_userdata(const struct conn *c);
+void conn_set_userdata(struct conn *c, void *ud);
+void conn_set_limits(struct conn *c, uint32_t max_frame, size_t max_outbound);
+/* Peer's credentials (SO_PEERCRED); -1 when unknown. */
+int conn_peer_pid(const struct conn *c);
+
+/* Creates a connected socketpair for parent/child channels (0 or -errno). */
+int conn_socketpair(int fds[2]);
+
+struct listener;
+/*
+ * Listens on path (an existing socket file is replaced). Every accepted
+ * connection becomes a conn with ops/ud; on_accept (optional) sees it
+ * first. Returns NULL with errno set on failure.
+ */
+struct listener *listener_new(struct ev_loop *loop, const char *path, int max_conns,
+			      const struct conn_ops *ops, void *ud,
+			      void (*on_accept)(struct conn *c, void *ud));
+int listener_count(const struct listener *l);
+/* Stops listening, unlinks the path; established conns stay open. */
+void listener_free(struct listener *l);
+
+struct link;
+struct link_ops {
+	void (*on_up)(struct link *l, struct conn *c, void *ud);
+	void (*on_msg)(struct link *l, struct conn *c, const struct msg *m, void *ud);
+	void (*on_down)(struct link *l, const char *reason, void *ud);
+};
+/* Connects to path now and again after each loss (10 ms doubling to 1 s, jittered). */
+struct link *link_new(struct ev_loop *loop, const char *path, const char *peer,
+		      const struct link_ops *ops, void *ud);
+/* The live connection, or NULL while down. */
+struct conn *link_conn(const struct link *l);
+void link_free(struct link *l);
+
+#endif

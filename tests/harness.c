@@ -1,0 +1,189 @@
+/*
+ * Test runner: every registered test runs in its own process group under a
+ * timeout, so a crash, a hang or a leaked child process fails that test
+ * only. See harness.h.
+ */
+#include "tests/harness.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TESTS 512
+
+static struct {
+	const char *name;
+	test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+static const char *current_test = "?";
+
+void test_register(const char *name, test_fn fn)
+{
+	if (ntests == MAX_TESTS) {
+		fprintf(stderr, "harness: too many tests\n");
+		abort();
+	}
+	tests[ntests].name = name;
+	tests[ntests].fn = fn;
+	ntests++;
+}
+
+_Noreturn void test_skip(const char *why)
+{
+	fprintf(stderr, "  skip reason: %s\n", why);
+	fflush(NULL);
+	_exit(77);
+}
+
+_Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "  %s:%d: %s: ", file, line, current_test);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(NULL);
+	_exit(1);
+}
+
+double test_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void test_poll_pause(void)
+{
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+const char *test_pg_server(void)
+{
+	const char *s = getenv("TEST_PG_CONNINFO");
+	return s && *s ? s : NULL;
+}
+
+char *test_db_create(void)
+{
+	const char *server = test_pg_server();
+	static unsigned counter;
+	char name[64], *conninfo, *admin;
+	PGconn *pg;
+	PGresult *res;
+
+	if (!server)
+		test_skip("no PostgreSQL server (TEST_PG_CONNINFO unset)");
+	if (asprintf(&admin, "%s dbname=postgres", server) < 0)
+		abort();
+	pg = PQconnectdb(admin);
+	free(admin);
+	if (PQstatus(pg) != CONNECTION_OK)
+		FAIL("cannot reach test PostgreSQL: %s", PQerrorMessage(pg));
+	snprintf(name, sizeof name, "t_%ld_%u_%ld", (long)getpid(), counter++,
+		 (long)time(NULL) % 100000);
+	char sql[128];
+	/* name is made of digits and letters above: not user input. */
+	snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+	res = PQexec(pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		FAIL("CREATE DATABASE: %s", PQerrorMessage(pg));
+	PQclear(res);
+	PQfinish(pg);
+	if (asprintf(&conninfo, "%s dbname=%s", server, name) < 0)
+		abort();
+	return conninfo;
+}
+
+char *test_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+	if (asprintf(&path, "%s/viralsup-test-XXXXXX", base && *base ? base : "/tmp") < 0)
+		abort();
+	if (!mkdtemp(path))
+		FAIL("mkdtemp: %s", strerror(errno));
+	chmod(path, 0700);
+	return path;
+}
+
+static int run_one(int i, int timeout_s)
+{
+	double t0 = test_now_ms();
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		current_test = tests[i].name;
+		signal(SIGPIPE, SIG_IGN);
+		tests[i].fn();
+		fflush(NULL);
+		_exit(0);
+	}
+	setpgid(pid, pid);
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (test_now_ms() - t0 > timeout_s * 1e3) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			printf("FAIL %s: timed out after %d s\n", tests[i].name, timeout_s);
+			return 1;
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	/* Whatever the test left behind (servers, children) goes with it. */
+	kill(-pid, SIGKILL);
+	double ms = test_now_ms() - t0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		printf("ok   %s (%.0f ms)\n", tests[i].name, ms);
+		return 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		printf("skip %s\n", tests[i].name);
+		return 77;
+	}
+	if (WIFSIGNALED(status))
+		printf("FAIL %s: killed by signal %d (%s)\n", tests[i].name,
+		       WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		printf("FAIL %s: exit %d\n", tests[i].name, WEXITSTATUS(status));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0, skipped = 0;
+	const char *t = getenv("TEST_TIMEOUT");
+	int timeout_s = t && atoi(t) > 0 ? atoi(t) : 60;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 0; i < ntests; i++) {
+		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+			continue;
+		int r = run_one(i, timeout_s);
+		if (r == 0)
+			passed++;
+		else if (r == 77)
+			skipped++;
+		else
+			failed++;
+	}
+	printf("RESULT passed=%d failed=%d skipped=%d\n", passed, failed, skipped);
+	return failed ? 1 : 0;
+}

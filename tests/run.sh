@@ -1,0 +1,82 @@
+#!/bin/bash
+# Runs the whole suite: every test binary under $B/tests, every shell test
+# under tests/integration, a replay of the fuzz corpora plus a short fuzz
+# run, and the formatting check. One throwaway PostgreSQL cluster serves
+# the run (each test makes its own database on it). Ends with the line
+#   N passed, N failed, N skipped
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+export B VIRALSUP_BIN="$PWD/$B/bin"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+tmp=$(mktemp -d /tmp/viralsup-check-XXXXXX)
+chmod 0711 "$tmp"
+cleanup() {
+	./scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1
+	[ -f "$tmp/pg/location" ] && rm -rf "$(cat "$tmp/pg/location")"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if conninfo=$(PG_FAST=1 ./scripts/pg.sh start "$tmp/pg"); then
+	export TEST_PG_CONNINFO=${conninfo% dbname=*}
+	echo "test PostgreSQL: $TEST_PG_CONNINFO"
+else
+	echo "warning: could not start a test PostgreSQL; database tests will be skipped" >&2
+fi
+export TMPDIR=$tmp
+
+# Adds the counts from a "RESULT passed=N failed=N skipped=N" line.
+tally() {
+	local name=$1 out=$2 rc=$3 line p f s
+	line=$(grep -a '^RESULT passed=' "$out" | tail -1)
+	if [ -z "$line" ]; then
+		echo "FAIL $name: no RESULT line (exit $rc)"
+		failed=$((failed + 1)); failures+=("$name")
+		return
+	fi
+	p=${line#*passed=}; p=${p%% *}
+	f=${line#*failed=}; f=${f%% *}
+	s=${line#*skipped=}
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	[ "$f" -gt 0 ] && failures+=("$name")
+	return 0
+}
+
+run_suite() {
+	local name=$1; shift
+	echo "== $name"
+	local out="$tmp/out.$$"
+	"$@" 2>&1 | tee "$out" | grep -av '^RESULT '
+	tally "$name" "$out" "${PIPESTATUS[0]}"
+}
+
+for t in "$B"/tests/*; do
+	[ -x "$t" ] || continue
+	run_suite "$(basename "$t")" "$t"
+done
+for t in tests/integration/*.sh; do
+	[ -f "$t" ] || continue
+	run_suite "$(basename "$t" .sh)" timeout 600 bash "$t"
+done
+if ls "$B"/fuzz/* >/dev/null 2>&1; then
+	run_suite fuzz-replay env FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./tests/fuzz/run.sh
+fi
+
+echo "== format"
+if make -s format-check >/dev/null 2>"$tmp/format.err"; then
+	echo "ok   clang-format"
+	passed=$((passed + 1))
+else
+	echo "FAIL clang-format: files not formatted (run make format)"
+	head -5 "$tmp/format.err"
+	failed=$((failed + 1)); failures+=(format)
+fi
+
+[ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
