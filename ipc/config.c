@@ -217,6 +217,11 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 	}
 	if (!name)
 		return 1;
+	if (!*section) {
+		snprintf(cfg->err, cfg->errlen, "%s:%d: key '%s' outside of any [section]",
+			 cfg->name, lineno, name);
+		goto fail;
+	}
 	snprintf(full, sizeof full, "%s.%s", section, name);
 	int i = key_index(full);
 	if (i < 0) {
