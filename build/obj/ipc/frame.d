@@ -1,2 +1,0 @@
-build/obj/ipc/frame.o: ipc/frame.c ipc/frame.h
-ipc/frame.h:

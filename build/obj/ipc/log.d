@@ -1,2 +1,0 @@
-build/obj/ipc/log.o: ipc/log.c ipc/log.h
-ipc/log.h:
