@@ -1,0 +1,780 @@
+/*
+ * The queue protocol (see queue.h). All SQL of the protocol is in the
+ * statements below; each operation is "build parameters" + one statement
+ * + "read the result", shared by the blocking and the async entry points.
+ *
+ * Fencing: every statement after a claim matches on
+ *   id = $1 AND lease_token = $2 AND status = 'processing'
+ * so a holder whose job was reclaimed (new token) or finished changes
+ * nothing. Status changes set transition_reason; the BEFORE UPDATE trigger
+ * of migration 002 turns it into a job_events row.
+ */
+#include "sql/queue.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- SQL */
+
+static const char SQL_OWNER_REGISTER[] =
+    "INSERT INTO owners (node, pid, role, process_started_at, heartbeat_expiry) "
+    "VALUES ($1, $2::int, $3, now(), $4::int * interval '1 millisecond') RETURNING id";
+
+static const char SQL_OWNER_HEARTBEAT[] =
+    "UPDATE owners SET heartbeat_at = now() WHERE id = $1::bigint AND stopped_at IS NULL "
+    "RETURNING id";
+
+static const char SQL_OWNER_STOP[] =
+    "UPDATE owners SET stopped_at = COALESCE(stopped_at, now()) WHERE id = $1::bigint "
+    "RETURNING id";
+
+/*
+ * $1 owner, $2 K, $3 lease ms, $4 legacy stuck ms, $5 rescue cap.
+ * Two candidate sets, each read through its own partial index and locked
+ * with SKIP LOCKED, merged in priority/FIFO order. A reclaimed row is a
+ * crash rescue; past the cap it is failed here instead of handed out.
+ */
+static const char SQL_CLAIM[] =
+    "WITH stale AS ("
+    " SELECT q.id, q.priority, q.submitted_at,"
+    "  CASE WHEN q.lease_expires_at < now() THEN 'lease expired'"
+    "       WHEN q.lease_token IS NULL THEN 'legacy row stuck in processing'"
+    "       ELSE 'owner heartbeat expired' END AS why"
+    " FROM viral_ideas_queue q"
+    " WHERE q.status = 'processing'"
+    "  AND (q.lease_expires_at < now()"
+    "   OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at,"
+    "        q.submitted_at) < now() - $4::int * interval '1 millisecond')"
+    "   OR EXISTS (SELECT 1 FROM owners o WHERE o.id = q.lease_owner"
+    "        AND (o.stopped_at IS NOT NULL OR o.heartbeat_at + o.heartbeat_expiry < now())))"
+    " ORDER BY q.priority, q.submitted_at"
+    " LIMIT $2::int"
+    " FOR UPDATE OF q SKIP LOCKED"
+    "), ready AS ("
+    " SELECT q.id, q.priority, q.submitted_at, NULL::text AS why"
+    " FROM viral_ideas_queue q"
+    " WHERE q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now())"
+    " ORDER BY q.priority, q.submitted_at"
+    " LIMIT $2::int"
+    " FOR UPDATE OF q SKIP LOCKED"
+    "), pick AS ("
+    " SELECT id, why FROM (SELECT * FROM stale UNION ALL SELECT * FROM ready) c"
+    " ORDER BY priority, submitted_at"
+    " LIMIT $2::int"
+    "), upd AS ("
+    " UPDATE viral_ideas_queue q SET"
+    "  status = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int THEN 'failed'"
+    "           ELSE 'processing' END,"
+    "  rescues = q.rescues + (p.why IS NOT NULL)::int,"
+    "  attempts = q.attempts + 1,"
+    "  started_processing_at = now(),"
+    "  progress_percentage = CASE WHEN p.why IS NULL THEN 0 ELSE q.progress_percentage END,"
+    "  lease_owner = $1::bigint,"
+    "  lease_token = gen_random_uuid(),"
+    "  lease_expires_at = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int THEN NULL"
+    "                     ELSE now() + $3::int * interval '1 millisecond' END,"
+    "  next_attempt_at = NULL,"
+    "  error_message = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int"
+    "   THEN format('poison job: in flight during %s crashes or lost leases (cap %s); last: %s',"
+    "               q.rescues + 1, $5::int, p.why) ELSE q.error_message END,"
+    "  current_step = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int"
+    "   THEN 'Processing error: crash rescue limit reached' ELSE q.current_step END,"
+    "  transition_reason = CASE WHEN p.why IS NULL THEN 'claimed'"
+    "   WHEN q.rescues >= $5::int THEN format('poison: %s, rescue cap %s reached', p.why, $5::int)"
+    "   ELSE format('reclaimed from owner %s: %s', COALESCE(q.lease_owner::text, 'none'), p.why)"
+    "   END"
+    " FROM pick p WHERE q.id = p.id"
+    " RETURNING q.*, p.why IS NOT NULL AS reclaimed"
+    ")"
+    " SELECT u.id, u.lease_token, u.session_id, u.primary_username, u.content_strategy::text,"
+    "  COALESCE(u.priority, 5), u.attempts, u.max_attempts, u.rescues,"
+    "  COALESCE(u.total_runs, 0) + 1, u.reclaimed, u.batch_id,"
+    "  (SELECT COALESCE(json_agg(c.competitor_username ORDER BY c.added_at, c.competitor_username),"
+    "    '[]'::json) FROM viral_ideas_competitors c WHERE c.queue_id = u.id AND c.is_active)"
+    " FROM upd u WHERE u.status = 'processing'"
+    " ORDER BY u.priority, u.submitted_at";
+
+/* $1 owner, $2 lease ms, $3 ids uuid[], $4 tokens uuid[]; returns the ids NOT renewed. */
+static const char SQL_RENEW[] =
+    "WITH mine AS (SELECT * FROM unnest($3::uuid[], $4::uuid[]) AS m(id, token)),"
+    " hb AS (UPDATE owners SET heartbeat_at = now() WHERE id = $1::bigint AND stopped_at IS NULL"
+    "  RETURNING id),"
+    " upd AS (UPDATE viral_ideas_queue q"
+    "  SET lease_expires_at = now() + $2::int * interval '1 millisecond'"
+    "  FROM mine WHERE q.id = mine.id AND q.lease_token = mine.token"
+    "  AND q.status = 'processing' AND q.lease_owner = $1::bigint AND EXISTS (SELECT 1 FROM hb)"
+    "  RETURNING q.id)"
+    " SELECT m.id FROM mine m WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.id = m.id)";
+
+/* The results row of the run a failing holder was working on, and batch counters. */
+#define SQL_ON_FAILED                                                                        \
+	" res AS (UPDATE viral_analysis_results r SET status = 'failed',"                    \
+	"  error_message = u.error_message, updated_at = now()"                              \
+	"  FROM upd u WHERE u.status = 'failed' AND r.queue_id = u.id"                       \
+	"  AND r.analysis_run = COALESCE(u.total_runs, 0) + 1 AND r.status <> 'completed')," \
+	" bat AS (UPDATE batches b SET failed_jobs = b.failed_jobs + 1,"                     \
+	"  finished_at = CASE WHEN b.completed_jobs + b.failed_jobs + 1 >= b.total_jobs"     \
+	"   THEN COALESCE(b.finished_at, now()) END"                                         \
+	"  FROM upd u WHERE u.status = 'failed' AND b.id = u.batch_id)"
+
+#define SQL_FENCE " WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'processing'"
+
+/* $1 id, $2 token, $3 reason, $4 base ms, $5 cap ms. */
+static const char SQL_RELEASE[] =
+    "WITH upd AS (UPDATE viral_ideas_queue SET"
+    "  status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
+    "  next_attempt_at = CASE WHEN attempts >= max_attempts THEN NULL"
+    "   ELSE now() + least($5::float8, $4::float8 * power(2, least(greatest(attempts - 1, 0), 40)))"
+    "    * (0.75 + random() * 0.5) * interval '1 millisecond' END,"
+    "  last_error = $3,"
+    "  error_message = CASE WHEN attempts >= max_attempts"
+    "   THEN format('gave up after %s attempts: %s', attempts, $3) ELSE error_message END,"
+    "  current_step = CASE WHEN attempts >= max_attempts THEN left('Processing error: ' || $3, 100)"
+    "   ELSE left(format('Retrying after attempt %s: %s', attempts, $3), 100) END,"
+    "  lease_expires_at = NULL,"
+    "  transition_reason = CASE WHEN attempts >= max_attempts"
+    "   THEN 'attempts exhausted: ' || $3 ELSE 'released: ' || $3 END" SQL_FENCE
+    "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
+    " SELECT status FROM upd";
+
+/* $1 id, $2 token, $3 error. */
+static const char SQL_FAIL[] =
+    "WITH upd AS (UPDATE viral_ideas_queue SET status = 'failed', error_message = $3,"
+    "  last_error = $3, current_step = left('Processing error: ' || $3, 100),"
+    "  lease_expires_at = NULL, transition_reason = 'failed: ' || $3" SQL_FENCE
+    "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
+    " SELECT status FROM upd";
+
+/* $1 id, $2 token, $3 reason, $4 rescue cap. */
+static const char SQL_RESCUE[] =
+    "WITH upd AS (UPDATE viral_ideas_queue SET"
+    "  status = CASE WHEN rescues >= $4::int THEN 'failed' ELSE 'pending' END,"
+    "  rescues = rescues + 1, next_attempt_at = NULL, last_error = $3,"
+    "  error_message = CASE WHEN rescues >= $4::int"
+    "   THEN format('poison job: crashed its handler %s times (cap %s); last: %s',"
+    "               rescues + 1, $4::int, $3) ELSE error_message END,"
+    "  current_step = CASE WHEN rescues >= $4::int"
+    "   THEN 'Processing error: crash rescue limit reached' ELSE current_step END,"
+    "  lease_expires_at = NULL,"
+    "  transition_reason = CASE WHEN rescues >= $4::int"
+    "   THEN format('poison: rescue cap %s reached: %s', $4::int, $3)"
+    "   ELSE 'rescued: ' || $3 END" SQL_FENCE
+    "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
+    " SELECT status FROM upd";
+
+/*
+ * $1 id, $2 token, $3 analysis_run, $4 analysis_data (NULL keeps), $5 step.
+ * The second branch makes a repeat by the same holder a success.
+ */
+static const char SQL_COMPLETE[] =
+    "WITH upd AS (UPDATE viral_ideas_queue SET status = 'completed', progress_percentage = 100,"
+    "  current_step = left(COALESCE($5, 'Analysis completed'), 100),"
+    "  completed_at = now(), last_analysis_at = now(), total_runs = COALESCE(total_runs, 0) + 1,"
+    "  next_scheduled_run = CASE WHEN auto_rerun_enabled"
+    "   THEN now() + make_interval(hours => COALESCE(rerun_frequency_hours, 24)) END,"
+    "  error_message = NULL, lease_expires_at = NULL,"
+    "  transition_reason = 'completed run ' || $3" SQL_FENCE " RETURNING id, batch_id),"
+    " res AS (INSERT INTO viral_analysis_results (queue_id, analysis_run, analysis_type, status,"
+    "   analysis_completed_at, analysis_data, workflow_version)"
+    "  SELECT id, $3::int, CASE WHEN $3::int = 1 THEN 'initial' ELSE 'recurring' END, 'completed',"
+    "   now(), COALESCE($4::jsonb, '{}'::jsonb), 'hook_based_v2' FROM upd"
+    "  ON CONFLICT (queue_id, analysis_run) DO UPDATE SET status = 'completed',"
+    "   analysis_completed_at = COALESCE(viral_analysis_results.analysis_completed_at, now()),"
+    "   analysis_data = COALESCE($4::jsonb, viral_analysis_results.analysis_data),"
+    "   error_message = NULL, updated_at = now()"
+    "  RETURNING id),"
+    " comp AS (UPDATE viral_ideas_competitors c SET processing_status = 'completed',"
+    "  processed_at = now() FROM upd WHERE c.queue_id = upd.id AND c.is_active),"
+    " bat AS (UPDATE batches b SET completed_jobs = b.completed_jobs + 1,"
+    "  finished_at = CASE WHEN b.completed_jobs + b.failed_jobs + 1 >= b.total_jobs"
+    "   THEN COALESCE(b.finished_at, now()) END FROM upd WHERE b.id = upd.batch_id)"
+    " SELECT 'done' FROM upd, res"
+    " UNION ALL"
+    " SELECT 'again' FROM viral_ideas_queue WHERE id = $1::uuid AND lease_token = $2::uuid"
+    "  AND status = 'completed' AND NOT EXISTS (SELECT 1 FROM upd)";
+
+/* $1 id, $2 token, $3 pct (NULL keeps), $4 step (NULL keeps). No transition: no event. */
+static const char SQL_PROGRESS[] =
+    "UPDATE viral_ideas_queue SET"
+    " progress_percentage = COALESCE($3::int, progress_percentage),"
+    " current_step = COALESCE(left($4, 100), current_step)" SQL_FENCE " RETURNING 1";
+
+/* $1 retention s, $2 batch size: bounded deletes, never one long transaction. */
+static const char SQL_PRUNE[] =
+    "WITH d AS (DELETE FROM job_events WHERE id IN (SELECT id FROM job_events"
+    "  WHERE at < now() - $1::int * interval '1 second' ORDER BY id LIMIT $2::int)"
+    "  RETURNING 1) SELECT count(*) FROM d";
+
+/* ----------------------------------------------------------- statements */
+
+#define MAX_PARAMS 6
+
+enum op {
+	OP_OWNER_REGISTER,
+	OP_OWNER_HEARTBEAT,
+	OP_OWNER_STOP,
+	OP_CLAIM,
+	OP_RENEW,
+	OP_RELEASE,
+	OP_FAIL,
+	OP_RESCUE,
+	OP_COMPLETE,
+	OP_PROGRESS,
+	OP_PRUNE,
+};
+
+/* One statement ready to send: SQL, parameters, and storage they point into. */
+struct stmt {
+	enum op op;
+	const char *sql;
+	int n;
+	const char *p[MAX_PARAMS];
+	char num[MAX_PARAMS][24];
+	char *owned[2]; /* heap strings some params point to */
+};
+
+static void stmt_free(struct stmt *s)
+{
+	free(s->owned[0]);
+	free(s->owned[1]);
+}
+
+static const char *num(struct stmt *s, int i, long long v)
+{
+	snprintf(s->num[i], sizeof s->num[i], "%lld", v);
+	return s->num[i];
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	size_t n = strlen(err);
+	while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+		err[--n] = '\0';
+}
+
+static void build_fenced(struct stmt *s, enum op op, const char *sql, const char *id,
+                         const char *token)
+{
+	s->op = op;
+	s->sql = sql;
+	s->p[0] = id;
+	s->p[1] = token;
+	s->n = 2;
+}
+
+static void build_claim(struct stmt *s, const struct queue_claim_opts *o)
+{
+	s->op = OP_CLAIM;
+	s->sql = SQL_CLAIM;
+	s->n = 5;
+	s->p[0] = num(s, 0, o->owner);
+	s->p[1] = num(s, 1, o->limit > 0 ? o->limit : 1);
+	s->p[2] = num(s, 2, o->lease_ms > 0 ? o->lease_ms : 60000);
+	s->p[3] = num(s, 3, o->legacy_stuck_ms > 0 ? o->legacy_stuck_ms : 60000);
+	s->p[4] = num(s, 4, o->rescue_cap > 0 ? o->rescue_cap : 3);
+}
+
+/* A PostgreSQL array literal of uuids; -EINVAL when an element is not uuid-shaped. */
+static int uuid_array(const char *const *v, int n, char **out)
+{
+	char *a = malloc((size_t)n * QUEUE_UUID_LEN + 3);
+	if (!a)
+		abort();
+	char *p = a;
+	*p++ = '{';
+	for (int i = 0; i < n; i++) {
+		size_t len = v[i] ? strlen(v[i]) : 0;
+		if (len == 0 || len > 36 || strspn(v[i], "0123456789abcdefABCDEF-") != len) {
+			free(a);
+			return -EINVAL;
+		}
+		if (i)
+			*p++ = ',';
+		memcpy(p, v[i], len);
+		p += len;
+	}
+	*p++ = '}';
+	*p = '\0';
+	*out = a;
+	return 0;
+}
+
+static int build_renew(struct stmt *s, long long owner, int lease_ms, int n, const char *const *ids,
+                       const char *const *tokens)
+{
+	s->op = OP_RENEW;
+	s->sql = SQL_RENEW;
+	s->n = 4;
+	s->p[0] = num(s, 0, owner);
+	s->p[1] = num(s, 1, lease_ms > 0 ? lease_ms : 60000);
+	if (n < 0 || uuid_array(ids, n, &s->owned[0]) < 0 ||
+	    uuid_array(tokens, n, &s->owned[1]) < 0) {
+		stmt_free(s);
+		return -EINVAL;
+	}
+	s->p[2] = s->owned[0];
+	s->p[3] = s->owned[1];
+	return 0;
+}
+
+static void build_owner_register(struct stmt *s, const char *node, const char *role, int expiry_ms)
+{
+	s->op = OP_OWNER_REGISTER;
+	s->sql = SQL_OWNER_REGISTER;
+	s->n = 4;
+	s->p[0] = node ? node : "unknown";
+	s->p[1] = num(s, 1, getpid());
+	s->p[2] = role ? role : "scheduler";
+	s->p[3] = num(s, 3, expiry_ms > 0 ? expiry_ms : 30000);
+}
+
+static void build_owner(struct stmt *s, enum op op, long long owner)
+{
+	s->op = op;
+	s->sql = op == OP_OWNER_HEARTBEAT ? SQL_OWNER_HEARTBEAT : SQL_OWNER_STOP;
+	s->n = 1;
+	s->p[0] = num(s, 0, owner);
+}
+
+static void build_release(struct stmt *s, const char *id, const char *token, const char *reason,
+                          int base_ms, int cap_ms)
+{
+	build_fenced(s, OP_RELEASE, SQL_RELEASE, id, token);
+	s->p[2] = reason ? reason : "released";
+	s->p[3] = num(s, 3, base_ms > 0 ? base_ms : 1000);
+	s->p[4] = num(s, 4, cap_ms > 0 ? cap_ms : 300000);
+	s->n = 5;
+}
+
+static void build_fail(struct stmt *s, const char *id, const char *token, const char *error)
+{
+	build_fenced(s, OP_FAIL, SQL_FAIL, id, token);
+	s->p[2] = error ? error : "failed";
+	s->n = 3;
+}
+
+static void build_rescue(struct stmt *s, const char *id, const char *token, const char *reason,
+                         int cap)
+{
+	build_fenced(s, OP_RESCUE, SQL_RESCUE, id, token);
+	s->p[2] = reason ? reason : "handler crashed";
+	s->p[3] = num(s, 3, cap > 0 ? cap : 3);
+	s->n = 4;
+}
+
+static void build_complete(struct stmt *s, const char *id, const char *token,
+                           const struct queue_result *r)
+{
+	build_fenced(s, OP_COMPLETE, SQL_COMPLETE, id, token);
+	s->p[2] = num(s, 2, r && r->analysis_run > 0 ? r->analysis_run : 1);
+	s->p[3] = r ? r->analysis_data : NULL;
+	s->p[4] = r ? r->current_step : NULL;
+	s->n = 5;
+}
+
+static void build_progress(struct stmt *s, const char *id, const char *token, int pct,
+                           const char *step)
+{
+	build_fenced(s, OP_PROGRESS, SQL_PROGRESS, id, token);
+	s->p[2] = pct >= 0 ? num(s, 2, pct > 100 ? 100 : pct) : NULL;
+	s->p[3] = step;
+	s->n = 4;
+}
+
+static void build_prune(struct stmt *s, int retention_s, int max_rows)
+{
+	s->op = OP_PRUNE;
+	s->sql = SQL_PRUNE;
+	s->n = 2;
+	s->p[0] = num(s, 0, retention_s > 0 ? retention_s : 7 * 86400);
+	s->p[1] = num(s, 1, max_rows > 0 ? max_rows : 10000);
+}
+
+/* -------------------------------------------------------------- results */
+
+static char *dup_or_null(const PGresult *res, int r, int c)
+{
+	if (PQgetisnull(res, r, c))
+		return NULL;
+	char *s = strdup(PQgetvalue(res, r, c));
+	if (!s)
+		abort();
+	return s;
+}
+
+void queue_jobs_free(struct queue_job *jobs, int n)
+{
+	if (!jobs)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct queue_job *j = &jobs[i];
+		free(j->session_id);
+		free(j->primary_username);
+		free(j->content_strategy);
+		free(j->batch_id);
+		for (int k = 0; k < j->ncompetitors; k++)
+			free(j->competitors[k]);
+		free(j->competitors);
+	}
+	free(jobs);
+}
+
+static void parse_competitors(struct queue_job *j, const char *text)
+{
+	json_error_t jerr;
+	json_t *a = json_loads(text, 0, &jerr);
+	if (json_is_array(a) && json_array_size(a) > 0) {
+		j->competitors = calloc(json_array_size(a), sizeof(char *));
+		if (!j->competitors)
+			abort();
+		size_t i;
+		json_t *v;
+		json_array_foreach(a, i, v)
+		{
+			if (json_is_string(v)) {
+				j->competitors[j->ncompetitors] = strdup(json_string_value(v));
+				if (!j->competitors[j->ncompetitors])
+					abort();
+				j->ncompetitors++;
+			}
+		}
+	}
+	json_decref(a);
+}
+
+static int parse_claim(const PGresult *res, struct queue_job **out)
+{
+	int n = PQntuples(res);
+	struct queue_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	if (!jobs)
+		abort();
+	for (int r = 0; r < n; r++) {
+		struct queue_job *j = &jobs[r];
+		snprintf(j->id, sizeof j->id, "%s", PQgetvalue(res, r, 0));
+		snprintf(j->lease_token, sizeof j->lease_token, "%s", PQgetvalue(res, r, 1));
+		j->session_id = dup_or_null(res, r, 2);
+		j->primary_username = dup_or_null(res, r, 3);
+		j->content_strategy = dup_or_null(res, r, 4);
+		j->priority = atoi(PQgetvalue(res, r, 5));
+		j->attempts = atoi(PQgetvalue(res, r, 6));
+		j->max_attempts = atoi(PQgetvalue(res, r, 7));
+		j->rescues = atoi(PQgetvalue(res, r, 8));
+		j->analysis_run = atoi(PQgetvalue(res, r, 9));
+		j->reclaimed = PQgetvalue(res, r, 10)[0] == 't';
+		j->batch_id = dup_or_null(res, r, 11);
+		parse_competitors(j, PQgetvalue(res, r, 12));
+	}
+	*out = jobs;
+	return n;
+}
+
+/* The enum queue_rc of a fenced statement's result. */
+static int parse_rc(enum op op, const PGresult *res)
+{
+	if (PQntuples(res) == 0)
+		return QUEUE_LOST_LEASE;
+	if ((op == OP_RELEASE || op == OP_RESCUE) && strcmp(PQgetvalue(res, 0, 0), "failed") == 0)
+		return QUEUE_GAVE_UP;
+	return QUEUE_OK;
+}
+
+static int parse_lost(const PGresult *res, char (*lost)[QUEUE_UUID_LEN])
+{
+	int n = PQntuples(res);
+	for (int r = 0; lost && r < n; r++)
+		snprintf(lost[r], QUEUE_UUID_LEN, "%s", PQgetvalue(res, r, 0));
+	return n;
+}
+
+static long long parse_id(const PGresult *res)
+{
+	return PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
+}
+
+/* ------------------------------------------------------------- blocking */
+
+/* Runs s on c; the result on success (caller PQclears), NULL with err set. */
+static PGresult *run(PGconn *c, struct stmt *s, char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(c, s->sql, s->n, NULL, s->p, NULL, NULL, 0);
+	stmt_free(s);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		seterr(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static int run_rc(PGconn *c, struct stmt *s, char *err, size_t errlen)
+{
+	enum op op = s->op;
+	PGresult *res = run(c, s, err, errlen);
+	if (!res)
+		return QUEUE_ERROR;
+	int rc = parse_rc(op, res);
+	PQclear(res);
+	return rc;
+}
+
+long long queue_owner_register(PGconn *c, const char *node, const char *role,
+                               int heartbeat_expiry_ms, char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_owner_register(&s, node, role, heartbeat_expiry_ms);
+	PGresult *res = run(c, &s, err, errlen);
+	long long id = res ? parse_id(res) : -1;
+	PQclear(res);
+	return id;
+}
+
+int queue_owner_heartbeat(PGconn *c, long long owner, char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_owner(&s, OP_OWNER_HEARTBEAT, owner);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_owner_stop(PGconn *c, long long owner, char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_owner(&s, OP_OWNER_STOP, owner);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_claim(PGconn *c, const struct queue_claim_opts *opts, struct queue_job **jobs, char *err,
+                size_t errlen)
+{
+	struct stmt s = {0};
+	*jobs = NULL;
+	build_claim(&s, opts);
+	PGresult *res = run(c, &s, err, errlen);
+	if (!res)
+		return -1;
+	int n = parse_claim(res, jobs);
+	PQclear(res);
+	return n;
+}
+
+int queue_renew(PGconn *c, long long owner, int lease_ms, int n, const char *const *ids,
+                const char *const *tokens, char (*lost)[QUEUE_UUID_LEN], char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	if (build_renew(&s, owner, lease_ms, n, ids, tokens) < 0) {
+		seterr(err, errlen, "queue_renew: malformed job id or lease token");
+		return -1;
+	}
+	PGresult *res = run(c, &s, err, errlen);
+	if (!res)
+		return -1;
+	int nlost = parse_lost(res, lost);
+	PQclear(res);
+	return nlost;
+}
+
+int queue_release(PGconn *c, const char *id, const char *token, const char *reason, int base_ms,
+                  int cap_ms, char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_release(&s, id, token, reason, base_ms, cap_ms);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_fail(PGconn *c, const char *id, const char *token, const char *error, char *err,
+               size_t errlen)
+{
+	struct stmt s = {0};
+	build_fail(&s, id, token, error);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_rescue(PGconn *c, const char *id, const char *token, const char *reason, int rescue_cap,
+                 char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_rescue(&s, id, token, reason, rescue_cap);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_complete(PGconn *c, const char *id, const char *token, const struct queue_result *r,
+                   char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_complete(&s, id, token, r);
+	return run_rc(c, &s, err, errlen);
+}
+
+int queue_progress(PGconn *c, const char *id, const char *token, int pct, const char *step,
+                   char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_progress(&s, id, token, pct, step);
+	return run_rc(c, &s, err, errlen);
+}
+
+long long queue_prune_events(PGconn *c, int retention_s, int max_rows, char *err, size_t errlen)
+{
+	struct stmt s = {0};
+	build_prune(&s, retention_s, max_rows);
+	PGresult *res = run(c, &s, err, errlen);
+	long long n = res ? parse_id(res) : -1;
+	PQclear(res);
+	return n;
+}
+
+/* ---------------------------------------------------------------- async */
+
+struct async_call {
+	enum op op;
+	void *cb;
+	void *arg;
+};
+
+static void async_done(struct pg *pg, PGresult *res, const char *err, void *arg)
+{
+	(void)pg;
+	struct async_call *a = arg;
+	switch (a->op) {
+	case OP_CLAIM: {
+		struct queue_job *jobs = NULL;
+		int n = err ? -1 : parse_claim(res, &jobs);
+		((queue_claim_fn)a->cb)(jobs, n, err, a->arg);
+		break;
+	}
+	case OP_RENEW: {
+		int n = err ? 0 : PQntuples(res);
+		char(*lost)[QUEUE_UUID_LEN] = calloc(n ? n : 1, QUEUE_UUID_LEN);
+		if (!lost)
+			abort();
+		if (!err)
+			parse_lost(res, lost);
+		((queue_renew_fn)a->cb)(err ? -1 : n, lost, err, a->arg);
+		free(lost);
+		break;
+	}
+	case OP_OWNER_REGISTER:
+	case OP_PRUNE:
+		((queue_id_fn)a->cb)(err ? -1 : parse_id(res), err, a->arg);
+		break;
+	default:
+		((queue_done_fn)a->cb)(err ? QUEUE_ERROR : parse_rc(a->op, res), err, a->arg);
+		break;
+	}
+	free(a);
+}
+
+static int run_async(struct pg *pg, struct stmt *s, void *cb, void *arg)
+{
+	struct async_call *a = malloc(sizeof *a);
+	if (!a)
+		abort();
+	a->op = s->op;
+	a->cb = cb;
+	a->arg = arg;
+	int rc = pg_query(pg, s->sql, s->n, s->p, cb ? async_done : NULL, cb ? a : NULL);
+	stmt_free(s);
+	if (rc < 0 || !cb)
+		free(a);
+	return rc;
+}
+
+int queue_owner_register_async(struct pg *pg, const char *node, const char *role,
+                               int heartbeat_expiry_ms, queue_id_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_owner_register(&s, node, role, heartbeat_expiry_ms);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_owner_heartbeat_async(struct pg *pg, long long owner, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_owner(&s, OP_OWNER_HEARTBEAT, owner);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_owner_stop_async(struct pg *pg, long long owner, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_owner(&s, OP_OWNER_STOP, owner);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_claim_async(struct pg *pg, const struct queue_claim_opts *opts, queue_claim_fn cb,
+                      void *arg)
+{
+	struct stmt s = {0};
+	build_claim(&s, opts);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_renew_async(struct pg *pg, long long owner, int lease_ms, int n, const char *const *ids,
+                      const char *const *tokens, queue_renew_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	if (build_renew(&s, owner, lease_ms, n, ids, tokens) < 0)
+		return -EINVAL;
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_release_async(struct pg *pg, const char *id, const char *token, const char *reason,
+                        int base_ms, int cap_ms, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_release(&s, id, token, reason, base_ms, cap_ms);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_fail_async(struct pg *pg, const char *id, const char *token, const char *error,
+                     queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_fail(&s, id, token, error);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_rescue_async(struct pg *pg, const char *id, const char *token, const char *reason,
+                       int rescue_cap, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_rescue(&s, id, token, reason, rescue_cap);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_complete_async(struct pg *pg, const char *id, const char *token,
+                         const struct queue_result *r, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_complete(&s, id, token, r);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_progress_async(struct pg *pg, const char *id, const char *token, int pct,
+                         const char *step, queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_progress(&s, id, token, pct, step);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_prune_events_async(struct pg *pg, int retention_s, int max_rows, queue_id_fn cb,
+                             void *arg)
+{
+	struct stmt s = {0};
+	build_prune(&s, retention_s, max_rows);
+	return run_async(pg, &s, (void *)cb, arg);
+}
