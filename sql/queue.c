@@ -131,22 +131,23 @@ static const char SQL_RELEASE[] =
     "  next_attempt_at = CASE WHEN attempts >= max_attempts THEN NULL"
     "   ELSE now() + least($5::float8, $4::float8 * power(2, least(greatest(attempts - 1, 0), 40)))"
     "    * (0.75 + random() * 0.5) * interval '1 millisecond' END,"
-    "  last_error = $3,"
+    "  last_error = $3::text,"
     "  error_message = CASE WHEN attempts >= max_attempts"
-    "   THEN format('gave up after %s attempts: %s', attempts, $3) ELSE error_message END,"
-    "  current_step = CASE WHEN attempts >= max_attempts THEN left('Processing error: ' || $3, 100)"
-    "   ELSE left(format('Retrying after attempt %s: %s', attempts, $3), 100) END,"
+    "   THEN format('gave up after %s attempts: %s', attempts, $3::text) ELSE error_message END,"
+    "  current_step = CASE WHEN attempts >= max_attempts THEN left('Processing error: ' || "
+    "$3::text, 100)"
+    "   ELSE left(format('Retrying after attempt %s: %s', attempts, $3::text), 100) END,"
     "  lease_expires_at = NULL,"
     "  transition_reason = CASE WHEN attempts >= max_attempts"
-    "   THEN 'attempts exhausted: ' || $3 ELSE 'released: ' || $3 END" SQL_FENCE
+    "   THEN 'attempts exhausted: ' || $3::text ELSE 'released: ' || $3::text END" SQL_FENCE
     "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
     " SELECT status FROM upd";
 
 /* $1 id, $2 token, $3 error. */
 static const char SQL_FAIL[] =
-    "WITH upd AS (UPDATE viral_ideas_queue SET status = 'failed', error_message = $3,"
-    "  last_error = $3, current_step = left('Processing error: ' || $3, 100),"
-    "  lease_expires_at = NULL, transition_reason = 'failed: ' || $3" SQL_FENCE
+    "WITH upd AS (UPDATE viral_ideas_queue SET status = 'failed', error_message = $3::text,"
+    "  last_error = $3::text, current_step = left('Processing error: ' || $3::text, 100),"
+    "  lease_expires_at = NULL, transition_reason = 'failed: ' || $3::text" SQL_FENCE
     "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
     " SELECT status FROM upd";
 
@@ -154,16 +155,16 @@ static const char SQL_FAIL[] =
 static const char SQL_RESCUE[] =
     "WITH upd AS (UPDATE viral_ideas_queue SET"
     "  status = CASE WHEN rescues >= $4::int THEN 'failed' ELSE 'pending' END,"
-    "  rescues = rescues + 1, next_attempt_at = NULL, last_error = $3,"
+    "  rescues = rescues + 1, next_attempt_at = NULL, last_error = $3::text,"
     "  error_message = CASE WHEN rescues >= $4::int"
     "   THEN format('poison job: crashed its handler %s times (cap %s); last: %s',"
-    "               rescues + 1, $4::int, $3) ELSE error_message END,"
+    "               rescues + 1, $4::int, $3::text) ELSE error_message END,"
     "  current_step = CASE WHEN rescues >= $4::int"
     "   THEN 'Processing error: crash rescue limit reached' ELSE current_step END,"
     "  lease_expires_at = NULL,"
     "  transition_reason = CASE WHEN rescues >= $4::int"
-    "   THEN format('poison: rescue cap %s reached: %s', $4::int, $3)"
-    "   ELSE 'rescued: ' || $3 END" SQL_FENCE
+    "   THEN format('poison: rescue cap %s reached: %s', $4::int, $3::text)"
+    "   ELSE 'rescued: ' || $3::text END" SQL_FENCE
     "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
     " SELECT status FROM upd";
 

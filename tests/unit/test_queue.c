@@ -1,0 +1,671 @@
+/*
+ * The queue protocol against a real PostgreSQL (issue 3, "Tests").
+ */
+#include "sql/migrate.h"
+#include "sql/pg.h"
+#include "sql/queue.h"
+#include "tests/harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static PGconn *db_open(const char *ci)
+{
+	char *full = NULL;
+	if (asprintf(&full, "%s application_name=viralsup-test", ci) < 0)
+		abort();
+	PGconn *c = PQconnectdb(full);
+	free(full);
+	if (PQstatus(c) != CONNECTION_OK)
+		FAIL("connect: %s", PQerrorMessage(c));
+	return c;
+}
+
+/* A fresh migrated database; returns its conninfo (caller frees) and a connection. */
+static char *db_fresh(PGconn **out)
+{
+	char *ci = test_db_create();
+	PGconn *c = db_open(ci);
+	char err[512];
+	if (migrate_apply(c, err, sizeof err) < 0)
+		FAIL("migrate: %s", err);
+	*out = c;
+	return ci;
+}
+
+static void exec_sql(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		FAIL("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static long long scalar(PGconn *c, const char *sql, const char *p1)
+{
+	const char *p[1] = {p1};
+	PGresult *r = PQexecParams(c, sql, p1 ? 1 : 0, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		FAIL("%s: %s", sql, PQresultErrorMessage(r));
+	long long v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static char *text(PGconn *c, const char *sql, const char *p1)
+{
+	const char *p[1] = {p1};
+	PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		FAIL("%s: %s", sql, PQresultErrorMessage(r));
+	char *s = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return s;
+}
+
+static long long owner_new(PGconn *c, const char *node, int expiry_ms)
+{
+	char err[256];
+	long long id = queue_owner_register(c, node, "test", expiry_ms, err, sizeof err);
+	if (id <= 0)
+		FAIL("owner register: %s", err);
+	return id;
+}
+
+static int claim(PGconn *c, long long owner, int k, int lease_ms, struct queue_job **jobs)
+{
+	char err[512];
+	struct queue_claim_opts o = {.owner = owner, .limit = k, .lease_ms = lease_ms};
+	int n = queue_claim(c, &o, jobs, err, sizeof err);
+	if (n < 0)
+		FAIL("claim: %s", err);
+	return n;
+}
+
+/* n pending jobs named s<i>, priority 5, one second apart in submission order. */
+static void add_jobs(PGconn *c, int n)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO viral_ideas_queue (session_id, primary_username, submitted_at) "
+	         "SELECT 's' || i, 'user' || i, now() - interval '1 day' + i * interval '1 second' "
+	         "FROM generate_series(1, %d) i",
+	         n);
+	exec_sql(c, sql);
+}
+
+TEST(claim_orders_by_priority_then_fifo_and_returns_competitors)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	exec_sql(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, priority, "
+	            "submitted_at) VALUES "
+	            "('late-low', 'a', 5, now() - interval '1 minute'),"
+	            "('early-low', 'b', 5, now() - interval '3 minute'),"
+	            "('late-high', 'c', 1, now() - interval '1 minute'),"
+	            "('early-high', 'd', 1, now() - interval '2 minute')");
+	exec_sql(c, "SELECT create_viral_queue_item('with-comp', 'e', ARRAY['x', 'y'], '{}', 3)");
+	exec_sql(c, "SELECT remove_competitor_from_queue(id, 'y') FROM viral_ideas_queue "
+	            "WHERE session_id = 'with-comp'");
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	int n = claim(c, o, 10, 60000, &j);
+	ASSERT_EQ_INT(n, 5);
+	ASSERT_EQ_STR(j[0].session_id, "early-high");
+	ASSERT_EQ_STR(j[1].session_id, "late-high");
+	ASSERT_EQ_STR(j[2].session_id, "with-comp");
+	ASSERT_EQ_STR(j[3].session_id, "early-low");
+	ASSERT_EQ_STR(j[4].session_id, "late-low");
+	ASSERT_EQ_INT(j[2].ncompetitors, 1); /* only active competitors */
+	ASSERT_EQ_STR(j[2].competitors[0], "x");
+	ASSERT_EQ_INT(j[0].attempts, 1);
+	ASSERT_EQ_INT(j[0].analysis_run, 1);
+	ASSERT(!j[0].reclaimed);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM viral_ideas_queue WHERE status = "
+	                     "'processing' AND lease_owner IS NOT NULL AND lease_token IS NOT NULL "
+	                     "AND started_processing_at IS NOT NULL AND lease_expires_at > now()",
+	                     NULL),
+	              5);
+	queue_jobs_free(j, n);
+	ASSERT_EQ_INT(claim(c, o, 10, 60000, &j), 0);
+	queue_jobs_free(j, 0);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(paused_jobs_are_never_claimed)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 3);
+	exec_sql(c, "UPDATE viral_ideas_queue SET status = 'paused' WHERE session_id = 's1'");
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	int n = claim(c, o, 10, 60000, &j);
+	ASSERT_EQ_INT(n, 2);
+	for (int i = 0; i < n; i++)
+		ASSERT(strcmp(j[i].session_id, "s1") != 0);
+	queue_jobs_free(j, n);
+	char *st = text(c, "SELECT status FROM viral_ideas_queue WHERE session_id = $1", "s1");
+	ASSERT_EQ_STR(st, "paused");
+	free(st);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(release_backoff_delays_the_next_claim)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	/* attempt 1: delay = base (400 ms) +-25 %. */
+	ASSERT_EQ_INT(queue_release(c, j[0].id, j[0].lease_token, "provider 503", 400, 10000, err,
+	                            sizeof err),
+	              QUEUE_OK);
+	double t0 = test_now_ms();
+	long long delay = scalar(c,
+	                         "SELECT extract(epoch FROM next_attempt_at - now()) * 1000 "
+	                         "FROM viral_ideas_queue",
+	                         NULL);
+	ASSERT_CMP_INT(delay, >=, 250);
+	ASSERT_CMP_INT(delay, <=, 500);
+	struct queue_job *j2 = NULL;
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j2), 0);
+	queue_jobs_free(j2, 0);
+	j2 = NULL;
+	int got = 0;
+	WAIT_UNTIL((queue_jobs_free(j2, got), got = claim(c, o, 1, 60000, &j2)) == 1, 3000);
+	double waited = test_now_ms() - t0;
+	printf("  backoff: planned %lld ms, claimable again after %.0f ms\n", delay, waited);
+	ASSERT_CMP_INT((long long)waited, >=, delay - 20);
+	ASSERT_EQ_INT(j2[0].attempts, 2);
+	/* The reason is kept, and the job's history shows the release. */
+	char *le = text(c, "SELECT last_error FROM viral_ideas_queue WHERE id = $1", j[0].id);
+	ASSERT_EQ_STR(le, "provider 503");
+	free(le);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
+	                     "reason LIKE 'released: provider 503'",
+	                     j[0].id),
+	              1);
+	queue_jobs_free(j, 1);
+	queue_jobs_free(j2, got);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(release_fails_the_job_when_attempts_are_exhausted)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	exec_sql(c, "UPDATE viral_ideas_queue SET max_attempts = 2");
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	ASSERT_EQ_INT(queue_release(c, j[0].id, j[0].lease_token, "e1", 1, 1, err, sizeof err),
+	              QUEUE_OK);
+	queue_jobs_free(j, 1);
+	WAIT_UNTIL(claim(c, o, 1, 60000, &j) == 1 || (queue_jobs_free(j, 0), 0), 2000);
+	ASSERT_EQ_INT(queue_release(c, j[0].id, j[0].lease_token, "e2", 1, 1, err, sizeof err),
+	              QUEUE_GAVE_UP);
+	char *em = text(c,
+	                "SELECT status || ': ' || error_message FROM viral_ideas_queue "
+	                "WHERE id = $1",
+	                j[0].id);
+	ASSERT_EQ_STR(em, "failed: gave up after 2 attempts: e2");
+	free(em);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(expired_lease_is_reclaimed_and_the_old_owner_is_fenced_out)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	exec_sql(c, "INSERT INTO viral_ideas_competitors (queue_id, competitor_username) "
+	            "SELECT id, 'rival' FROM viral_ideas_queue");
+	long long a = owner_new(c, "node-a", 30000), b = owner_new(c, "node-b", 30000);
+	struct queue_job *ja, *jb = NULL;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, a, 1, 200, &ja), 1);
+	ASSERT_EQ_INT(queue_progress(c, ja[0].id, ja[0].lease_token, 30,
+	                             "Running parallel API "
+	                             "calls...",
+	                             err, sizeof err),
+	              QUEUE_OK);
+	int got = 0;
+	WAIT_UNTIL((queue_jobs_free(jb, got), got = claim(c, b, 1, 60000, &jb)) == 1, 3000);
+	ASSERT(jb[0].reclaimed);
+	ASSERT_EQ_STR(jb[0].id, ja[0].id);
+	ASSERT(strcmp(jb[0].lease_token, ja[0].lease_token) != 0);
+	ASSERT_EQ_INT(jb[0].rescues, 1);
+
+	/* A's late writes change nothing. */
+	struct queue_result r = {.analysis_run = ja[0].analysis_run, .analysis_data = "{\"x\":1}"};
+	ASSERT_EQ_INT(queue_complete(c, ja[0].id, ja[0].lease_token, &r, err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(queue_fail(c, ja[0].id, ja[0].lease_token, "late", err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(queue_progress(c, ja[0].id, ja[0].lease_token, 90, "stale", err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(queue_release(c, ja[0].id, ja[0].lease_token, "late", 1, 1, err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(queue_rescue(c, ja[0].id, ja[0].lease_token, "late", 3, err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM viral_analysis_results", NULL), 0);
+	char *row = text(c,
+	                 "SELECT status || '/' || lease_owner || '/' || coalesce(current_step, "
+	                 "'') FROM viral_ideas_queue WHERE id = $1",
+	                 ja[0].id);
+	char want[128];
+	snprintf(want, sizeof want, "processing/%lld/Running parallel API calls...", b);
+	ASSERT_EQ_STR(row, want);
+	free(row);
+
+	/* B completes; A still cannot add a second result or regress the status. */
+	r.analysis_data = "{\"by\":\"b\"}";
+	ASSERT_EQ_INT(queue_complete(c, jb[0].id, jb[0].lease_token, &r, err, sizeof err),
+	              QUEUE_OK);
+	ASSERT_EQ_INT(queue_complete(c, ja[0].id, ja[0].lease_token, &r, err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(queue_fail(c, ja[0].id, ja[0].lease_token, "late", err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM viral_analysis_results", NULL), 1);
+	row =
+	    text(c,
+	         "SELECT q.status || '/' || (r.analysis_data->>'by') || '/' || c.processing_status"
+	         " FROM viral_ideas_queue q JOIN viral_analysis_results r ON r.queue_id = q.id"
+	         " JOIN viral_ideas_competitors c ON c.queue_id = q.id WHERE q.id = $1",
+	         ja[0].id);
+	ASSERT_EQ_STR(row, "completed/b/completed");
+	free(row);
+	queue_jobs_free(ja, 1);
+	queue_jobs_free(jb, got);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(stopped_heartbeat_gets_all_owner_jobs_reclaimed_within_the_expiry)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 5);
+	const int expiry_ms = 1000;
+	long long a = owner_new(c, "node-a", expiry_ms), b = owner_new(c, "node-b", expiry_ms);
+	struct queue_job *ja;
+	/* Long per-job leases: only the owner heartbeat can free these jobs. */
+	ASSERT_EQ_INT(claim(c, a, 5, 600000, &ja), 5);
+	char err[256];
+	ASSERT_EQ_INT(queue_owner_heartbeat(c, a, err, sizeof err), QUEUE_OK);
+	double t0 = test_now_ms(); /* A's last heartbeat */
+	int total = 0;
+	double last = 0;
+	while (total < 5 && test_now_ms() - t0 < 5000) {
+		struct queue_job *jb;
+		int n = claim(c, b, 5, 60000, &jb);
+		for (int i = 0; i < n; i++)
+			ASSERT(jb[i].reclaimed);
+		if (n)
+			last = test_now_ms() - t0;
+		total += n;
+		queue_jobs_free(jb, n);
+		/* B itself stays alive. */
+		ASSERT_EQ_INT(queue_owner_heartbeat(c, b, err, sizeof err), QUEUE_OK);
+		usleep(20000); /* the poll interval of this simulated scheduler */
+	}
+	printf("  owner heartbeat expiry %d ms: all 5 jobs reclaimed %.0f ms after the last "
+	       "heartbeat\n",
+	       expiry_ms, last);
+	ASSERT_EQ_INT(total, 5);
+	ASSERT_CMP_INT((long long)last, >=, expiry_ms - 50);
+	ASSERT_CMP_INT((long long)last, <=, expiry_ms + 500);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events WHERE reason LIKE "
+	                     "'%owner heartbeat expired'",
+	                     NULL),
+	              5);
+	queue_jobs_free(ja, 5);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(poison_job_is_failed_after_the_rescue_cap_and_others_are_unaffected)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 2);
+	exec_sql(c, "UPDATE viral_ideas_queue SET priority = 1 WHERE session_id = 's1'");
+	long long o = owner_new(c, "n1", 30000);
+	char err[256];
+	struct queue_job *j;
+	/* s1 crashes its handler on every attempt: 3 rescues allowed, the 4th fails it. */
+	for (int i = 1; i <= 4; i++) {
+		ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+		ASSERT_EQ_STR(j[0].session_id, "s1");
+		int rc = queue_rescue(c, j[0].id, j[0].lease_token, "analyzer died (SIGSEGV)", 3,
+		                      err, sizeof err);
+		ASSERT_EQ_INT(rc, i <= 3 ? QUEUE_OK : QUEUE_GAVE_UP);
+		queue_jobs_free(j, 1);
+	}
+	char *row = text(c,
+	                 "SELECT status || '|' || rescues || '|' || error_message FROM "
+	                 "viral_ideas_queue WHERE session_id = $1",
+	                 "s1");
+	ASSERT_CONTAINS(row, "failed|4|poison job");
+	ASSERT_CONTAINS(row, "analyzer died (SIGSEGV)");
+	free(row);
+	/* The other job is untouched and runs normally. */
+	ASSERT_EQ_INT(claim(c, o, 5, 60000, &j), 1);
+	ASSERT_EQ_STR(j[0].session_id, "s2");
+	ASSERT_EQ_INT(j[0].rescues, 0);
+	ASSERT_EQ_INT(j[0].attempts, 1);
+	struct queue_result r = {.analysis_run = 1};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(poison_job_whose_leases_keep_expiring_is_failed_by_claim)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	/* Claimed with a lease that is already over: every claim is a rescue. */
+	ASSERT_EQ_INT(claim(c, o, 1, 1, &j), 1);
+	queue_jobs_free(j, 1);
+	for (int i = 1; i <= 3; i++) {
+		usleep(5000);
+		ASSERT_EQ_INT(claim(c, o, 1, 1, &j), 1);
+		ASSERT_EQ_INT(j[0].rescues, i);
+		queue_jobs_free(j, 1);
+	}
+	usleep(5000);
+	ASSERT_EQ_INT(claim(c, o, 1, 1, &j), 0);
+	queue_jobs_free(j, 0);
+	char *row = text(c,
+	                 "SELECT status || '|' || error_message FROM viral_ideas_queue "
+	                 "WHERE session_id = $1",
+	                 "s1");
+	ASSERT_CONTAINS(row, "failed|poison job");
+	free(row);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(complete_twice_leaves_one_result_row)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	struct queue_result r = {.analysis_run = j[0].analysis_run,
+	                         .analysis_data = "{\"generated_hooks\": [1, 2]}",
+	                         .current_step =
+	                             "Initial analysis completed: 3 transcripts fetched"};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM viral_analysis_results", NULL), 1);
+	char *row = text(c,
+	                 "SELECT q.status || '|' || q.total_runs || '|' || q.progress_percentage"
+	                 " || '|' || q.current_step || '|' || (q.next_scheduled_run > now() + "
+	                 "interval '23 hours') || '|' || jsonb_typeof(r.analysis_data) || '|' || "
+	                 "r.analysis_type FROM viral_ideas_queue q JOIN viral_analysis_results r "
+	                 "ON r.queue_id = q.id WHERE q.id = $1",
+	                 j[0].id);
+	ASSERT_EQ_STR(row, "completed|1|100|Initial analysis completed: 3 transcripts "
+	                   "fetched|true|object|initial");
+	free(row);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events WHERE job_id = $1 AND to_status = "
+	                     "'completed'",
+	                     j[0].id),
+	              1);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(renew_after_reclaim_by_another_owner_is_refused)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 2);
+	long long a = owner_new(c, "node-a", 30000), b = owner_new(c, "node-b", 30000);
+	struct queue_job *ja, *jb = NULL;
+	char err[256], lost[2][QUEUE_UUID_LEN];
+	ASSERT_EQ_INT(claim(c, a, 2, 60000, &ja), 2);
+	const char *ids[2] = {ja[0].id, ja[1].id},
+	           *toks[2] = {ja[0].lease_token, ja[1].lease_token};
+	ASSERT_EQ_INT(queue_renew(c, a, 60000, 2, ids, toks, lost, err, sizeof err), 0);
+	/* Job 0's lease runs out; B takes it. */
+	exec_sql(c, "UPDATE viral_ideas_queue SET lease_expires_at = now() - interval '1 second' "
+	            "WHERE session_id = 's1'");
+	ASSERT_EQ_INT(claim(c, b, 2, 60000, &jb), 1);
+	ASSERT_EQ_STR(jb[0].id, ja[0].id);
+	ASSERT_EQ_INT(queue_renew(c, a, 60000, 2, ids, toks, lost, err, sizeof err), 1);
+	ASSERT_EQ_STR(lost[0], ja[0].id);
+	/* B's lease was not extended by A's attempt; A's other job was. */
+	ASSERT_EQ_INT(
+	    scalar(c, "SELECT lease_owner FROM viral_ideas_queue WHERE id = $1", ja[0].id), b);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT (lease_expires_at > now() + interval '50 seconds')::int "
+	                     "FROM viral_ideas_queue WHERE id = $1",
+	                     ja[1].id),
+	              1);
+	queue_jobs_free(ja, 2);
+	queue_jobs_free(jb, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(legacy_stuck_row_without_lease_is_recovered)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	/* As the old system left them: processing, no lease, old (or no) start time. */
+	exec_sql(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, status, "
+	            "started_processing_at, progress_percentage) VALUES "
+	            "('old-stuck', 'a', 'processing', now() - interval '10 minutes', 30),"
+	            "('recent', 'b', 'processing', now() - interval '10 seconds', 30)");
+	exec_sql(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, status, "
+	            "updated_at) VALUES ('never-started', 'c', 'processing', now())");
+	exec_sql(c, "ALTER TABLE viral_ideas_queue DISABLE TRIGGER viral_ideas_queue_updated_at");
+	exec_sql(c, "UPDATE viral_ideas_queue SET updated_at = now() - interval '1 hour' WHERE "
+	            "session_id = 'never-started'");
+	exec_sql(c, "ALTER TABLE viral_ideas_queue ENABLE TRIGGER viral_ideas_queue_updated_at");
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	int n = claim(c, o, 10, 60000, &j);
+	ASSERT_EQ_INT(n, 2);
+	for (int i = 0; i < n; i++) {
+		ASSERT(j[i].reclaimed);
+		ASSERT(strcmp(j[i].session_id, "recent") != 0);
+	}
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events WHERE reason LIKE "
+	                     "'%legacy row stuck in processing'",
+	                     NULL),
+	              2);
+	queue_jobs_free(j, n);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(progress_is_fenced_and_logs_no_event)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	long long before = scalar(c, "SELECT count(*) FROM job_events", NULL);
+	for (int p = 10; p <= 90; p += 10)
+		ASSERT_EQ_INT(queue_progress(c, j[0].id, j[0].lease_token, p,
+		                             "Selecting top "
+		                             "performing reels...",
+		                             err, sizeof err),
+		              QUEUE_OK);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM job_events", NULL), before);
+	ASSERT_EQ_INT(scalar(c, "SELECT progress_percentage FROM viral_queue_summary", NULL), 90);
+	ASSERT_EQ_INT(queue_progress(c, j[0].id, "00000000-0000-0000-0000-000000000000", 95, NULL,
+	                             err, sizeof err),
+	              QUEUE_LOST_LEASE);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(bulk_insert_sends_one_notification_and_requeue_another)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	PGconn *l = db_open(ci);
+	exec_sql(l, "LISTEN " QUEUE_CHANNEL);
+	add_jobs(c, 1000);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	ASSERT_EQ_INT(claim(c, o, 10, 60000, &j), 10); /* a claim must not notify */
+	char err[256];
+	ASSERT_EQ_INT(queue_rescue(c, j[0].id, j[0].lease_token, "crash", 3, err, sizeof err),
+	              QUEUE_OK);
+	queue_jobs_free(j, 10);
+	exec_sql(l, "SELECT 1"); /* a round trip: everything sent before has arrived */
+	int n = 0, inserts = 0;
+	PGnotify *nt;
+	PQconsumeInput(l);
+	while ((nt = PQnotifies(l))) {
+		n++;
+		inserts += strcmp(nt->extra, "insert") == 0;
+		PQfreemem(nt);
+	}
+	ASSERT_EQ_INT(inserts, 1);
+	ASSERT_EQ_INT(n, 2);
+	PQfinish(l);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(prune_deletes_only_events_older_than_the_retention)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 50);
+	exec_sql(c, "UPDATE job_events SET at = now() - interval '10 days' WHERE id % 2 = 0");
+	char err[256];
+	ASSERT_EQ_INT(queue_prune_events(c, 7 * 86400, 10, err, sizeof err), 10);
+	ASSERT_EQ_INT(queue_prune_events(c, 7 * 86400, 1000, err, sizeof err), 15);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM job_events", NULL), 25);
+	PQfinish(c);
+	free(ci);
+}
+
+/* One claimer process: claims K at a time and completes each until nothing is left. */
+static int drain(const char *ci, int idx)
+{
+	PGconn *c = db_open(ci);
+	char err[256], node[32];
+	snprintf(node, sizeof node, "drainer-%d", idx);
+	long long o = queue_owner_register(c, node, "test", 30000, err, sizeof err);
+	int done = 0, empty = 0;
+	while (empty < 3) {
+		struct queue_job *j;
+		struct queue_claim_opts opt = {.owner = o, .limit = 16, .lease_ms = 60000};
+		int n = queue_claim(c, &opt, &j, err, sizeof err);
+		if (n < 0) {
+			fprintf(stderr, "claim: %s\n", err);
+			return -1;
+		}
+		empty = n ? 0 : empty + 1;
+		for (int i = 0; i < n; i++) {
+			struct queue_result r = {.analysis_run = j[i].analysis_run};
+			if (queue_complete(c, j[i].id, j[i].lease_token, &r, err, sizeof err) !=
+			    QUEUE_OK) {
+				fprintf(stderr, "complete: %s\n", err);
+				return -1;
+			}
+			done++;
+		}
+		queue_jobs_free(j, n);
+	}
+	PQfinish(c);
+	return done;
+}
+
+TEST(four_claimers_drain_20000_jobs_each_claimed_exactly_once)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 20000);
+	double t0 = test_now_ms();
+	pid_t kids[4];
+	int pipes[4][2];
+	for (int i = 0; i < 4; i++) {
+		if (pipe(pipes[i]) < 0)
+			FAIL("pipe");
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			int n = drain(ci, i);
+			if (write(pipes[i][1], &n, sizeof n) != sizeof n)
+				_exit(2);
+			_exit(n < 0);
+		}
+		close(pipes[i][1]);
+	}
+	int sum = 0;
+	for (int i = 0; i < 4; i++) {
+		int n = -1, st;
+		if (read(pipes[i][0], &n, sizeof n) != sizeof n)
+			n = -1;
+		waitpid(kids[i], &st, 0);
+		ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		printf("  claimer %d completed %d jobs\n", i, n);
+		ASSERT_CMP_INT(n, >, 0);
+		sum += n;
+	}
+	printf("  20000 jobs drained by 4 claimers in %.0f ms\n", test_now_ms() - t0);
+	ASSERT_EQ_INT(sum, 20000);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM viral_ideas_queue WHERE status <> "
+	                     "'completed'",
+	                     NULL),
+	              0);
+	/* From the event log: each job went pending -> processing exactly once, and completed once.
+	 */
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE "
+	                     "to_status = 'processing' GROUP BY job_id HAVING count(*) = 1) x",
+	                     NULL),
+	              20000);
+	ASSERT_EQ_INT(
+	    scalar(c, "SELECT count(*) FROM job_events WHERE to_status = 'processing'", NULL),
+	    20000);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(DISTINCT job_id) FROM job_events WHERE to_status = "
+	                     "'completed'",
+	                     NULL),
+	              20000);
+	ASSERT_EQ_INT(
+	    scalar(c, "SELECT count(*) FROM job_events WHERE to_status = 'completed'", NULL),
+	    20000);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM viral_analysis_results", NULL), 20000);
+	PQfinish(c);
+	free(ci);
+}
