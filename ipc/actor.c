@@ -68,6 +68,8 @@ static void parent_on_close(struct conn *c, const char *reason, void *ud)
 {
 	struct actor *a = ud;
 	(void)c;
+	if (!a->parent)
+		return; /* actor_cleanup closing it: a normal exit, nothing to do */
 	a->parent = NULL;
 	/* The supervisor is gone: nobody will restart or stop us cleanly, so
 	 * finish now rather than keep working unsupervised. */

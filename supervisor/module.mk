@@ -1,0 +1,4 @@
+# supervisor/: the viralsup program and its control tool viralctl.
+SUP_SRCS := supervisor/main.c supervisor/child.c supervisor/control.c supervisor/logcap.c
+$(eval $(call program,viralsup,$(SUP_SRCS),sql ipc))
+$(eval $(call program,viralctl,supervisor/viralctl.c,ipc))

@@ -1,0 +1,184 @@
+/*
+ * viralsup-test-actor: an actor whose misbehaviour is chosen on its
+ * command line, for the supervisor's tests and benchmarks.
+ *
+ *   --ready-delay-ms N   wait N ms before READY (slow start)
+ *   --never-ready        never send READY
+ *   --exit-after-ms N    exit N ms after READY, with --exit-code C (default 0)
+ *   --crash-after-ms N   abort() N ms after READY
+ *   --ignore-term        ignore the first SIGTERM (a stuck shutdown)
+ *   --stderr TEXT        write TEXT and a newline raw to stderr at start
+ *   --stderr-partial T   write T without a newline, then exit 3 at once
+ *   --log-peers          log every PEER_UP / PEER_DOWN received
+ *   --notify PATH        after READY, send our pid as a datagram to PATH
+ *   --pipe-ready FD      write one byte to FD and exit 0 at once (exec ceiling)
+ *
+ * It always listens on run_dir/<name>.sock and answers PING with PONG.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ipc/ipc.h"
+
+static struct {
+	long ready_delay_ms, exit_after_ms, crash_after_ms;
+	int exit_code;
+	bool never_ready, ignore_term, log_peers;
+	const char *notify;
+} opt = {.ready_delay_ms = -1, .exit_after_ms = -1, .crash_after_ms = -1};
+
+static ev_timer ready_timer, end_timer;
+
+static void on_msg(struct conn *c, const struct msg *m, void *ud)
+{
+	(void)ud;
+	if (m->type == MSG_PING) {
+		struct msg_out out;
+		msg_out_init(&out, MSG_PONG, m->id, 0);
+		conn_send(c, &out);
+		msg_out_free(&out);
+	}
+}
+
+static void on_close(struct conn *c, const char *reason, void *ud)
+{
+	(void)c;
+	(void)ud;
+	log_info("connection closed: %s", reason);
+}
+
+static const struct conn_ops ops = {.on_msg = on_msg, .on_close = on_close};
+
+static void on_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct actor *a = w->data;
+	(void)loop;
+	(void)revents;
+	if (opt.crash_after_ms >= 0) {
+		log_info("crashing on purpose");
+		abort();
+	}
+	log_info("exiting with %d on purpose", opt.exit_code);
+	actor_stop(a, opt.exit_code);
+}
+
+static void notify_ready(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[32];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	strlcpy(sa.sun_path, path, sizeof sa.sun_path);
+	int n = snprintf(buf, sizeof buf, "%d", (int)getpid());
+	if (fd >= 0 && sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&sa, sizeof sa) < 0)
+		log_warn("notify %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void become_ready(struct actor *a)
+{
+	actor_ready(a);
+	if (opt.notify)
+		notify_ready(opt.notify);
+	long after = opt.crash_after_ms >= 0 ? opt.crash_after_ms : opt.exit_after_ms;
+	if (after >= 0) {
+		ev_timer_init(&end_timer, on_end, after / 1e3, 0);
+		end_timer.data = a;
+		ev_timer_start(a->loop, &end_timer);
+	}
+}
+
+static void on_ready_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	become_ready(w->data);
+}
+
+static void on_peer(struct actor *a, const char *name, const char *role, int index, bool up,
+                    const char *reason)
+{
+	(void)a;
+	if (opt.log_peers)
+		log_info("peer %s name=%s role=%s index=%d reason=%s", up ? "up" : "down", name,
+		         role, index, reason);
+}
+
+static void on_stop_ignore(struct actor *a)
+{
+	(void)a;
+	log_info("ignoring SIGTERM on purpose");
+}
+
+int main(int argc, char **argv)
+{
+	struct actor a;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : "0";
+		if (!strcmp(argv[i], "--pipe-ready")) {
+			int fd = atoi(v);
+			ssize_t w = write(fd, "r", 1);
+			_exit(w == 1 ? 0 : 1);
+		}
+	}
+	actor_init(&a, "test", argc, argv);
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : "";
+		if (!strcmp(argv[i], "--ready-delay-ms"))
+			opt.ready_delay_ms = atol(v), i++;
+		else if (!strcmp(argv[i], "--never-ready"))
+			opt.never_ready = true;
+		else if (!strcmp(argv[i], "--exit-after-ms"))
+			opt.exit_after_ms = atol(v), i++;
+		else if (!strcmp(argv[i], "--exit-code"))
+			opt.exit_code = atoi(v), i++;
+		else if (!strcmp(argv[i], "--crash-after-ms"))
+			opt.crash_after_ms = atol(v), i++;
+		else if (!strcmp(argv[i], "--ignore-term"))
+			opt.ignore_term = true;
+		else if (!strcmp(argv[i], "--log-peers"))
+			opt.log_peers = true;
+		else if (!strcmp(argv[i], "--notify"))
+			opt.notify = v, i++;
+		else if (!strcmp(argv[i], "--stderr")) {
+			dprintf(2, "%s\n", v);
+			i++;
+		} else if (!strcmp(argv[i], "--stderr-partial")) {
+			dprintf(2, "%s", v);
+			_exit(3);
+		} else if (!strcmp(argv[i], "--index"))
+			i++;
+	}
+	a.on_peer = on_peer;
+	if (opt.ignore_term)
+		a.on_stop = on_stop_ignore;
+
+	char *path = actor_socket_path(&a, a.name);
+	struct listener *l = listener_new(a.loop, path, 64, &ops, NULL, NULL);
+	if (!l) {
+		log_error("cannot listen on %s: %s", path, strerror(errno));
+		free(path);
+		return EXIT_TEMPORARY;
+	}
+	free(path);
+
+	if (opt.never_ready) {
+		/* Stay up, never READY: the supervisor's deadline must catch it. */
+	} else if (opt.ready_delay_ms > 0) {
+		ev_timer_init(&ready_timer, on_ready_timer, opt.ready_delay_ms / 1e3, 0);
+		ready_timer.data = &a;
+		ev_timer_start(a.loop, &ready_timer);
+	} else {
+		become_ready(&a);
+	}
+	int code = actor_run(&a);
+	listener_free(l);
+	actor_cleanup(&a);
+	return code;
+}
