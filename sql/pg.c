@@ -90,6 +90,17 @@ static void query_finish(struct pg *pg, struct pg_query *q, const char *err)
 	query_free(q);
 }
 
+/* libpq messages span lines; callers log one line. */
+static void one_line(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
 static void report_state(struct pg *pg, bool up, const char *why)
 {
 	if (pg->reported == (int)up)
@@ -144,9 +155,7 @@ static void conn_lost(struct pg *pg, const char *why)
 {
 	char msg[512];
 	snprintf(msg, sizeof msg, "PostgreSQL connection lost: %s", why && *why ? why : "unknown");
-	size_t n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
+	one_line(msg);
 	io_watch(pg, -1, 0);
 	if (pg->conn)
 		PQfinish(pg->conn);
@@ -221,9 +230,7 @@ static void read_in(struct pg *pg)
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 			snprintf(buf, sizeof buf, "%s",
 			         q->res ? PQresultErrorMessage(q->res) : PQerrorMessage(pg->conn));
-			size_t n = strlen(buf);
-			while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-				buf[--n] = '\0';
+			one_line(buf);
 			err = *buf ? buf : "query failed";
 		}
 		query_finish(pg, q, err);
