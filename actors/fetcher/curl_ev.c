@@ -146,7 +146,8 @@ static void transfer_finish(struct transfer *t, enum curl_ev_result result)
 	r.retry_after_ms = t->retry_after_ms;
 	r.body = t->buf ? t->buf : "";
 	r.body_len = t->len;
-	r.error = result == CURL_EV_OK ? "" : (t->errbuf[0] ? t->errbuf : curl_ev_result_name(result));
+	r.error =
+	    result == CURL_EV_OK ? "" : (t->errbuf[0] ? t->errbuf : curl_ev_result_name(result));
 	if (result == CURL_EV_CANCELLED)
 		r.error = "cancelled";
 	t->cb(&r, t->arg);
@@ -172,12 +173,14 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	struct sock_watch *sw = (struct sock_watch *)w;
-	int flags = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
-		    (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	/* The action may close the socket and free sw: keep what we need. */
+	struct curl_ev *cev = sw->cev;
+	int flags =
+	    (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
 
-	curl_multi_socket_action(sw->cev->multi, w->fd, flags, &running);
-	check_done(sw->cev);
+	curl_multi_socket_action(cev->multi, w->fd, flags, &running);
+	check_done(cev);
 }
 
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -361,8 +364,7 @@ int curl_ev_active(const struct curl_ev *cev)
 	return cev->active;
 }
 
-int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_ev_cb cb,
-		   void *arg)
+int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_ev_cb cb, void *arg)
 {
 	bool post;
 
@@ -442,7 +444,8 @@ int curl_ev_urlencode(char *out, size_t cap, const char *s)
 
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
 			if (n + 1 >= cap)
 				return -ENOSPC;
 			out[n++] = (char)c;

@@ -42,21 +42,21 @@ enum curl_ev_result {
 const char *curl_ev_result_name(enum curl_ev_result r);
 
 struct curl_ev_request {
-	const char *method;          /* "GET" or "POST" */
-	const char *url;             /* copied */
-	const char *const *headers;  /* "Name: value" lines, copied; may be NULL */
+	const char *method;         /* "GET" or "POST" */
+	const char *url;            /* copied */
+	const char *const *headers; /* "Name: value" lines, copied; may be NULL */
 	size_t nheaders;
-	const char *body;            /* POST body (form-encoded), copied; may be NULL */
+	const char *body; /* POST body (form-encoded), copied; may be NULL */
 };
 
 struct curl_ev_response {
 	enum curl_ev_result result;
-	long status;          /* HTTP status, 0 when no answer */
-	long retry_after_ms;  /* from Retry-After (seconds or HTTP date), -1 when absent */
-	const char *body;     /* NUL-terminated, valid during the callback only */
+	long status;         /* HTTP status, 0 when no answer */
+	long retry_after_ms; /* from Retry-After (seconds or HTTP date), -1 when absent */
+	const char *body;    /* NUL-terminated, valid during the callback only */
 	size_t body_len;
-	const char *error;    /* curl's message when result != OK, else "" */
-	double total_ms;      /* time the transfer took */
+	const char *error; /* curl's message when result != OK, else "" */
+	double total_ms;   /* time the transfer took */
 };
 
 typedef void (*curl_ev_cb)(const struct curl_ev_response *resp, void *arg);
@@ -71,7 +71,7 @@ void curl_ev_free(struct curl_ev *cev);
  * for a bad request / -ENOMEM (cb is never called).
  */
 int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_ev_cb cb,
-		   void *arg);
+                   void *arg);
 
 /* Ends every running transfer; each callback runs with CURL_EV_CANCELLED. */
 void curl_ev_cancel_all(struct curl_ev *cev);

@@ -120,7 +120,7 @@ static void account_finish(struct account *a)
 }
 
 static void on_transcript(void *arg, enum fetch_status st, const char *reason, const char *body,
-			  size_t len, int attempts)
+                          size_t len, int attempts)
 {
 	struct tr_get *g = arg;
 	struct account *a = g->a;
@@ -191,7 +191,8 @@ static void start_transcripts(struct account *a)
 		g->a = a;
 		g->reel = order[i];
 		const char *code = json_string_value(json_object_get(order[i], "shortcode"));
-		if (a->p->ops->get(a->p, DOC_TRANSCRIPT, a->username, code, on_transcript, g) == 0) {
+		if (a->p->ops->get(a->p, DOC_TRANSCRIPT, a->username, code, on_transcript, g) ==
+		    0) {
 			a->tr_pending++;
 			a->tr_requested++;
 		} else {
@@ -206,14 +207,15 @@ static void start_transcripts(struct account *a)
 static void get_page(struct account *a, const char *token);
 
 static void on_reels(void *arg, enum fetch_status st, const char *reason, const char *body,
-		     size_t len, int attempts)
+                     size_t len, int attempts)
 {
 	struct account *a = arg;
 	char why[400];
 	account_note(a, attempts);
 	a->pages++;
 	if (st != FETCH_OK || !body) {
-		snprintf(why, sizeof(why), "reels page %d: %s", a->pages, body || st != FETCH_OK ? reason : "no such page");
+		snprintf(why, sizeof(why), "reels page %d: %s", a->pages,
+		         body || st != FETCH_OK ? reason : "no such page");
 		account_fail(a, st == FETCH_OK ? FETCH_PERMANENT : st, why);
 		return;
 	}
@@ -264,19 +266,20 @@ static void get_page(struct account *a, const char *token)
 	if (rc) {
 		char why[128];
 		snprintf(why, sizeof(why), "reels page %d: cannot start request (%s)", a->pages + 1,
-			 strerror(-rc));
+		         strerror(-rc));
 		account_fail(a, FETCH_PERMANENT, why);
 	}
 }
 
 static void on_profile(void *arg, enum fetch_status st, const char *reason, const char *body,
-		       size_t len, int attempts)
+                       size_t len, int attempts)
 {
 	struct account *a = arg;
 	char why[400];
 	account_note(a, attempts);
 	if (st != FETCH_OK || !body) {
-		snprintf(why, sizeof(why), "profile: %s", body || st != FETCH_OK ? reason : "user not found");
+		snprintf(why, sizeof(why), "profile: %s",
+		         body || st != FETCH_OK ? reason : "user not found");
 		account_fail(a, st == FETCH_OK ? FETCH_PERMANENT : st, why);
 		return;
 	}
@@ -295,7 +298,7 @@ static void on_profile(void *arg, enum fetch_status st, const char *reason, cons
 }
 
 int provider_fetch(struct provider *p, const struct fetch_request *req, provider_done_cb cb,
-		   void *arg)
+                   void *arg)
 {
 	if (!req || !cb || !provider_username_ok(req->username))
 		return -EINVAL;
@@ -365,7 +368,7 @@ void provider_opts_from_env(struct provider_opts *o)
 }
 
 struct provider *provider_new(struct ev_loop *loop, const char *kind,
-			      const struct provider_opts *opts, char *err, size_t errlen)
+                              const struct provider_opts *opts, char *err, size_t errlen)
 {
 	struct provider *p = calloc(1, sizeof(*p));
 	if (!p)

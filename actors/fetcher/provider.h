@@ -70,16 +70,16 @@
 struct ev_loop;
 
 /* Limits applied while parsing provider answers (bytes unless stated). */
-#define PROVIDER_MAX_NAME          256    /* username, full_name */
-#define PROVIDER_MAX_BIO           4096
-#define PROVIDER_MAX_CAPTION       8192
-#define PROVIDER_MAX_URL           2048
-#define PROVIDER_MAX_TOKEN         1024   /* pagination_token */
-#define PROVIDER_MAX_SEGMENT       4096   /* one transcript segment's text */
-#define PROVIDER_MAX_SEGMENTS      2000   /* segments kept per transcript */
-#define PROVIDER_MAX_TRANSCRIPT    131072 /* total segment text per transcript */
-#define PROVIDER_MAX_PAGE_REELS    200    /* reels read from one page */
-#define PROVIDER_MAX_USERNAME      64     /* [A-Za-z0-9._]{1,64} */
+#define PROVIDER_MAX_NAME       256 /* username, full_name */
+#define PROVIDER_MAX_BIO        4096
+#define PROVIDER_MAX_CAPTION    8192
+#define PROVIDER_MAX_URL        2048
+#define PROVIDER_MAX_TOKEN      1024   /* pagination_token */
+#define PROVIDER_MAX_SEGMENT    4096   /* one transcript segment's text */
+#define PROVIDER_MAX_SEGMENTS   2000   /* segments kept per transcript */
+#define PROVIDER_MAX_TRANSCRIPT 131072 /* total segment text per transcript */
+#define PROVIDER_MAX_PAGE_REELS 200    /* reels read from one page */
+#define PROVIDER_MAX_USERNAME   64     /* [A-Za-z0-9._]{1,64} */
 
 enum fetch_status {
 	FETCH_OK,        /* doc delivered */
@@ -91,9 +91,10 @@ enum fetch_status {
 const char *fetch_status_name(enum fetch_status s);
 
 struct provider_opts {
-	const char *scraper_url;     /* default https://instagram-scraper-stable-api.p.rapidapi.com */
-	const char *transcript_url;  /* default https://instagram-transcripts.p.rapidapi.com */
-	const char *scraper_host;    /* x-rapidapi-host, default instagram-scraper-stable-api.p.rapidapi.com */
+	const char *scraper_url; /* default https://instagram-scraper-stable-api.p.rapidapi.com */
+	const char *transcript_url; /* default https://instagram-transcripts.p.rapidapi.com */
+	const char *
+	    scraper_host; /* x-rapidapi-host, default instagram-scraper-stable-api.p.rapidapi.com */
 	const char *transcript_host; /* default instagram-transcripts.p.rapidapi.com */
 	const char *api_key;         /* RAPIDAPI_KEY; required by rapidapi */
 	const char *fixtures_dir;    /* default examples/instagram */
@@ -115,7 +116,7 @@ struct fetch_request {
 	int64_t since;               /* stop at a reel with taken_at <= since; 0: none */
 	const char *known_shortcode; /* stop at this reel (newest one stored); NULL: none */
 	int transcripts;             /* transcripts for the top N fetched reels by views; default 3,
-					negative: none */
+	                                negative: none */
 };
 
 /*
@@ -127,7 +128,7 @@ struct fetch_request {
  * "profile: HTTP 503 after 4 attempts". reason is valid during the call only.
  */
 typedef void (*provider_done_cb)(void *arg, enum fetch_status status, const char *reason,
-				 json_t *doc);
+                                 json_t *doc);
 
 struct provider;
 
@@ -142,14 +143,14 @@ void provider_opts_from_env(struct provider_opts *opts);
  * with a message in err for an unknown kind or a missing key. opts is copied.
  */
 struct provider *provider_new(struct ev_loop *loop, const char *kind,
-			      const struct provider_opts *opts, char *err, size_t errlen);
+                              const struct provider_opts *opts, char *err, size_t errlen);
 /* Cancels everything in flight (callbacks run with FETCH_CANCELLED) and frees. */
 void provider_free(struct provider *p);
 const char *provider_name(const struct provider *p);
 
 /* Starts fetching one account. 0: cb will run once; -EINVAL (bad request): cb never runs. */
 int provider_fetch(struct provider *p, const struct fetch_request *req, provider_done_cb cb,
-		   void *arg);
+                   void *arg);
 /* Ends every fetch in flight; their callbacks run with FETCH_CANCELLED. */
 void provider_cancel_all(struct provider *p);
 /* Accounts in flight. */
@@ -163,17 +164,16 @@ int provider_active(const struct provider *p);
  *   -EPERM    private account
  */
 /* *out <- the "profile" object of the normalised document (caller owns). */
-int provider_parse_profile(const char *body, size_t len, json_t **out, char *reason,
-			   size_t rlen);
+int provider_parse_profile(const char *body, size_t len, json_t **out, char *reason, size_t rlen);
 /* Appends normalised reels (without transcript fields) to reels; *next <- the
  * pagination token (malloc'ed, caller frees) or NULL at the end; *skipped
  * counts unusable items. */
 int provider_parse_reels(const char *body, size_t len, json_t *reels, char **next, int *skipped,
-			 char *reason, size_t rlen);
+                         char *reason, size_t rlen);
 /* *out <- {lang, available_langs, segments} or NULL when the answer has no
  * transcript (empty/missing content). */
 int provider_parse_transcript(const char *body, size_t len, json_t **out, char *reason,
-			      size_t rlen);
+                              size_t rlen);
 
 /* True when s is a username we accept ([A-Za-z0-9._]{1,64}). */
 bool provider_username_ok(const char *s);

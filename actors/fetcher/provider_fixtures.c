@@ -62,7 +62,7 @@ static void deliver_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Reads path into q (body/len), or sets st/reason. missing_ok: ENOENT -> OK, no body. */
 static void read_doc(struct freq *q, const char *path, size_t max, bool missing_ok,
-		     const char *missing_reason)
+                     const char *missing_reason)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -75,12 +75,13 @@ static void read_doc(struct freq *q, const char *path, size_t max, bool missing_
 			snprintf(q->reason, sizeof(q->reason), "%s", missing_reason);
 		else
 			snprintf(q->reason, sizeof(q->reason), "cannot open %.200s: %s", path,
-				 strerror(errno));
+			         strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
 		q->st = FETCH_PERMANENT;
-		snprintf(q->reason, sizeof(q->reason), "%.200s: not a regular file or larger than %zu bytes", path, max);
+		snprintf(q->reason, sizeof(q->reason),
+		         "%.200s: not a regular file or larger than %zu bytes", path, max);
 		close(fd);
 		return;
 	}
@@ -102,7 +103,7 @@ static void read_doc(struct freq *q, const char *path, size_t max, bool missing_
 }
 
 static int fix_get(struct provider *p, enum doc_kind kind, const char *username, const char *arg,
-		   doc_cb cb, void *cbarg)
+                   doc_cb cb, void *cbarg)
 {
 	struct fixtures *f = p->impl;
 	char path[4096];
@@ -180,7 +181,7 @@ int transport_fixtures_init(struct provider *p, char *err, size_t errlen)
 	errno = 0;
 	if (stat(p->opts.fixtures_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "fixtures directory %s: %s", p->opts.fixtures_dir,
-			 errno ? strerror(errno) : "not a directory");
+		         errno ? strerror(errno) : "not a directory");
 		return -ENOENT;
 	}
 	p->impl = calloc(1, sizeof(struct fixtures));

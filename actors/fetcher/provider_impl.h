@@ -18,14 +18,14 @@ enum doc_kind { DOC_PROFILE, DOC_REELS, DOC_TRANSCRIPT };
  * valid during the call only. attempts counts HTTP requests made.
  */
 typedef void (*doc_cb)(void *arg, enum fetch_status st, const char *reason, const char *body,
-		       size_t len, int attempts);
+                       size_t len, int attempts);
 
 struct transport_ops {
 	const char *name;
 	/* arg: NULL for the profile, the pagination token (NULL: first page) for
 	 * reels, the shortcode for a transcript. 0 or -errno (cb not called). */
 	int (*get)(struct provider *p, enum doc_kind kind, const char *username, const char *arg,
-		   doc_cb cb, void *cbarg);
+	           doc_cb cb, void *cbarg);
 	/* Every pending get ends with FETCH_CANCELLED. */
 	void (*cancel_all)(struct provider *p);
 	void (*destroy)(struct provider *p);

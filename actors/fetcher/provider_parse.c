@@ -52,7 +52,7 @@ static const char *type_name(const json_t *v)
 
 /* Parses body as a JSON object; NUL bytes are allowed (and dropped later). */
 static int load_object(const char *what, const char *body, size_t len, json_t **out, char *reason,
-		       size_t rlen)
+                       size_t rlen)
 {
 	json_error_t err;
 	*out = NULL;
@@ -60,11 +60,11 @@ static int load_object(const char *what, const char *body, size_t len, json_t **
 		return fail(-EBADMSG, reason, rlen, "%s: empty answer", what);
 	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &err);
 	if (!root)
-		return fail(-EBADMSG, reason, rlen, "%s: malformed JSON: %s (line %d, col %d)", what,
-			    err.text, err.line, err.column);
+		return fail(-EBADMSG, reason, rlen, "%s: malformed JSON: %s (line %d, col %d)",
+		            what, err.text, err.line, err.column);
 	if (!json_is_object(root)) {
 		int rc = fail(-EBADMSG, reason, rlen, "%s: expected a JSON object, got %s", what,
-			      type_name(root));
+		              type_name(root));
 		json_decref(root);
 		return rc;
 	}
@@ -235,8 +235,8 @@ int provider_parse_profile(const char *body, size_t len, json_t **out, char *rea
 			rc = fail(-ENOENT, reason, rlen, "user not found: %s", m);
 		} else {
 			rc = fail(-EBADMSG, reason, rlen,
-				  "profile: missing or invalid 'username' (%s)",
-				  name ? type_name(name) : "absent");
+			          "profile: missing or invalid 'username' (%s)",
+			          name ? type_name(name) : "absent");
 		}
 		json_decref(root);
 		return rc;
@@ -248,16 +248,15 @@ int provider_parse_profile(const char *body, size_t len, json_t **out, char *rea
 	json_t *p = json_object();
 	set_string(p, "username", name, PROVIDER_MAX_NAME, false);
 	set_string(p, "full_name", MEMBER(u, "full_name", "profile_name"), PROVIDER_MAX_NAME,
-		   false);
+	           false);
 	set_string(p, "biography", MEMBER(u, "biography", "bio"), PROVIDER_MAX_BIO, false);
 	json_object_set_new(p, "followers",
-			    json_integer(count_of(MEMBER(u, "follower_count", "followers"))));
+	                    json_integer(count_of(MEMBER(u, "follower_count", "followers"))));
 	json_object_set_new(p, "posts_count",
-			    json_integer(count_of(MEMBER(u, "media_count", "posts_count"))));
+	                    json_integer(count_of(MEMBER(u, "media_count", "posts_count"))));
 	json_object_set_new(p, "is_verified", json_boolean(bool_of(MEMBER(u, "is_verified"))));
-	json_object_set_new(
-	    p, "is_business",
-	    json_boolean(bool_of(MEMBER(u, "is_business", "is_business_account"))));
+	json_object_set_new(p, "is_business",
+	                    json_boolean(bool_of(MEMBER(u, "is_business", "is_business_account"))));
 	set_url(p, "profile_pic_url", MEMBER(u, "hd_profile_pic_url", "profile_pic_url"));
 	json_decref(root);
 	*out = p;
@@ -302,15 +301,13 @@ static json_t *parse_reel(const json_t *item)
 	json_object_set_new(r, "content_id", json_string(id));
 	json_object_set_new(r, "shortcode", json_string(sc));
 	json_object_set_new(r, "url", json_string(url));
-	json_object_set_new(
-	    r, "view_count",
-	    json_integer(count_of(MEMBER(m, "play_count", "view_count", "video_view_count",
-					 "ig_play_count"))));
+	json_object_set_new(r, "view_count",
+	                    json_integer(count_of(MEMBER(m, "play_count", "view_count",
+	                                                 "video_view_count", "ig_play_count"))));
 	json_object_set_new(r, "like_count", json_integer(count_of(MEMBER(m, "like_count"))));
-	json_object_set_new(r, "comment_count",
-			    json_integer(count_of(MEMBER(m, "comment_count"))));
+	json_object_set_new(r, "comment_count", json_integer(count_of(MEMBER(m, "comment_count"))));
 	json_object_set_new(r, "taken_at",
-			    json_integer(count_of(MEMBER(m, "taken_at", "taken_at_timestamp"))));
+	                    json_integer(count_of(MEMBER(m, "taken_at", "taken_at_timestamp"))));
 	json_t *cap = MEMBER(m, "caption");
 	if (json_is_object(cap))
 		cap = MEMBER(cap, "text");
@@ -326,7 +323,7 @@ static json_t *parse_reel(const json_t *item)
 }
 
 int provider_parse_reels(const char *body, size_t len, json_t *reels, char **next, int *skipped,
-			 char *reason, size_t rlen)
+                         char *reason, size_t rlen)
 {
 	json_t *root;
 	*next = NULL;
@@ -342,7 +339,7 @@ int provider_parse_reels(const char *body, size_t len, json_t *reels, char **nex
 			rc = fail(-ENOENT, reason, rlen, "user not found: %.160s", msg);
 		else
 			rc = fail(-EBADMSG, reason, rlen, "reels: 'reels' is %s, expected a list",
-				  list ? type_name(list) : "absent");
+			          list ? type_name(list) : "absent");
 		json_decref(root);
 		return rc;
 	}
@@ -366,13 +363,13 @@ int provider_parse_reels(const char *body, size_t len, json_t *reels, char **nex
 			if (n > PROVIDER_MAX_TOKEN || strlen(s) != n) {
 				json_decref(root);
 				return fail(-EBADMSG, reason, rlen,
-					    "reels: invalid pagination_token (%zu bytes)", n);
+				            "reels: invalid pagination_token (%zu bytes)", n);
 			}
 			for (size_t k = 0; k < n; k++)
 				if ((unsigned char)s[k] < 0x20) {
 					json_decref(root);
 					return fail(-EBADMSG, reason, rlen,
-						    "reels: control character in pagination_token");
+					            "reels: control character in pagination_token");
 				}
 			*next = strdup(s);
 		} else if (json_is_integer(tok)) {
@@ -397,8 +394,7 @@ static double num_of(const json_t *v)
 	return isfinite(d) && d >= 0 && d < 1e12 ? d : 0;
 }
 
-int provider_parse_transcript(const char *body, size_t len, json_t **out, char *reason,
-			      size_t rlen)
+int provider_parse_transcript(const char *body, size_t len, json_t **out, char *reason, size_t rlen)
 {
 	json_t *root;
 	*out = NULL;
@@ -414,7 +410,7 @@ int provider_parse_transcript(const char *body, size_t len, json_t **out, char *
 	}
 	if (!json_is_array(content) && !json_is_string(content)) {
 		rc = fail(-EBADMSG, reason, rlen, "transcript: 'content' is %s, expected a list",
-			  type_name(content));
+		          type_name(content));
 		json_decref(root);
 		return rc;
 	}
@@ -423,8 +419,8 @@ int provider_parse_transcript(const char *body, size_t len, json_t **out, char *
 	if (json_is_string(content)) {
 		/* text=true style answer: the whole transcript as one string */
 		char *s = clean_string(content, PROVIDER_MAX_TRANSCRIPT);
-		json_array_append_new(segs, json_pack("{s:s,s:i,s:i}", "text", s, "offset", 0,
-						      "duration", 0));
+		json_array_append_new(
+		    segs, json_pack("{s:s,s:i,s:i}", "text", s, "offset", 0, "duration", 0));
 		free(s);
 	} else {
 		size_t i;
@@ -441,9 +437,9 @@ int provider_parse_transcript(const char *body, size_t len, json_t **out, char *
 			json_t *o = json_object();
 			json_object_set_new(o, "text", json_string(t));
 			json_object_set_new(o, "offset",
-					    json_real(num_of(json_object_get(seg, "offset"))));
+			                    json_real(num_of(json_object_get(seg, "offset"))));
 			json_object_set_new(o, "duration",
-					    json_real(num_of(json_object_get(seg, "duration"))));
+			                    json_real(num_of(json_object_get(seg, "duration"))));
 			json_array_append_new(segs, o);
 			free(t);
 		}

@@ -26,7 +26,7 @@ struct rreq {
 	void *cbarg;
 	int attempts;
 	bool in_flight, queued;
-	ev_timer wait; /* backoff before the next attempt */
+	ev_timer wait;              /* backoff before the next attempt */
 	struct rreq *prev, *next;   /* all requests */
 	struct rreq *qprev, *qnext; /* waiting for a token */
 };
@@ -63,7 +63,7 @@ static void rreq_dequeue(struct rapid *r, struct rreq *q)
 
 /* Ends q: unlinks it, runs its callback, frees it. */
 static void rreq_complete(struct rreq *q, enum fetch_status st, const char *reason,
-			  const char *body, size_t len)
+                          const char *body, size_t len)
 {
 	struct rapid *r = rapid_of(q->p);
 	rreq_dequeue(r, q);
@@ -96,16 +96,16 @@ static void rreq_send(struct rreq *q)
 	if (q->form)
 		hdrs[n++] = "Content-Type: application/x-www-form-urlencoded";
 	struct curl_ev_request req = {.method = q->form ? "POST" : "GET",
-				      .url = q->url,
-				      .headers = hdrs,
-				      .nheaders = n,
-				      .body = q->form};
+	                              .url = q->url,
+	                              .headers = hdrs,
+	                              .nheaders = n,
+	                              .body = q->form};
 	q->attempts++;
 	int rc = curl_ev_submit(r->cev, &req, on_http, q);
 	if (rc) {
 		char why[128];
 		snprintf(why, sizeof(why), "cannot start request to %.60s (%s)", q->url,
-			 strerror(-rc));
+		         strerror(-rc));
 		rreq_complete(q, FETCH_PERMANENT, why, NULL, 0);
 		return;
 	}
@@ -197,8 +197,8 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 			if (resp->status == 429 && resp->retry_after_ms >= 0) {
 				if (resp->retry_after_ms > p->opts.retry_after_max_ms) {
 					snprintf(why, sizeof(why),
-						 "HTTP 429, Retry-After %lds is over the limit",
-						 resp->retry_after_ms / 1000);
+					         "HTTP 429, Retry-After %lds is over the limit",
+					         resp->retry_after_ms / 1000);
 					rreq_complete(q, FETCH_TRANSIENT, why, NULL, 0);
 					return;
 				}
@@ -208,10 +208,10 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 			}
 		} else if (resp->status == 404) {
 			snprintf(why, sizeof(why), "HTTP 404 (not found)%s%s", snip[0] ? ": " : "",
-				 snip);
+			         snip);
 		} else {
 			snprintf(why, sizeof(why), "HTTP %ld%s%s", resp->status,
-				 snip[0] ? ": " : "", snip);
+			         snip[0] ? ": " : "", snip);
 		}
 		break;
 	case CURL_EV_TIMEOUT:
@@ -219,14 +219,14 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 	case CURL_EV_NETWORK:
 		transient = true;
 		snprintf(why, sizeof(why), "%s (%s)", curl_ev_result_name(resp->result),
-			 resp->error);
+		         resp->error);
 		break;
 	case CURL_EV_TOO_LARGE:
 		snprintf(why, sizeof(why), "answer larger than %zu bytes", p->opts.http.max_body);
 		break;
 	default:
 		snprintf(why, sizeof(why), "%s (%s)", curl_ev_result_name(resp->result),
-			 resp->error);
+		         resp->error);
 		break;
 	}
 	if (!transient) {
@@ -262,7 +262,7 @@ static char *strip_slash(const char *s)
 }
 
 static int rapid_get(struct provider *p, enum doc_kind kind, const char *username, const char *arg,
-		     doc_cb cb, void *cbarg)
+                     doc_cb cb, void *cbarg)
 {
 	struct rapid *r = rapid_of(p);
 	char enc_user[3 * PROVIDER_MAX_USERNAME + 1], enc[3 * PROVIDER_MAX_TOKEN + 1];
@@ -286,7 +286,7 @@ static int rapid_get(struct provider *p, enum doc_kind kind, const char *usernam
 		host = p->opts.scraper_host;
 		if (asprintf(&url, "%s/get_ig_user_reels.php", base) < 0 ||
 		    asprintf(&form, "username_or_url=%s&count=%d%s%s", enc_user,
-			     p->opts.reels_page_count, arg ? "&max_id=" : "", arg ? enc : "") < 0)
+		             p->opts.reels_page_count, arg ? "&max_id=" : "", arg ? enc : "") < 0)
 			abort();
 		break;
 	case DOC_TRANSCRIPT: {

@@ -11,7 +11,8 @@
 
 static char reason[512];
 
-#define PARSE_PROFILE(doc, out) provider_parse_profile(doc, strlen(doc), out, reason, sizeof(reason))
+#define PARSE_PROFILE(doc, out) \
+	provider_parse_profile(doc, strlen(doc), out, reason, sizeof(reason))
 
 static const char *str_of(json_t *o, const char *k)
 {
@@ -34,10 +35,11 @@ static int utf8_valid(const char *s)
 TEST(profile_reads_the_flat_scraper_answer)
 {
 	json_t *p;
-	const char *doc = "{\"username\":\"maya.lifts\",\"full_name\":\"Maya\",\"biography\":\"bio 💪\","
-			  "\"follower_count\":47029,\"media_count\":278,\"is_verified\":false,"
-			  "\"is_business\":true,\"profile_pic_url\":\"https://x/p.jpg\","
-			  "\"hd_profile_pic_url\":\"https://x/hd.jpg\"}";
+	const char *doc =
+	    "{\"username\":\"maya.lifts\",\"full_name\":\"Maya\",\"biography\":\"bio 💪\","
+	    "\"follower_count\":47029,\"media_count\":278,\"is_verified\":false,"
+	    "\"is_business\":true,\"profile_pic_url\":\"https://x/p.jpg\","
+	    "\"hd_profile_pic_url\":\"https://x/hd.jpg\"}";
 	ASSERT_EQ_INT(PARSE_PROFILE(doc, &p), 0);
 	ASSERT_EQ_STR(str_of(p, "username"), "maya.lifts");
 	ASSERT_EQ_STR(str_of(p, "full_name"), "Maya");
@@ -54,9 +56,10 @@ TEST(profile_reads_the_flat_scraper_answer)
 TEST(profile_accepts_alternate_spellings_and_wrong_types)
 {
 	json_t *p;
-	const char *doc = "{\"username\":\"a.b\",\"profile_name\":\"Alt\",\"bio\":\"b\","
-			  "\"followers\":\"1200\",\"posts_count\":12.7,\"is_verified\":\"true\","
-			  "\"is_business\":[1],\"full_name\":7,\"profile_pic_url\":\"javascript:x\"}";
+	const char *doc =
+	    "{\"username\":\"a.b\",\"profile_name\":\"Alt\",\"bio\":\"b\","
+	    "\"followers\":\"1200\",\"posts_count\":12.7,\"is_verified\":\"true\","
+	    "\"is_business\":[1],\"full_name\":7,\"profile_pic_url\":\"javascript:x\"}";
 	ASSERT_EQ_INT(PARSE_PROFILE(doc, &p), 0);
 	/* full_name is a number: profile_name is the next spelling tried only when
 	 * full_name is absent, so a wrong type yields "" rather than a guess. */
@@ -69,8 +72,8 @@ TEST(profile_accepts_alternate_spellings_and_wrong_types)
 	ASSERT(json_is_null(json_object_get(p, "profile_pic_url")));
 	json_decref(p);
 
-	ASSERT_EQ_INT(PARSE_PROFILE("{\"username\":\"x\",\"profile_name\":\"P\",\"followers\":-5}", &p),
-		      0);
+	ASSERT_EQ_INT(
+	    PARSE_PROFILE("{\"username\":\"x\",\"profile_name\":\"P\",\"followers\":-5}", &p), 0);
 	ASSERT_EQ_STR(str_of(p, "full_name"), "P");
 	ASSERT_EQ_INT(int_of(p, "followers"), 0);
 	json_decref(p);
@@ -124,16 +127,16 @@ TEST(huge_strings_are_capped_on_a_character_boundary_and_cleaned)
 	size_t n = 100 * 1024;
 	char *doc = malloc(n + 512);
 	int k = sprintf(doc, "{\"reels\":[{\"node\":{\"media\":{\"pk\":1,\"code\":\"abc\","
-			     "\"caption\":{\"text\":\"a\\u0000b\\u0007c");
+	                     "\"caption\":{\"text\":\"a\\u0000b\\u0007c");
 	for (size_t i = 0; i < n / 4; i++)
 		k += sprintf(doc + k, "😀");
 	k += sprintf(doc + k, "\"}}}}]}");
 	json_t *reels = json_array();
 	char *next = NULL;
 	int skipped = 0;
-	ASSERT_EQ_INT(provider_parse_reels(doc, (size_t)k, reels, &next, &skipped, reason,
-					   sizeof(reason)),
-		      0);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(doc, (size_t)k, reels, &next, &skipped, reason, sizeof(reason)),
+	    0);
 	ASSERT_EQ_INT(json_array_size(reels), 1);
 	const char *cap = str_of(json_array_get(reels, 0), "caption");
 	ASSERT_CMP_INT(strlen(cap), <=, PROVIDER_MAX_CAPTION);
@@ -156,9 +159,9 @@ TEST(reels_page_is_normalised)
 	json_t *reels = json_array();
 	char *next = NULL;
 	int skipped = 0;
-	ASSERT_EQ_INT(provider_parse_reels(doc, strlen(doc), reels, &next, &skipped, reason,
-					   sizeof(reason)),
-		      0);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(doc, strlen(doc), reels, &next, &skipped, reason, sizeof(reason)),
+	    0);
 	ASSERT_EQ_INT(json_array_size(reels), 2);
 	ASSERT_EQ_STR(next, "QVFE-abc");
 	json_t *r = json_array_get(reels, 0);
@@ -183,18 +186,18 @@ TEST(reels_page_is_normalised)
 TEST(reels_without_usable_pk_or_code_are_skipped_and_counted)
 {
 	const char *doc = "{\"reels\":[{\"node\":{\"media\":{\"pk\":1,\"code\":\"../../etc\"}}},"
-			  "{\"node\":{\"media\":{\"code\":\"nopk\"}}},"
-			  "{\"node\":{\"media\":{\"pk\":-3,\"code\":\"neg\"}}},"
-			  "{\"node\":{\"media\":{\"pk\":\"12x\",\"code\":\"bad\"}}},"
-			  "7, null, \"str\", {\"node\":5},"
-			  "{\"node\":{\"media\":{\"pk\":2,\"code\":\"ok_1\"}}}],"
-			  "\"pagination_token\":null}";
+	                  "{\"node\":{\"media\":{\"code\":\"nopk\"}}},"
+	                  "{\"node\":{\"media\":{\"pk\":-3,\"code\":\"neg\"}}},"
+	                  "{\"node\":{\"media\":{\"pk\":\"12x\",\"code\":\"bad\"}}},"
+	                  "7, null, \"str\", {\"node\":5},"
+	                  "{\"node\":{\"media\":{\"pk\":2,\"code\":\"ok_1\"}}}],"
+	                  "\"pagination_token\":null}";
 	json_t *reels = json_array();
 	char *next = (char *)1;
 	int skipped = 0;
-	ASSERT_EQ_INT(provider_parse_reels(doc, strlen(doc), reels, &next, &skipped, reason,
-					   sizeof(reason)),
-		      0);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(doc, strlen(doc), reels, &next, &skipped, reason, sizeof(reason)),
+	    0);
 	ASSERT_EQ_INT(json_array_size(reels), 1);
 	ASSERT_EQ_INT(skipped, 8);
 	ASSERT(next == NULL);
@@ -206,12 +209,12 @@ TEST(reels_listing_ends_on_empty_list_and_accepts_integer_token)
 	json_t *reels = json_array();
 	char *next = NULL;
 	const char *a = "{\"reels\":[],\"pagination_token\":\"more\"}";
-	ASSERT_EQ_INT(provider_parse_reels(a, strlen(a), reels, &next, NULL, reason, sizeof(reason)),
-		      0);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(a, strlen(a), reels, &next, NULL, reason, sizeof(reason)), 0);
 	ASSERT(next == NULL);
 	const char *b = "{\"reels\":[{\"pk\":5,\"code\":\"flat\"}],\"pagination_token\":42}";
-	ASSERT_EQ_INT(provider_parse_reels(b, strlen(b), reels, &next, NULL, reason, sizeof(reason)),
-		      0);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(b, strlen(b), reels, &next, NULL, reason, sizeof(reason)), 0);
 	ASSERT_EQ_STR(next, "42");
 	ASSERT_EQ_STR(str_of(json_array_get(reels, 0), "shortcode"), "flat");
 	free(next);
@@ -223,15 +226,18 @@ TEST(reels_answer_of_wrong_shape_is_malformed)
 	json_t *reels = json_array();
 	char *next = NULL;
 	const char *a = "{\"reels\":{\"a\":1}}";
-	ASSERT_EQ_INT(provider_parse_reels(a, strlen(a), reels, &next, NULL, reason, sizeof(reason)),
-		      -EBADMSG);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(a, strlen(a), reels, &next, NULL, reason, sizeof(reason)),
+	    -EBADMSG);
 	ASSERT_CONTAINS(reason, "'reels' is object, expected a list");
 	const char *b = "{\"error\":\"User not found\"}";
-	ASSERT_EQ_INT(provider_parse_reels(b, strlen(b), reels, &next, NULL, reason, sizeof(reason)),
-		      -ENOENT);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(b, strlen(b), reels, &next, NULL, reason, sizeof(reason)),
+	    -ENOENT);
 	const char *c = "{\"reels\":[{\"pk\":1,\"code\":\"a\"}],\"pagination_token\":\"a\\nb\"}";
-	ASSERT_EQ_INT(provider_parse_reels(c, strlen(c), reels, &next, NULL, reason, sizeof(reason)),
-		      -EBADMSG);
+	ASSERT_EQ_INT(
+	    provider_parse_reels(c, strlen(c), reels, &next, NULL, reason, sizeof(reason)),
+	    -EBADMSG);
 	ASSERT_CONTAINS(reason, "pagination_token");
 	json_decref(reels);
 }
@@ -240,8 +246,8 @@ TEST(transcript_segments_are_read_and_empty_content_means_none)
 {
 	json_t *t;
 	const char *doc = "{\"lang\":\"en\",\"availableLangs\":[\"en\",\"es\",\"../x\",5],"
-			  "\"content\":[{\"text\":\"Hello\",\"offset\":0,\"duration\":1200},"
-			  "{\"text\":\"World\",\"offset\":\"bad\"},{\"no\":\"text\"},3]}";
+	                  "\"content\":[{\"text\":\"Hello\",\"offset\":0,\"duration\":1200},"
+	                  "{\"text\":\"World\",\"offset\":\"bad\"},{\"no\":\"text\"},3]}";
 	ASSERT_EQ_INT(provider_parse_transcript(doc, strlen(doc), &t, reason, sizeof(reason)), 0);
 	ASSERT(t != NULL);
 	ASSERT_EQ_STR(str_of(t, "lang"), "en");
@@ -254,17 +260,17 @@ TEST(transcript_segments_are_read_and_empty_content_means_none)
 	json_decref(t);
 
 	const char *none[] = {"{\"lang\":null,\"availableLangs\":[],\"content\":[]}", "{}",
-			      "{\"content\":null}", "{\"content\":[{\"x\":1}]}"};
+	                      "{\"content\":null}", "{\"content\":[{\"x\":1}]}"};
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
 		t = (json_t *)1;
-		ASSERT_EQ_INT(provider_parse_transcript(none[i], strlen(none[i]), &t, reason,
-							sizeof(reason)),
-			      0);
+		ASSERT_EQ_INT(
+		    provider_parse_transcript(none[i], strlen(none[i]), &t, reason, sizeof(reason)),
+		    0);
 		ASSERT(t == NULL);
 	}
 	const char *bad = "{\"content\":17}";
 	ASSERT_EQ_INT(provider_parse_transcript(bad, strlen(bad), &t, reason, sizeof(reason)),
-		      -EBADMSG);
+	              -EBADMSG);
 	ASSERT_CONTAINS(reason, "'content' is number");
 }
 
@@ -301,7 +307,7 @@ TEST(urlencode_keeps_unreserved_and_escapes_the_rest)
 {
 	char out[128];
 	ASSERT_EQ_INT(curl_ev_urlencode(out, sizeof(out), "https://www.instagram.com/p/a_b-c/"),
-		      strlen("https%3A%2F%2Fwww.instagram.com%2Fp%2Fa_b-c%2F"));
+	              strlen("https%3A%2F%2Fwww.instagram.com%2Fp%2Fa_b-c%2F"));
 	ASSERT_EQ_STR(out, "https%3A%2F%2Fwww.instagram.com%2Fp%2Fa_b-c%2F");
 	ASSERT_EQ_INT(curl_ev_urlencode(out, 4, "abcd"), -ENOSPC);
 	ASSERT_EQ_INT(curl_ev_urlencode(out, 5, "a b"), -ENOSPC);
@@ -384,7 +390,7 @@ TEST(fixtures_provider_reads_profile_all_pages_and_top_transcripts)
 	json_t *p0 = load_file("examples/instagram/maya.lifts/reels_0.json");
 	json_t *p1 = load_file("examples/instagram/maya.lifts/reels_1.json");
 	size_t total = json_array_size(json_object_get(p0, "reels")) +
-		       json_array_size(json_object_get(p1, "reels"));
+	               json_array_size(json_object_get(p1, "reels"));
 	ASSERT_EQ_STR(str_of(o.doc, "provider"), "fixtures");
 	json_t *profile = json_object_get(o.doc, "profile");
 	ASSERT_EQ_INT(int_of(profile, "followers"), int_of(prof, "follower_count"));
@@ -409,7 +415,7 @@ TEST(fixtures_provider_reads_profile_all_pages_and_top_transcripts)
 			if (strcmp(ts, "fetched") == 0) {
 				fetched++;
 				ASSERT(json_array_size(json_object_get(
-					   json_object_get(r, "transcript"), "segments")) > 0);
+				           json_object_get(r, "transcript"), "segments")) > 0);
 			}
 		}
 	}
@@ -429,9 +435,8 @@ TEST(fixtures_provider_stops_at_known_shortcode_and_since)
 	json_t *items = json_object_get(p0, "reels");
 	json_t *m4 = json_object_get(json_object_get(json_array_get(items, 4), "node"), "media");
 	struct outcome o = {0};
-	struct fetch_request req = {.username = "maya.lifts",
-				    .known_shortcode = str_of(m4, "code"),
-				    .transcripts = -1};
+	struct fetch_request req = {
+	    .username = "maya.lifts", .known_shortcode = str_of(m4, "code"), .transcripts = -1};
 	ASSERT_EQ_INT(provider_fetch(p, &req, on_done, &o), 0);
 	ev_run(EV_DEFAULT, 0);
 	ASSERT_EQ_INT(o.st, FETCH_OK);

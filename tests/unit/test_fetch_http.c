@@ -1,0 +1,600 @@
+/*
+ * curl_ev and the rapidapi provider against the fake provider
+ * (tests/fake_provider/fake_provider.py) over loopback: pagination,
+ * transcripts, retries (429 + Retry-After, 5xx, reset), permanent failures
+ * (404, private, malformed, truncated, too large), timeouts, rate limit,
+ * cancellation. Each test starts its own fake server.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <ev.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "actors/fetcher/provider.h"
+#include "tests/harness.h"
+
+static pid_t fake_pid;
+static int fake_port;
+static char fake_url[64];
+
+/* Starts the fake provider with extra "NAME=value" environment entries. */
+static void fake_start(const char *const *env)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		FAIL("pipe: %s", strerror(errno));
+	fake_pid = fork();
+	if (fake_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		setenv("FAKE_KEY", "test-key", 1);
+		for (; env && *env; env++)
+			putenv((char *)*env);
+		execlp("python3", "python3", "tests/fake_provider/fake_provider.py", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[32] = {0};
+	size_t n = 0;
+	double t0 = test_now_ms();
+	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		if (test_now_ms() - t0 > 10000)
+			FAIL("fake provider did not print its port within 10 s");
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t k = read(pfd[0], line + n, sizeof(line) - 1 - n);
+		if (k <= 0)
+			FAIL("fake provider exited before printing its port");
+		n += (size_t)k;
+	}
+	close(pfd[0]);
+	fake_port = atoi(line);
+	ASSERT_CMP_INT(fake_port, >, 0);
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", fake_port);
+}
+
+static void fake_stop(void)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
+}
+
+static size_t collect(char *d, size_t s, size_t n, void *arg)
+{
+	char *buf = arg;
+	size_t have = strlen(buf), k = s * n;
+	if (have + k < 65535) {
+		memcpy(buf + have, d, k);
+		buf[have + k] = '\0';
+	}
+	return s * n;
+}
+
+/* A blocking request to the fake's control endpoints; returns the answer JSON. */
+static json_t *fake_call(const char *path, const char *post_json)
+{
+	static char buf[65536];
+	char url[128];
+	buf[0] = '\0';
+	snprintf(url, sizeof(url), "%s%s", fake_url, path);
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+	if (post_json)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_json);
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK)
+		FAIL("fake %s: %s", path, curl_easy_strerror(rc));
+	json_t *j = json_loads(buf, 0, NULL);
+	if (!j)
+		FAIL("fake %s: bad answer %s", path, buf);
+	return j;
+}
+
+static long long fake_requests_of(const char *user)
+{
+	json_t *s = fake_call("/_stats", NULL);
+	long long n = json_integer_value(json_object_get(json_object_get(s, "by_user"), user));
+	json_decref(s);
+	return n;
+}
+
+static struct provider_opts opts(void)
+{
+	struct provider_opts o = {.scraper_url = fake_url,
+	                          .transcript_url = fake_url,
+	                          .api_key = "test-key",
+	                          .max_attempts = 4,
+	                          .backoff_base_ms = 20,
+	                          .http = {.connect_timeout_ms = 2000, .total_timeout_ms = 5000}};
+	return o;
+}
+
+static struct provider *rapidapi(const struct provider_opts *o)
+{
+	char err[256];
+	struct provider *p = provider_new(EV_DEFAULT, "rapidapi", o, err, sizeof(err));
+	if (!p)
+		FAIL("provider_new: %s", err);
+	return p;
+}
+
+struct outcome {
+	int calls;
+	enum fetch_status st;
+	char reason[512];
+	json_t *doc;
+	int *remaining;
+};
+
+static void on_done(void *arg, enum fetch_status st, const char *why, json_t *doc)
+{
+	struct outcome *o = arg;
+	o->calls++;
+	o->st = st;
+	snprintf(o->reason, sizeof(o->reason), "%s", why);
+	o->doc = doc;
+	if (!o->remaining || --*o->remaining == 0)
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Runs the loop until the outcome(s) arrive or ms pass; fails on timeout. */
+static void run_until_done(struct outcome *o, int ms)
+{
+	ev_timer guard;
+	ev_timer_init(&guard, guard_cb, ms / 1000.0, 0.);
+	ev_timer_start(EV_DEFAULT, &guard);
+	ev_run(EV_DEFAULT, 0);
+	ev_timer_stop(EV_DEFAULT, &guard);
+	if (o->calls == 0)
+		FAIL("no fetch result within %d ms", ms);
+}
+
+/* Fetches one account; returns the outcome. */
+static struct outcome fetch_one(struct provider *p, struct fetch_request req, int ms)
+{
+	struct outcome o = {0};
+	ASSERT_EQ_INT(provider_fetch(p, &req, on_done, &o), 0);
+	run_until_done(&o, ms);
+	return o;
+}
+
+static json_t *fetch_info(struct outcome *o)
+{
+	return json_object_get(o->doc, "fetch");
+}
+
+static long long info_int(struct outcome *o, const char *k)
+{
+	return json_integer_value(json_object_get(fetch_info(o), k));
+}
+
+TEST(rapidapi_fetches_profile_paginated_reels_and_transcripts)
+{
+	const char *env[] = {"FAKE_REELS=30", NULL};
+	fake_start(env);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r =
+	    fetch_one(p, (struct fetch_request){.username = "maya.lifts", .transcripts = 3}, 10000);
+	ASSERT_EQ_STR(r.reason, "");
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	json_t *profile = json_object_get(r.doc, "profile");
+	json_t *fixture = json_load_file("examples/instagram/maya.lifts/profile.json", 0, NULL);
+	ASSERT(fixture != NULL);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(profile, "followers")),
+	              json_integer_value(json_object_get(fixture, "follower_count")));
+	ASSERT_EQ_STR(json_string_value(json_object_get(profile, "username")), "maya.lifts");
+	ASSERT_EQ_INT(json_array_size(json_object_get(r.doc, "reels")), 30);
+	ASSERT_EQ_INT(info_int(&r, "pages"), 3); /* 12 + 12 + 6 */
+	ASSERT_EQ_STR(json_string_value(json_object_get(fetch_info(&r), "stop")), "end");
+	ASSERT_EQ_INT(info_int(&r, "transcripts_requested"), 3);
+	ASSERT_CMP_INT(info_int(&r, "transcripts_fetched"), >=, 1);
+	ASSERT_EQ_INT(info_int(&r, "requests"), 1 + 3 + 3);
+	ASSERT_EQ_INT(info_int(&r, "retries"), 0);
+	/* The fake checked key, host header and form encoding on each of them. */
+	json_t *s = fake_call("/_stats", NULL);
+	json_t *bp = json_object_get(s, "by_path");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(bp, "/ig_get_fb_profile.php")), 1);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(bp, "/get_ig_user_reels.php")), 3);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(bp, "/transcript")), 3);
+	json_decref(s);
+	json_decref(fixture);
+	json_decref(r.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_wrong_key_is_a_permanent_failure)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.api_key = "wrong";
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "maya.lifts"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_CONTAINS(r.reason, "profile: HTTP 403");
+	ASSERT_CONTAINS(r.reason, "not subscribed");
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_incremental_fetch_stops_at_the_newest_known_reel)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome first = fetch_one(
+	    p, (struct fetch_request){.username = "frugal.finn", .transcripts = -1}, 10000);
+	ASSERT_EQ_INT(first.st, FETCH_OK);
+	const char *newest = json_string_value(
+	    json_object_get(json_array_get(json_object_get(first.doc, "reels"), 0), "shortcode"));
+	json_decref(fake_call("/_control", "{\"username\":\"frugal.finn\",\"add_reels\":2}"));
+	struct outcome again =
+	    fetch_one(p,
+	              (struct fetch_request){
+	                  .username = "frugal.finn", .known_shortcode = newest, .transcripts = 1},
+	              10000);
+	ASSERT_EQ_INT(again.st, FETCH_OK);
+	ASSERT_EQ_INT(json_array_size(json_object_get(again.doc, "reels")), 2);
+	ASSERT_EQ_STR(json_string_value(json_object_get(fetch_info(&again), "stop")), "known");
+	ASSERT_EQ_INT(info_int(&again, "pages"), 1);
+	json_decref(first.doc);
+	json_decref(again.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_429_waits_for_retry_after_then_succeeds)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.backoff_base_ms = 10; /* if Retry-After were ignored, the retry would come at once */
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "e429x1__bob", .transcripts = -1}, 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_STR(r.reason, "");
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	ASSERT_EQ_INT(info_int(&r, "retries"), 1);
+	ASSERT_CMP_INT(took, >=, 950); /* Retry-After: 1 */
+	ASSERT_CMP_INT(took, <, 5000);
+	json_decref(r.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_429_with_retry_after_over_the_limit_fails_transient_at_once)
+{
+	fake_start(NULL);
+	json_decref(
+	    fake_call("/_control", "{\"username\":\"zed\",\"mode\":\"e429\",\"arg\":3600}"));
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "zed"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason, "Retry-After 3600s is over the limit");
+	ASSERT_EQ_INT(fake_requests_of("zed"), 1);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_retries_5xx_with_exponential_backoff)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.backoff_base_ms = 100;
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "e503x2__carl", .transcripts = -1}, 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	ASSERT_EQ_INT(info_int(&r, "retries"), 2);
+	ASSERT_CMP_INT(took, >=, 300); /* 100 ms + 200 ms */
+	json_decref(r.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_persistent_5xx_is_transient_after_the_attempt_bound)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.max_attempts = 3;
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "e503__dan"}, 10000);
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_EQ_STR(r.reason, "profile: HTTP 503 after 3 attempts");
+	ASSERT_EQ_INT(fake_requests_of("e503__dan"), 3);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_connection_reset_is_retried)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "resetx1__kim", .transcripts = -1}, 10000);
+	ASSERT_EQ_STR(r.reason, "");
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	ASSERT_EQ_INT(info_int(&r, "retries"), 1);
+	json_decref(r.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_404_is_permanent_without_retry)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "e404__erin"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_CONTAINS(r.reason, "profile: HTTP 404 (not found)");
+	ASSERT_EQ_INT(fake_requests_of("e404__erin"), 1);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_private_account_is_permanent)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "private__fay"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_EQ_STR(r.reason, "private account");
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_malformed_and_truncated_json_are_permanent_with_reason)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "malformed__gus"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_CONTAINS(r.reason, "profile: malformed JSON");
+	/* Truncation on the reels page only: the account fails at that page. */
+	json_decref(fake_call("/_control", "{\"username\":\"hal\",\"mode\":\"truncated\","
+	                                   "\"path\":\"/get_ig_user_reels.php\"}"));
+	r = fetch_one(p, (struct fetch_request){.username = "hal"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_CONTAINS(r.reason, "reels page 1: reels: malformed JSON");
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_body_over_the_maximum_is_rejected)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.http.max_body = 1 << 20; /* the fake streams 16 MiB without Content-Length */
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "huge__ivy"}, 10000);
+	ASSERT_EQ_INT(r.st, FETCH_PERMANENT);
+	ASSERT_CONTAINS(r.reason, "answer larger than 1048576 bytes");
+	ASSERT_CMP_INT(test_now_ms() - t0, <, 5000);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_timeout_is_retried_then_transient)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.http.total_timeout_ms = 300;
+	o.max_attempts = 2;
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "slowx3000__jay"}, 5000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason, "profile: timeout");
+	ASSERT_CONTAINS(r.reason, "after 2 attempts");
+	ASSERT_CMP_INT(took, >=, 600);
+	ASSERT_CMP_INT(took, <, 2500);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_failed_transcripts_do_not_fail_the_account)
+{
+	fake_start(NULL);
+	json_decref(fake_call("/_control", "{\"username\":\"lia\",\"mode\":\"e500\","
+	                                   "\"path\":\"/transcript\"}"));
+	struct provider_opts o = opts();
+	o.max_attempts = 2;
+	struct provider *p = rapidapi(&o);
+	struct outcome r =
+	    fetch_one(p, (struct fetch_request){.username = "lia", .transcripts = 2}, 10000);
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	ASSERT_EQ_INT(info_int(&r, "transcripts_failed"), 2);
+	ASSERT_EQ_INT(info_int(&r, "transcripts_fetched"), 0);
+	int failed = 0;
+	size_t i;
+	json_t *reel;
+	json_array_foreach(json_object_get(r.doc, "reels"), i, reel)
+	{
+		if (strcmp(json_string_value(json_object_get(reel, "transcript_status")),
+		           "failed") == 0) {
+			failed++;
+			ASSERT_CONTAINS(
+			    json_string_value(json_object_get(reel, "transcript_error")),
+			    "transcript: HTTP 500 after 2 attempts");
+			ASSERT(json_is_null(json_object_get(reel, "transcript")));
+		}
+	}
+	ASSERT_EQ_INT(failed, 2);
+	json_decref(r.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_many_accounts_concurrently_under_the_rate_limit)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.rate_per_sec = 40;
+	o.burst = 1;
+	struct provider *p = rapidapi(&o);
+	enum { N = 10 };
+	struct outcome out[N] = {0};
+	char names[N][32];
+	int remaining = N;
+	double t0 = test_now_ms();
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "user%d.bench", i);
+		out[i].remaining = &remaining;
+		struct fetch_request req = {
+		    .username = names[i], .max_pages = 1, .transcripts = -1};
+		ASSERT_EQ_INT(provider_fetch(p, &req, on_done, &out[i]), 0);
+	}
+	ASSERT_EQ_INT(provider_active(p), N);
+	run_until_done(&out[0], 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(remaining, 0);
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ_INT(out[i].st, FETCH_OK);
+		ASSERT_EQ_INT(info_int(&out[i], "requests"), 2);
+		json_decref(out[i].doc);
+	}
+	/* 20 requests, 1 token at start, 40/s: at least 19/40 s. */
+	ASSERT_CMP_INT(took, >=, 19 * 1000 / 40 - 5);
+	ASSERT_CMP_INT(took, <, 3000);
+	ASSERT_EQ_INT(provider_active(p), 0);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_cancel_all_ends_fetches_in_flight)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	struct outcome r = {0};
+	struct fetch_request req = {.username = "slowx2000__max"};
+	ASSERT_EQ_INT(provider_fetch(p, &req, on_done, &r), 0);
+	/* Let the request reach the server, then cancel. */
+	ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+	WAIT_UNTIL((ev_run(EV_DEFAULT, EVRUN_NOWAIT), fake_requests_of("slowx2000__max") == 1),
+	           3000);
+	provider_cancel_all(p);
+	ASSERT_EQ_INT(r.calls, 1);
+	ASSERT_EQ_INT(r.st, FETCH_CANCELLED);
+	ASSERT_EQ_INT(provider_active(p), 0);
+	provider_free(p);
+	ASSERT_EQ_INT(r.calls, 1);
+	fake_stop();
+}
+
+/* ---- curl_ev directly ---- */
+
+struct raw {
+	int calls;
+	struct curl_ev_response resp;
+	char body[256];
+};
+
+static void on_raw(const struct curl_ev_response *resp, void *arg)
+{
+	struct raw *r = arg;
+	r->calls++;
+	r->resp = *resp;
+	snprintf(r->body, sizeof(r->body), "%s", resp->body);
+	r->resp.body = r->body;
+	ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+TEST(curl_ev_reports_status_retry_after_and_body)
+{
+	fake_start(NULL);
+	json_decref(fake_call("/_control", "{\"username\":\"rob\",\"mode\":\"e429\",\"arg\":7}"));
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, NULL);
+	char url[128];
+	snprintf(url, sizeof(url), "%s/ig_get_fb_profile.php", fake_url);
+	const char *h[] = {"x-rapidapi-key: test-key",
+	                   "x-rapidapi-host: instagram-scraper-stable-api.p.rapidapi.com",
+	                   "Content-Type: application/x-www-form-urlencoded"};
+	struct curl_ev_request req = {.method = "POST",
+	                              .url = url,
+	                              .headers = h,
+	                              .nheaders = 3,
+	                              .body = "username_or_url=rob"};
+	struct raw r = {0};
+	ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_raw, &r), 0);
+	ASSERT_EQ_INT(r.calls, 0);
+	ASSERT_EQ_INT(curl_ev_active(cev), 1);
+	ev_run(EV_DEFAULT, 0);
+	ASSERT_EQ_INT(r.calls, 1);
+	ASSERT_EQ_INT(r.resp.result, CURL_EV_OK);
+	ASSERT_EQ_INT(r.resp.status, 429);
+	ASSERT_EQ_INT(r.resp.retry_after_ms, 7000);
+	ASSERT_CONTAINS(r.body, "Too many requests");
+	ASSERT_EQ_INT(curl_ev_active(cev), 0);
+
+	struct curl_ev_request bad = {.method = "DELETE", .url = url};
+	ASSERT_EQ_INT(curl_ev_submit(cev, &bad, on_raw, &r), -EINVAL);
+	curl_ev_free(cev);
+	fake_stop();
+}
+
+TEST(curl_ev_connect_refused_is_reported)
+{
+	struct curl_ev_opts o = {.connect_timeout_ms = 1000};
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, &o);
+	/* Port 1 on loopback: nothing listens there. */
+	struct curl_ev_request req = {.method = "GET", .url = "http://127.0.0.1:1/x"};
+	struct raw r = {0};
+	ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_raw, &r), 0);
+	ev_run(EV_DEFAULT, 0);
+	ASSERT_EQ_INT(r.calls, 1);
+	ASSERT_EQ_INT(r.resp.result, CURL_EV_CONNECT);
+	ASSERT_EQ_INT(r.resp.status, 0);
+	curl_ev_free(cev);
+}
+
+TEST(curl_ev_free_cancels_running_transfers)
+{
+	fake_start(NULL);
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, NULL);
+	char url[128];
+	snprintf(url, sizeof(url), "%s/_stats", fake_url);
+	struct raw r[3] = {0};
+	struct curl_ev_request req = {.method = "GET", .url = url};
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_raw, &r[i]), 0);
+	curl_ev_free(cev);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ_INT(r[i].calls, 1);
+		ASSERT_EQ_INT(r[i].resp.result, CURL_EV_CANCELLED);
+	}
+	fake_stop();
+}
