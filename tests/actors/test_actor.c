@@ -12,6 +12,8 @@
  *   --log-peers          log every PEER_UP / PEER_DOWN received
  *   --notify PATH        after READY, send our pid as a datagram to PATH
  *   --pipe-ready FD      write one byte to FD and exit 0 at once (exec ceiling)
+ *   --answer-control     answer CONTROL forwarded by the supervisor with
+ *                        {ok: true, data: {echo: cmd, by: name}}
  *
  * It always listens on run_dir/<name>.sock and answers PING with PONG.
  */
@@ -28,7 +30,7 @@
 static struct {
 	long ready_delay_ms, exit_after_ms, crash_after_ms;
 	int exit_code;
-	bool never_ready, ignore_term, log_peers;
+	bool never_ready, ignore_term, log_peers, answer_control;
 	const char *notify;
 } opt = {.ready_delay_ms = -1, .exit_after_ms = -1, .crash_after_ms = -1};
 
@@ -83,6 +85,7 @@ static void notify_ready(const char *path)
 static void become_ready(struct actor *a)
 {
 	actor_ready(a);
+	log_info("test actor ready");
 	if (opt.notify)
 		notify_ready(opt.notify);
 	long after = opt.crash_after_ms >= 0 ? opt.crash_after_ms : opt.exit_after_ms;
@@ -107,6 +110,27 @@ static void on_peer(struct actor *a, const char *name, const char *role, int ind
 	if (opt.log_peers)
 		log_info("peer %s name=%s role=%s index=%d reason=%s", up ? "up" : "down", name,
 		         role, index, reason);
+}
+
+static void on_parent_msg(struct actor *a, const struct msg *m)
+{
+	char cmd[32] = "?";
+	struct msg_out out;
+	if (m->type != MSG_CONTROL || !opt.answer_control || !a->parent)
+		return;
+	msg_copy_str(m->body, "cmd", cmd, sizeof cmd);
+	msg_out_init(&out, MSG_CONTROL_REPLY, m->id, 4);
+	msg_put_bool(&out, "ok", true);
+	msg_put_str(&out, "error", NULL);
+	msg_put_str(&out, "code", NULL);
+	msg_put_key(&out, "data");
+	msgpack_pack_map(&out.pk, 2);
+	msg_pack_str(&out.pk, "echo");
+	msg_pack_str(&out.pk, cmd);
+	msg_pack_str(&out.pk, "by");
+	msg_pack_str(&out.pk, a->name);
+	conn_send(a->parent, &out);
+	msg_out_free(&out);
 }
 
 static void on_stop_ignore(struct actor *a)
@@ -142,6 +166,8 @@ int main(int argc, char **argv)
 			opt.crash_after_ms = atol(v), i++;
 		else if (!strcmp(argv[i], "--ignore-term"))
 			opt.ignore_term = true;
+		else if (!strcmp(argv[i], "--answer-control"))
+			opt.answer_control = true;
 		else if (!strcmp(argv[i], "--log-peers"))
 			opt.log_peers = true;
 		else if (!strcmp(argv[i], "--notify"))
@@ -156,6 +182,7 @@ int main(int argc, char **argv)
 			i++;
 	}
 	a.on_peer = on_peer;
+	a.on_parent_msg = on_parent_msg;
 	if (opt.ignore_term)
 		a.on_stop = on_stop_ignore;
 
