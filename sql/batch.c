@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ipc/log.h"
+#include "sql/store.h"
 
 /* "Stuck": the same rule as the claim in queue.c. $N = legacy threshold ms. */
 #define SQL_STUCK(N)                                                                               \
@@ -256,25 +257,7 @@ int competitor_mark_async(struct pg *pg, const char *job_id, const char *token,
 int content_newest_async(struct pg *pg, const char *const *usernames, int n, newest_fn cb,
 			 void *arg)
 {
-	/* A text[] literal: every element quoted, quotes and backslashes escaped. */
-	size_t cap = 3;
-	for (int i = 0; i < n; i++)
-		cap += 2 * strlen(usernames[i]) + 3;
-	char *arr = xmalloc(cap), *w = arr;
-	*w++ = '{';
-	for (int i = 0; i < n; i++) {
-		if (i)
-			*w++ = ',';
-		*w++ = '"';
-		for (const char *s = usernames[i]; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*w++ = '\\';
-			*w++ = *s;
-		}
-		*w++ = '"';
-	}
-	*w++ = '}';
-	*w = '\0';
+	char *arr = store_text_array(usernames, n);
 	const char *p[] = {arr};
 	int r = call(pg, CALL_NEWEST, SQL_NEWEST, 1, p, (void *)cb, arg);
 	free(arr);
@@ -297,4 +280,18 @@ int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long lo
 	snprintf(o, sizeof o, "%lld", owner);
 	const char *p[] = {name, i, o};
 	return call(pg, CALL_FIRE, SQL_SCHEDULE_FIRE, 3, p, (void *)cb, arg);
+}
+
+/* $1 node, $2 role, $3 the new owner. */
+static const char SQL_RETIRE[] =
+    "WITH r AS (UPDATE owners SET stopped_at = now() WHERE node = $1 AND role = $2"
+    "  AND id <> $3::bigint AND stopped_at IS NULL RETURNING 1) SELECT count(*) FROM r";
+
+int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
+			     count_fn cb, void *arg)
+{
+	char o[24];
+	snprintf(o, sizeof o, "%lld", owner);
+	const char *p[] = {node, role, o};
+	return call(pg, CALL_COUNT, SQL_RETIRE, 3, p, (void *)cb, arg);
 }

@@ -77,4 +77,13 @@ int reruns_requeue_async(struct pg *pg, int limit, count_fn cb, void *arg);
 int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long long owner,
 			count_fn cb, void *arg);
 
+/*
+ * A process of this role on this node started as owner: earlier owners of
+ * the same node and role are dead (the supervisor runs one per node), so
+ * they are marked stopped and their jobs become claimable at once instead
+ * of after their heartbeat expires. Requires node ids unique per node.
+ */
+int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
+			     count_fn cb, void *arg);
+
 #endif

@@ -1,50 +1,267 @@
 /*
- * The analyzer actor: SKELETON. It starts, serves PING on its socket and
- * stops cleanly; the real analyzer replaces this file.
+ * viralsup-analyzer: turns a job's stored content into its analysis.
+ *
+ *   scheduler ── ANALYZE_JOB ──► read input (one query) ─► engine ─►
+ *   writer ◄── WRITE_RESULT ── … WRITE_ACK ──► ANALYZE_DONE ──► scheduler
+ *
+ * The engine (engine.h) is pure; this file is the plumbing. The analyzer
+ * never writes to the database. A crash here costs the scheduler one
+ * rescue of the job it was working on. For crash-isolation tests,
+ * analyzer.crash_on (VIRALSUP_ANALYZER_CRASH_ON) names a job id or primary
+ * username on which this process aborts.
  */
-#include <stdio.h>
+#include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "actors/analyzer/engine.h"
 #include "ipc/ipc.h"
+#include "sql/pg.h"
+#include "sql/store.h"
 
-static void on_msg(struct conn *c, const struct msg *m, void *ud)
+struct task {
+	struct conn *sched; /* NULL once the scheduler's connection closed */
+	uint64_t re;
+	char job[40], lease[40], type[16];
+	char *primary, *strategy;
+	char **accounts;
+	int naccounts;
+	int run;
+	long long since, owner;
+	struct task *next;
+};
+
+static struct {
+	struct actor *actor;
+	struct pg *pg;
+	struct link *sched, *writer;
+	int slots, reels_per_account;
+	const char *crash_on;
+	struct task *tasks;
+	uint64_t done, failed;
+} A;
+
+static void task_free(struct task *t)
 {
-	(void)ud;
-	if (m->type == MSG_PING) {
-		struct msg_out out;
-		msg_out_init(&out, MSG_PONG, m->id, 0);
-		conn_send(c, &out);
+	for (struct task **pp = &A.tasks; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	for (int i = 0; i < t->naccounts; i++)
+		free(t->accounts[i]);
+	free(t->accounts);
+	free(t->primary);
+	free(t->strategy);
+	free(t);
+}
+
+/* Answers the scheduler and ends the task. class: "transient" | "permanent". */
+static void task_finish(struct task *t, bool ok, bool fenced, const char *class, const char *error)
+{
+	struct msg_out out;
+	if (ok)
+		A.done++;
+	else {
+		A.failed++;
+		log_event(LOG_WARN, t->job, "analysis failed (%s): %s", class ? class : "-",
+			  error ? error : "?");
+	}
+	if (t->sched) {
+		msg_out_init(&out, MSG_ANALYZE_DONE, t->re, 4);
+		msg_put_bool(&out, "ok", ok);
+		msg_put_bool(&out, "fenced", fenced);
+		msg_put_str(&out, "class", class);
+		msg_put_str(&out, "error", error);
+		conn_send(t->sched, &out);
 		msg_out_free(&out);
+	}
+	task_free(t);
+}
+
+static void on_write_ack(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	struct task *t = arg;
+	bool ok = false, fenced = false;
+	char error[256] = "writer refused the result";
+	(void)c;
+	if (err) {
+		task_finish(t, false, false, "transient",
+			    err == -ETIMEDOUT ? "writer did not answer in time"
+					      : "writer went away before acknowledging");
 		return;
 	}
-	log_warn("ignoring %s from %s (skeleton)", msg_type_name(m->type), conn_peer(c));
+	msg_get_bool(reply->body, "ok", &ok);
+	msg_get_bool(reply->body, "fenced", &fenced);
+	msg_copy_str(reply->body, "error", error, sizeof error);
+	task_finish(t, ok, fenced, ok ? NULL : "transient", ok ? NULL : error);
 }
 
-static void on_close(struct conn *c, const char *reason, void *ud)
+static void on_input(const char *json, const char *err, void *arg)
 {
-	(void)c;
-	(void)reason;
-	(void)ud;
+	struct task *t = arg;
+	json_error_t jerr;
+	char why[300];
+
+	if (!json) {
+		task_finish(t, false, false, "transient", "could not read the job's content");
+		log_event(LOG_WARN, t->job, "input query failed: %s", err ? err : "?");
+		return;
+	}
+	json_t *input = json_loads(json, 0, &jerr), *output = NULL;
+	if (!input) {
+		snprintf(why, sizeof why, "analysis input is not JSON: %s", jerr.text);
+		task_finish(t, false, false, "permanent", why);
+		return;
+	}
+	if (analysis_run(input, &output, why, sizeof why) < 0) {
+		json_decref(input);
+		task_finish(t, false, false, "permanent", why);
+		return;
+	}
+	json_decref(input);
+	char *result = json_dumps(output, JSON_COMPACT);
+	json_decref(output);
+
+	struct conn *w = link_conn(A.writer);
+	struct msg_out out;
+	int r = -ENOTCONN;
+	if (w) {
+		msg_out_init(&out, MSG_WRITE_RESULT, 0, 5);
+		msg_put_str(&out, "job", t->job);
+		msg_put_int(&out, "run", t->run);
+		msg_put_str(&out, "lease", t->lease);
+		msg_put_int(&out, "owner", t->owner);
+		msg_put_str(&out, "result", result);
+		r = conn_request(w, &out, 60.0, on_write_ack, t);
+		msg_out_free(&out);
+	}
+	free(result);
+	if (r < 0)
+		task_finish(t, false, false, "transient",
+			    r == -EMSGSIZE ? "analysis result larger than a frame"
+					   : "writer unavailable");
 }
 
-static const struct conn_ops ops = {.on_msg = on_msg, .on_close = on_close};
+static void on_analyze(struct conn *c, const struct msg *m)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+	const msgpack_object *comps = msg_field(m->body, "competitors");
+	int64_t run = 0, since = 0, owner = 0;
+
+	t->sched = c;
+	t->re = m->id;
+	t->next = A.tasks;
+	A.tasks = t;
+	t->primary = msg_dup_str(m->body, "primary");
+	t->strategy = msg_dup_str(m->body, "content_strategy");
+	if (msg_copy_str(m->body, "job", t->job, sizeof t->job) < 0 ||
+	    msg_copy_str(m->body, "lease", t->lease, sizeof t->lease) < 0 ||
+	    msg_copy_str(m->body, "analysis_type", t->type, sizeof t->type) < 0 ||
+	    msg_get_int(m->body, "run", &run) < 0 || run < 1 || !t->primary ||
+	    (comps && comps->type != MSGPACK_OBJECT_ARRAY) ||
+	    (comps && comps->via.array.size > 1000)) {
+		task_finish(t, false, false, "permanent", "malformed ANALYZE_JOB");
+		return;
+	}
+	msg_get_int(m->body, "since", &since);
+	msg_get_int(m->body, "owner", &owner);
+	t->run = (int)run;
+	t->since = since;
+	t->owner = owner;
+	if (*A.crash_on && (!strcmp(A.crash_on, t->job) || !strcmp(A.crash_on, t->primary))) {
+		log_event(LOG_ERROR, t->job, "crash_on matched: aborting (test fault switch)");
+		abort();
+	}
+	int n = 1 + (comps ? (int)comps->via.array.size : 0);
+	t->accounts = xcalloc((size_t)n, sizeof *t->accounts);
+	t->accounts[t->naccounts++] = xstrdup(t->primary);
+	for (int i = 0; comps && i < (int)comps->via.array.size; i++) {
+		const msgpack_object *o = &comps->via.array.ptr[i];
+		if (o->type == MSGPACK_OBJECT_STR && o->via.str.size < 256)
+			t->accounts[t->naccounts++] = xstrndup(o->via.str.ptr, o->via.str.size);
+	}
+	struct analysis_input_req req = {
+	    .job_id = t->job,
+	    .primary = t->primary,
+	    .analysis_type = t->type,
+	    .content_strategy = t->strategy ? t->strategy : "{}",
+	    .run = t->run,
+	    .since = t->since,
+	    .accounts = (const char *const *)t->accounts,
+	    .naccounts = t->naccounts,
+	    .reels_per_account = A.reels_per_account,
+	};
+	if (store_analysis_input_async(A.pg, &req, on_input, t) < 0)
+		task_finish(t, false, false, "transient", "database unavailable");
+}
+
+static void on_sched_msg(struct link *l, struct conn *c, const struct msg *m, void *ud)
+{
+	(void)l;
+	(void)ud;
+	if (m->type == MSG_ANALYZE_JOB)
+		on_analyze(c, m);
+	else
+		log_warn("unexpected %s from the scheduler", msg_type_name(m->type));
+}
+
+static void on_sched_up(struct link *l, struct conn *c, void *ud)
+{
+	struct msg_out out;
+	(void)l;
+	(void)ud;
+	msg_out_init(&out, MSG_CREDIT, 0, 3);
+	msg_put_str(&out, "name", A.actor->name);
+	msg_put_str(&out, "role", "analyzer");
+	msg_put_int(&out, "slots", A.slots);
+	conn_send(c, &out);
+	msg_out_free(&out);
+}
+
+static void on_sched_down(struct link *l, const char *reason, void *ud)
+{
+	(void)l;
+	(void)ud;
+	log_info("scheduler connection lost (%s): finishing tasks without replies", reason);
+	for (struct task *t = A.tasks; t; t = t->next)
+		t->sched = NULL;
+}
+
+static const struct link_ops sched_ops = {on_sched_up, on_sched_msg, on_sched_down};
+static const struct link_ops writer_ops = {NULL, NULL, NULL};
 
 int main(int argc, char **argv)
 {
 	struct actor a;
 	actor_init(&a, "analyzer", argc, argv);
-	char *path = actor_socket_path(&a, "analyzer");
-	struct listener *l = listener_new(a.loop, path, 64, &ops, NULL, NULL);
-	if (!l) {
-		log_error("cannot listen on %s: %m", path);
-		free(path);
-		actor_cleanup(&a);
-		return EXIT_TEMPORARY;
+	A.actor = &a;
+	A.slots = (int)config_int(a.config, "analyzer.slots");
+	A.reels_per_account = (int)config_int(a.config, "analyzer.reels_per_account");
+	A.crash_on = config_str(a.config, "analyzer.crash_on");
+	const char *url = config_str(a.config, "database.url");
+	if (!*url) {
+		log_error("database.url (DATABASE_URL) is not set");
+		return EXIT_PERMANENT;
 	}
-	free(path);
+	struct pg_config pc = {
+	    .conninfo = url, .application_name = "viralsup-analyzer", .statement_timeout_ms = 30000};
+	A.pg = pg_new(a.loop, &pc);
+	char *sp = actor_socket_path(&a, "scheduler"), *wp = actor_socket_path(&a, "writer");
+	A.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);
+	A.sched = link_new(a.loop, sp, "scheduler", &sched_ops, NULL);
+	free(sp);
+	free(wp);
 	actor_ready(&a);
 	int code = actor_run(&a);
-	listener_free(l);
+	for (struct task *t = A.tasks; t; t = t->next)
+		t->sched = NULL; /* about to close: no replies from here on */
+	link_free(A.writer);
+	link_free(A.sched);
+	pg_free(A.pg);
+	while (A.tasks)
+		task_free(A.tasks);
 	actor_cleanup(&a);
 	return code;
 }

@@ -1,2 +1,2 @@
-# The viralsup-analyzer program (its main.c started as a skeleton).
-$(eval $(call program,viralsup-analyzer,actors/analyzer/main.c,ipc))
+# viralsup-analyzer: the engine (library "analysis") behind an actor.
+$(eval $(call program,viralsup-analyzer,actors/analyzer/main.c,analysis sql ipc))

@@ -1,2 +1,2 @@
-# The viralsup-fetcher program (its main.c started as a skeleton).
-$(eval $(call program,viralsup-fetcher,actors/fetcher/main.c,ipc))
+# viralsup-fetcher: providers (library "fetch") behind an actor.
+$(eval $(call program,viralsup-fetcher,actors/fetcher/main.c,fetch ipc))

@@ -146,6 +146,18 @@ static void on_lease_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* --- database state ----------------------------------------------------------- */
 
+static void on_retired(long long n, const char *err, void *arg)
+{
+	(void)arg;
+	if (n < 0)
+		log_warn("retiring earlier owners failed: %s", err ? err : "?");
+	else if (n > 0)
+		log_info("took over from %lld earlier scheduler(s) of this node: their jobs are "
+			 "claimable now",
+			 n);
+	sched_claim_soon();
+}
+
 static void on_owner(long long id, const char *err, void *arg)
 {
 	(void)arg;
@@ -156,7 +168,7 @@ static void on_owner(long long id, const char *err, void *arg)
 	}
 	S.owner = id;
 	log_info("registered as owner %lld on node %s", id, S.node);
-	sched_claim_soon();
+	owners_retire_node_async(S.admin, S.node, "scheduler", id, on_retired, NULL);
 }
 
 static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)

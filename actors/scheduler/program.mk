@@ -1,2 +1,3 @@
-# The viralsup-scheduler program (its main.c started as a skeleton).
-$(eval $(call program,viralsup-scheduler,actors/scheduler/main.c,ipc))
+# viralsup-scheduler: claims, leases, per-job state machine, batches.
+SCHED_SRCS := actors/scheduler/main.c actors/scheduler/job.c actors/scheduler/control.c
+$(eval $(call program,viralsup-scheduler,$(SCHED_SRCS),sql ipc))

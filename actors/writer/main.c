@@ -1,50 +1,309 @@
 /*
- * The writer actor: SKELETON. It starts, serves PING on its socket and
- * stops cleanly; the real writer replaces this file.
+ * viralsup-writer: every bulk write goes through here.
+ *
+ *   WRITE_CONTENT {job, account}  (fetchers)  → WRITE_ACK {ok, rows, error}
+ *   WRITE_RESULT {job, run, lease, result}    → WRITE_ACK {ok, fenced, error}
+ *       (analyzer)
+ *
+ * Content writes that arrive while a statement is running are grouped into
+ * the next one (group commit): one round trip stores many accounts. If a
+ * group fails, its documents are retried one by one so one bad document
+ * cannot sink the others. A result is stored and its job completed in one
+ * transaction, fenced by the job's lease token. Acks go out only after
+ * COMMIT; a re-sent write is harmless (upserts, idempotent completion).
  */
-#include <stdio.h>
+#include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ipc/ipc.h"
+#include "sql/pg.h"
+#include "sql/queue.h"
+#include "sql/store.h"
+
+#define MAX_DOC (4 * 1024 * 1024)
+
+struct write {
+	struct conn *conn; /* NULL once the sender's connection closed */
+	uint64_t re;
+	char job[QUEUE_UUID_LEN];
+	char *doc; /* JSON text */
+	size_t len;
+	struct write *next;
+};
+
+static struct {
+	struct ev_loop *loop;
+	struct pg *pg;
+	struct listener *listener;
+	int batch_max;
+	struct write *head, *tail; /* content writes waiting for the next group */
+	struct write *inflight;    /* the group being written */
+	bool solo;                 /* retrying a failed group one by one */
+	struct write *results;     /* result writes waiting for their COMMIT */
+	uint64_t groups, docs, results_stored;
+} W;
+
+static void write_free(struct write *w)
+{
+	free(w->doc);
+	free(w);
+}
+
+static void ack(struct conn *c, uint64_t re, bool ok, bool fenced, long long rows,
+		const char *error)
+{
+	struct msg_out out;
+	if (!c)
+		return;
+	msg_out_init(&out, MSG_WRITE_ACK, re, 4);
+	msg_put_bool(&out, "ok", ok);
+	msg_put_bool(&out, "fenced", fenced);
+	msg_put_int(&out, "rows", rows);
+	msg_put_str(&out, "error", error);
+	if (conn_send(c, &out) < 0)
+		log_warn("ack to %s could not be queued", conn_peer(c));
+	msg_out_free(&out);
+}
+
+/* --- content --------------------------------------------------------------- */
+
+static void flush_content(void);
+
+static void on_content_stored(long long rows, const char *err, void *arg)
+{
+	struct write *group = W.inflight, *next;
+	(void)arg;
+	W.inflight = NULL;
+	if (err && group && group->next) {
+		/* Someone's document broke the group: write them one by one. */
+		log_warn("group write failed (%s): retrying %s documents one by one", err,
+			 "its");
+		struct write *tail = group;
+		while (tail->next)
+			tail = tail->next;
+		tail->next = W.head;
+		W.head = group;
+		if (!W.tail)
+			W.tail = tail;
+		W.solo = true;
+		flush_content();
+		return;
+	}
+	for (struct write *w = group; w; w = next) {
+		next = w->next;
+		if (err)
+			log_event(LOG_WARN, w->job, "content write failed: %s", err);
+		ack(w->conn, w->re, !err, false, rows, err ? "database write failed" : NULL);
+		write_free(w);
+	}
+	if (!err)
+		W.groups++;
+	flush_content();
+}
+
+static void flush_content(void)
+{
+	if (W.inflight || !W.head)
+		return;
+	/* Take up to batch_max documents (one when retrying solo). */
+	int max = W.solo ? 1 : W.batch_max, n = 0;
+	size_t total = 2;
+	struct write *last = NULL;
+	for (struct write *w = W.head; w && n < max; w = w->next, n++) {
+		total += w->len + 1;
+		last = w;
+	}
+	W.inflight = W.head;
+	W.head = last->next;
+	if (!W.head) {
+		W.tail = NULL;
+		W.solo = false;
+	}
+	last->next = NULL;
+
+	char *arr = xmalloc(total + 1), *p = arr;
+	*p++ = '[';
+	for (struct write *w = W.inflight; w; w = w->next) {
+		if (w != W.inflight)
+			*p++ = ',';
+		memcpy(p, w->doc, w->len);
+		p += w->len;
+	}
+	*p++ = ']';
+	*p = '\0';
+	W.docs += (uint64_t)n;
+	if (store_accounts_async(W.pg, arr, on_content_stored, NULL) < 0)
+		on_content_stored(-1, "database unavailable", NULL);
+	free(arr);
+}
+
+static void on_write_content(struct conn *c, const struct msg *m)
+{
+	const char *doc;
+	size_t len;
+	json_error_t jerr;
+	struct write *w = xcalloc(1, sizeof *w);
+
+	w->conn = c;
+	w->re = m->id;
+	msg_copy_str(m->body, "job", w->job, sizeof w->job);
+	if (msg_get_str(m->body, "account", &doc, &len) < 0 || len == 0 || len > MAX_DOC) {
+		ack(c, m->id, false, false, 0, "WRITE_CONTENT needs an \"account\" JSON text");
+		free(w);
+		return;
+	}
+	/* Check the document before it can poison a group. */
+	json_t *j = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+	bool ok = j && json_is_object(j) && json_is_string(json_object_get(j, "username")) &&
+		  json_is_array(json_object_get(j, "reels")) &&
+		  json_is_object(json_object_get(j, "profile"));
+	json_decref(j);
+	if (!ok) {
+		log_event(LOG_WARN, w->job, "rejected a malformed account document");
+		ack(c, m->id, false, false, 0, "malformed account document");
+		free(w);
+		return;
+	}
+	w->doc = xstrndup(doc, len);
+	w->len = len;
+	if (W.tail)
+		W.tail->next = w;
+	else
+		W.head = w;
+	W.tail = w;
+	flush_content();
+}
+
+/* --- results ------------------------------------------------------------------ */
+
+static void on_result_stored(int rc, const char *err, void *arg)
+{
+	struct write *w = arg;
+	for (struct write **pp = &W.results; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	if (rc == QUEUE_OK) {
+		W.results_stored++;
+		ack(w->conn, w->re, true, false, 1, NULL);
+	} else if (rc == QUEUE_LOST_LEASE) {
+		log_event(LOG_WARN, w->job, "result refused: lease no longer ours");
+		ack(w->conn, w->re, false, true, 0, "lease lost: the job is held by another owner");
+	} else {
+		log_event(LOG_ERROR, w->job, "result write failed: %s", err ? err : "?");
+		ack(w->conn, w->re, false, false, 0, "database write failed");
+	}
+	write_free(w);
+}
+
+static void on_write_result(struct conn *c, const struct msg *m)
+{
+	char lease[QUEUE_UUID_LEN];
+	int64_t run = 0;
+	const char *doc;
+	size_t len;
+	struct write *w = xcalloc(1, sizeof *w);
+
+	w->conn = c;
+	w->re = m->id;
+	if (msg_copy_str(m->body, "job", w->job, sizeof w->job) < 0 ||
+	    msg_copy_str(m->body, "lease", lease, sizeof lease) < 0 ||
+	    msg_get_int(m->body, "run", &run) < 0 || run < 1 || run > 1000000 ||
+	    msg_get_str(m->body, "result", &doc, &len) < 0 || len > MAX_DOC) {
+		ack(c, m->id, false, false, 0, "WRITE_RESULT needs job, lease, run and result");
+		free(w);
+		return;
+	}
+	w->doc = xstrndup(doc, len);
+	struct queue_result r = {.analysis_run = (int)run, .result = w->doc};
+	w->next = W.results;
+	W.results = w;
+	if (queue_complete_async(W.pg, w->job, lease, &r, on_result_stored, w) < 0)
+		on_result_stored(QUEUE_ERROR, "database unavailable", w);
+}
+
+/* --- connections ---------------------------------------------------------------- */
 
 static void on_msg(struct conn *c, const struct msg *m, void *ud)
 {
 	(void)ud;
-	if (m->type == MSG_PING) {
+	switch (m->type) {
+	case MSG_WRITE_CONTENT:
+		on_write_content(c, m);
+		break;
+	case MSG_WRITE_RESULT:
+		on_write_result(c, m);
+		break;
+	case MSG_PING: {
 		struct msg_out out;
 		msg_out_init(&out, MSG_PONG, m->id, 0);
 		conn_send(c, &out);
 		msg_out_free(&out);
-		return;
+		break;
 	}
-	log_warn("ignoring %s from %s (skeleton)", msg_type_name(m->type), conn_peer(c));
+	default:
+		log_warn("unexpected %s on writer.sock: closing", msg_type_name(m->type));
+		conn_close(c, "protocol error: unexpected message type");
+	}
 }
 
+/* The sender went away: its writes still complete, their acks are dropped. */
 static void on_close(struct conn *c, const char *reason, void *ud)
 {
-	(void)c;
 	(void)reason;
 	(void)ud;
+	struct write *lists[] = {W.head, W.inflight, W.results};
+	for (int i = 0; i < 3; i++)
+		for (struct write *w = lists[i]; w; w = w->next)
+			if (w->conn == c)
+				w->conn = NULL;
 }
 
 static const struct conn_ops ops = {.on_msg = on_msg, .on_close = on_close};
+
+static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
+{
+	(void)pg;
+	(void)arg;
+	if (up)
+		log_info("database up");
+	else
+		log_warn("database down: %s", why ? why : "?");
+}
 
 int main(int argc, char **argv)
 {
 	struct actor a;
 	actor_init(&a, "writer", argc, argv);
+	W.loop = a.loop;
+	W.batch_max = (int)config_int(a.config, "writer.batch_max");
+	const char *url = config_str(a.config, "database.url");
+	if (!*url) {
+		log_error("database.url (DATABASE_URL) is not set");
+		return EXIT_PERMANENT;
+	}
+	struct pg_config pc = {
+	    .conninfo = url,
+	    .application_name = "viralsup-writer",
+	    .statement_timeout_ms = 60000,
+	    .on_state = on_pg_state,
+	};
+	W.pg = pg_new(W.loop, &pc);
 	char *path = actor_socket_path(&a, "writer");
-	struct listener *l = listener_new(a.loop, path, 64, &ops, NULL, NULL);
-	if (!l) {
-		log_error("cannot listen on %s: %m", path);
+	W.listener = listener_new(W.loop, path, 256, &ops, NULL, NULL);
+	if (!W.listener) {
+		log_error("cannot listen on %s: %s", path, strerror(errno));
 		free(path);
-		actor_cleanup(&a);
 		return EXIT_TEMPORARY;
 	}
 	free(path);
 	actor_ready(&a);
 	int code = actor_run(&a);
-	listener_free(l);
+	listener_free(W.listener);
+	pg_free(W.pg); /* pending writes fail: their senders re-send after restart */
 	actor_cleanup(&a);
 	return code;
 }

@@ -1,2 +1,2 @@
-# The viralsup-writer program (its main.c started as a skeleton).
-$(eval $(call program,viralsup-writer,actors/writer/main.c,ipc))
+# viralsup-writer: batched content upserts, fenced result completion.
+$(eval $(call program,viralsup-writer,actors/writer/main.c,sql ipc))

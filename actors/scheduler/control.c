@@ -1,0 +1,378 @@
+/*
+ * Requests from the gateway and viralctl, batches, and periodic work.
+ *
+ *   BATCH_TRIGGER {source}    → REPLY {status, batch_id, pending_count, stuck_count,
+ *                                total_jobs, completed_jobs, failed_jobs,
+ *                                estimated_completion_time, last_processed_at}
+ *   JOB_PROCESS {queue_id}    → REPLY {queue_id, status} | ERROR {code, detail}
+ *   JOB_CANCEL {queue_id}     → REPLY {queue_id, status, previous_status} | ERROR
+ *   JOB_RETRY {queue_id}      → REPLY {queue_id, status} | ERROR
+ *
+ * Replies go back on the requesting connection unless it closed meanwhile.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/scheduler/sched.h"
+
+/* A request waiting for the database. */
+struct pending_req {
+	struct conn *conn; /* NULL once that connection closed */
+	uint64_t re;
+	enum msg_type type;
+	char queue_id[QUEUE_UUID_LEN];
+	char source[32];
+	struct pending_req *next;
+};
+
+static struct pending_req *reqs;
+
+static struct pending_req *req_new(struct conn *c, const struct msg *m)
+{
+	struct pending_req *r = xcalloc(1, sizeof *r);
+	r->conn = c;
+	r->re = m->id;
+	r->type = m->type;
+	r->next = reqs;
+	reqs = r;
+	return r;
+}
+
+static void req_free(struct pending_req *r)
+{
+	for (struct pending_req **pp = &reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r);
+}
+
+void control_conn_closed(struct conn *c)
+{
+	for (struct pending_req *r = reqs; r; r = r->next)
+		if (r->conn == c)
+			r->conn = NULL;
+}
+
+static void reply_error(struct conn *c, uint64_t re, int code, const char *detail)
+{
+	struct msg_out out;
+	if (!c)
+		return;
+	msg_out_init(&out, MSG_ERROR, re, 2);
+	msg_put_int(&out, "code", code);
+	msg_put_str(&out, "detail", detail);
+	conn_send(c, &out);
+	msg_out_free(&out);
+}
+
+static bool uuid_ok(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+			return false;
+	}
+	return true;
+}
+
+static void iso_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* --- batches --------------------------------------------------------------- */
+
+static void reply_batch(struct pending_req *r, const char *status, const struct batch_info *b)
+{
+	struct msg_out out;
+	char eta[32] = "";
+	if (!r->conn)
+		return;
+	if (strcmp(status, "no_jobs_pending") != 0) {
+		int remaining = b->total - b->completed - b->failed;
+		double per_job = b->avg_job_s > 0 ? b->avg_job_s : 5.0;
+		double waves = (remaining + S.concurrency - 1) / S.concurrency;
+		iso_time(time(NULL) + (time_t)(waves * per_job + 0.5), eta, sizeof eta);
+	}
+	msg_out_init(&out, MSG_REPLY, r->re, 9);
+	msg_put_str(&out, "status", status);
+	msg_put_str(&out, "batch_id", b->batch_id[0] ? b->batch_id : NULL);
+	msg_put_int(&out, "pending_count", b->pending);
+	msg_put_int(&out, "stuck_count", b->stuck);
+	msg_put_int(&out, "total_jobs", b->total);
+	msg_put_int(&out, "completed_jobs", b->completed);
+	msg_put_int(&out, "failed_jobs", b->failed);
+	msg_put_str(&out, "estimated_completion_time", eta[0] ? eta : NULL);
+	msg_put_str(&out, "last_processed_at", b->last_processed_at[0] ? b->last_processed_at : NULL);
+	conn_send(r->conn, &out);
+	msg_out_free(&out);
+}
+
+static void on_batch_opened(const struct batch_info *b, const char *err, void *arg)
+{
+	struct pending_req *r = arg;
+	if (!b) {
+		log_error("opening a batch failed: %s", err ? err : "?");
+		reply_error(r->conn, r->re, 503, "database unavailable");
+	} else if (!b->batch_id[0]) {
+		reply_batch(r, "no_jobs_pending", b);
+	} else {
+		if (!S.batch_id[0])
+			strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
+		log_info("batch %s opened by %s: %d pending, %d stuck", b->batch_id, r->source,
+			 b->pending, b->stuck);
+		reply_batch(r, "processing_started", b);
+		sched_claim_soon();
+	}
+	req_free(r);
+}
+
+static void on_batch_joined(const struct batch_info *b, const char *err, void *arg)
+{
+	struct pending_req *r = arg;
+	if (!b) {
+		log_error("joining the batch failed: %s", err ? err : "?");
+		reply_error(r->conn, r->re, 503, "database unavailable");
+	} else if (b->finished) {
+		/* It finished just now: this trigger starts the next one. */
+		S.batch_id[0] = '\0';
+		if (batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
+				     on_batch_opened, r) == 0)
+			return;
+		reply_error(r->conn, r->re, 503, "database unavailable");
+	} else {
+		reply_batch(r, "already_processing", b);
+		sched_claim_soon();
+	}
+	req_free(r);
+}
+
+static void batch_trigger(struct pending_req *r)
+{
+	int rc;
+	if (S.owner <= 0) {
+		reply_error(r->conn, r->re, 503, "scheduler not connected to the database yet");
+		req_free(r);
+		return;
+	}
+	if (S.batch_id[0])
+		rc = batch_join_async(S.admin, S.batch_id, on_batch_joined, r);
+	else
+		rc = batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
+				      on_batch_opened, r);
+	if (rc < 0) {
+		reply_error(r->conn, r->re, 503, "database unavailable");
+		req_free(r);
+	}
+}
+
+static void on_batch_checked(const struct batch_info *b, const char *err, void *arg)
+{
+	(void)err;
+	(void)arg;
+	S.batch_check_inflight = false;
+	if (b && b->finished && !strcmp(b->batch_id, S.batch_id)) {
+		log_info("batch %s finished: %d completed, %d failed of %d", b->batch_id,
+			 b->completed, b->failed, b->total);
+		S.batch_id[0] = '\0';
+	}
+}
+
+/* Called when a job leaves the table or a claim came back short. */
+void control_batch_maybe_done(void)
+{
+	if (!S.batch_id[0] || S.batch_check_inflight)
+		return;
+	if (batch_get_async(S.admin, S.batch_id, on_batch_checked, NULL) == 0)
+		S.batch_check_inflight = true;
+}
+
+/* --- single-job actions ------------------------------------------------------ */
+
+static void reply_job(struct pending_req *r, const char *status, const char *previous)
+{
+	struct msg_out out;
+	if (!r->conn)
+		return;
+	msg_out_init(&out, MSG_REPLY, r->re, previous ? 3 : 2);
+	msg_put_str(&out, "queue_id", r->queue_id);
+	msg_put_str(&out, "status", status);
+	if (previous)
+		msg_put_str(&out, "previous_status", previous);
+	conn_send(r->conn, &out);
+	msg_out_free(&out);
+}
+
+static void on_action(int rc, const char *status, const char *err, void *arg)
+{
+	struct pending_req *r = arg;
+	char detail[160];
+
+	if (rc == JOB_ACTION_ERROR) {
+		log_error("job action on %s failed: %s", r->queue_id, err ? err : "?");
+		reply_error(r->conn, r->re, 503, "database unavailable");
+	} else if (rc == JOB_ACTION_NOT_FOUND) {
+		reply_error(r->conn, r->re, 404, "Queue entry not found");
+	} else if (r->type == MSG_JOB_PROCESS) {
+		if (rc == JOB_ACTION_WRONG_STATE) {
+			reply_job(r, "already_processing", status);
+		} else {
+			/* Claim it out of turn, whatever the mode and the queue. */
+			strlcpy(S.only_id, r->queue_id, sizeof S.only_id);
+			sched_claim_soon();
+			reply_job(r, "processing_started", status);
+		}
+	} else if (r->type == MSG_JOB_CANCEL) {
+		if (rc == JOB_ACTION_WRONG_STATE) {
+			snprintf(detail, sizeof detail, "Job is already %s", status);
+			reply_error(r->conn, r->re, 409, detail);
+		} else {
+			struct job *j = job_find(r->queue_id);
+			if (j)
+				job_drop(j); /* its lease is void now: stop working on it */
+			log_event(LOG_INFO, r->queue_id, "cancelled (was %s)", status);
+			reply_job(r, "cancelled", status);
+		}
+	} else {
+		if (rc == JOB_ACTION_WRONG_STATE) {
+			snprintf(detail, sizeof detail,
+				 "Only failed jobs can be retried (status: %s)", status);
+			reply_error(r->conn, r->re, 409, detail);
+		} else {
+			reply_job(r, "pending", status);
+			sched_claim_soon();
+		}
+	}
+	req_free(r);
+}
+
+void control_on_msg(struct conn *c, const struct msg *m)
+{
+	struct pending_req *r;
+	int rc;
+
+	switch (m->type) {
+	case MSG_PING: {
+		struct msg_out out;
+		msg_out_init(&out, MSG_PONG, m->id, 0);
+		conn_send(c, &out);
+		msg_out_free(&out);
+		return;
+	}
+	case MSG_BATCH_TRIGGER:
+		r = req_new(c, m);
+		if (msg_copy_str(m->body, "source", r->source, sizeof r->source) < 0)
+			strlcpy(r->source, "api", sizeof r->source);
+		batch_trigger(r);
+		return;
+	case MSG_JOB_PROCESS:
+	case MSG_JOB_CANCEL:
+	case MSG_JOB_RETRY:
+		r = req_new(c, m);
+		if (msg_copy_str(m->body, "queue_id", r->queue_id, sizeof r->queue_id) < 0 ||
+		    !uuid_ok(r->queue_id)) {
+			reply_error(c, m->id, 400, "queue_id must be a UUID");
+			req_free(r);
+			return;
+		}
+		if (m->type == MSG_JOB_PROCESS)
+			rc = job_make_due_async(S.admin, r->queue_id, on_action, r);
+		else if (m->type == MSG_JOB_CANCEL)
+			rc = job_cancel_async(S.admin, r->queue_id, on_action, r);
+		else
+			rc = job_retry_async(S.admin, r->queue_id, on_action, r);
+		if (rc < 0) {
+			reply_error(c, m->id, 503, "database unavailable");
+			req_free(r);
+		}
+		return;
+	default:
+		log_warn("unexpected %s on scheduler.sock: closing", msg_type_name(m->type));
+		conn_close(c, "protocol error: unexpected message type");
+	}
+}
+
+/* --- periodic work ------------------------------------------------------------ */
+
+static void on_reruns(long long n, const char *err, void *arg)
+{
+	(void)arg;
+	if (n < 0)
+		log_warn("auto re-run check failed: %s", err ? err : "?");
+	else if (n > 0) {
+		log_info("%lld completed jobs are due for their auto re-run", n);
+		sched_claim_soon();
+	}
+}
+
+static void on_pruned(long long n, const char *err, void *arg)
+{
+	(void)arg;
+	if (n < 0)
+		log_warn("event log pruning failed: %s", err ? err : "?");
+	else if (n > 0)
+		log_info("pruned %lld old job events", n);
+}
+
+static void on_fire(long long n, const char *err, void *arg)
+{
+	(void)arg;
+	if (n < 0) {
+		log_warn("schedule fire failed: %s", err ? err : "?");
+		return;
+	}
+	if (n == 0)
+		return; /* another node took this fire time */
+	log_info("schedule fired: triggering a batch");
+	struct pending_req *r = xcalloc(1, sizeof *r);
+	r->next = reqs;
+	reqs = r;
+	strlcpy(r->source, "schedule", sizeof r->source);
+	batch_trigger(r);
+}
+
+static void on_periodic(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	static int ticks;
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (S.owner <= 0)
+		return;
+	reruns_requeue_async(S.admin, 256, on_reruns, NULL);
+	if (ticks++ % 360 == 0) /* hourly at the 10 s tick */
+		queue_prune_events_async(
+		    S.admin, (int)config_int(S.actor->config, "scheduler.event_retention_days") * 86400,
+		    10000, on_pruned, NULL);
+}
+
+static void on_schedule(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	time_t now = time(NULL);
+	if (S.owner > 0)
+		schedule_fire_async(S.admin, "process-pending", S.schedule_s, S.owner, on_fire, NULL);
+	/* Next fire on the interval's boundary, the same instant on every node. */
+	ev_timer_set(w, S.schedule_s - now % S.schedule_s + 0.05, 0);
+	ev_timer_start(loop, w);
+}
+
+void control_periodic(void)
+{
+	ev_timer_init(&S.periodic_timer, on_periodic, 1.0, 10.0);
+	ev_timer_start(S.loop, &S.periodic_timer);
+	if (S.schedule_s > 0) {
+		time_t now = time(NULL);
+		ev_timer_init(&S.schedule_timer, on_schedule,
+			      S.schedule_s - now % S.schedule_s + 0.05, 0);
+		ev_timer_start(S.loop, &S.schedule_timer);
+	}
+}

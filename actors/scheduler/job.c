@@ -1,0 +1,477 @@
+/*
+ * One job's life inside the scheduler (see docs/ARCHITECTURE.md, "Jobs"):
+ *
+ *   claimed ─► FETCHING: one FETCH_ACCOUNT per account, all at once
+ *                │  primary permanent failure ─► fail
+ *                │  any transient failure ─────► release (backoff)
+ *                ▼  all accounts settled
+ *            ANALYZING: one ANALYZE_JOB; the analyzer's writer completes
+ *                │  the job in PostgreSQL (fenced by our lease token)
+ *                ▼
+ *              done ─► dropped from the table
+ *
+ * A worker that dies with our request in flight: a fetch is re-sent at
+ * once to another fetcher; an analysis is a crash rescue (counted in the
+ * database, so a poison job fails after the cap even across restarts).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/scheduler/sched.h"
+
+static const char *const initial_steps[] = {
+    "Starting analysis run #%d...",
+    "Fetching primary + competitor profiles in parallel...",
+    "Running parallel API calls...",
+    "Selecting top performing reels...",
+    "Starting AI analysis...",
+};
+static const char *const recurring_steps[] = {
+    "Starting analysis run #%d...",
+    "Discovering newly posted reels in parallel...",
+    "Selecting top performing new content...",
+    "Processing new transcripts...",
+    "Analyzing new trends with AI...",
+};
+
+struct job *job_find(const char *id)
+{
+	for (struct job *j = S.jobs; j; j = j->next)
+		if (!strcmp(j->id, id))
+			return j;
+	return NULL;
+}
+
+static void job_free(struct job *j)
+{
+	for (int i = 0; i < j->naccounts; i++)
+		free(j->accounts[i]);
+	free(j->accounts);
+	free(j->acct);
+	free(j->since);
+	free(j->session_id);
+	free(j->strategy);
+	free(j->batch_id);
+	free(j);
+}
+
+void job_unref(struct job *j)
+{
+	if (--j->refs == 0)
+		job_free(j);
+}
+
+/* Removes j from the table; replies still in flight for it are dropped. */
+void job_drop(struct job *j)
+{
+	if (j->gone)
+		return;
+	for (struct job **pp = &S.jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	j->gone = true;
+	S.njobs--;
+	job_unref(j);
+	control_batch_maybe_done();
+	sched_claim_soon();
+}
+
+static void progress(struct job *j, int pct, const char *step)
+{
+	queue_progress_async(S.pg, j->id, j->token, pct, step, NULL, NULL);
+}
+
+static void step_text(struct job *j, int i, char *buf, size_t len)
+{
+	const char *fmt = (j->recurring ? recurring_steps : initial_steps)[i];
+	snprintf(buf, len, fmt, j->run);
+}
+
+/* --- terminal transitions ------------------------------------------------ */
+
+static void on_terminal(int rc, const char *err, void *arg)
+{
+	struct job *j = arg;
+	if (rc == QUEUE_ERROR)
+		log_event(LOG_ERROR, j->id, "queue update failed: %s", err ? err : "?");
+	else if (rc == QUEUE_LOST_LEASE)
+		log_event(LOG_WARN, j->id, "lease lost before the update; another owner has it");
+	job_unref(j);
+}
+
+static void job_fail(struct job *j, const char *why)
+{
+	log_event(LOG_WARN, j->id, "failing job: %s", why);
+	S.failed++;
+	j->refs++;
+	if (queue_fail_async(S.pg, j->id, j->token, why, on_terminal, j) < 0)
+		job_unref(j); /* database down: the lease expires and the job is reclaimed */
+	job_drop(j);
+}
+
+static void job_release(struct job *j, const char *why)
+{
+	log_event(LOG_INFO, j->id, "releasing job for a retry: %s", why);
+	S.released++;
+	j->refs++;
+	if (queue_release_async(S.pg, j->id, j->token, why, 1000, 60000, on_terminal, j) < 0)
+		job_unref(j);
+	job_drop(j);
+}
+
+static void on_rescued(int rc, const char *err, void *arg)
+{
+	struct job *j = arg;
+	if (rc == QUEUE_GAVE_UP)
+		log_event(LOG_WARN, j->id, "poison job failed after the rescue cap");
+	on_terminal(rc, err, arg);
+	sched_claim_soon();
+}
+
+/* The analyzer died holding this job: count a crash rescue in the database
+ * (the job goes back to pending, or fails past the cap) and let the claim
+ * loop pick it up again at once. */
+static void job_rescue(struct job *j, const char *why)
+{
+	log_event(LOG_WARN, j->id, "crash rescue: %s", why);
+	S.rescued++;
+	j->refs++;
+	if (queue_rescue_async(S.pg, j->id, j->token, why, S.rescue_cap, on_rescued, j) < 0)
+		job_unref(j);
+	job_drop(j);
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+static void unit_enqueue(struct unit *u, bool front)
+{
+	u->next = NULL;
+	if (front) {
+		u->next = S.queue_head;
+		S.queue_head = u;
+		if (!S.queue_tail)
+			S.queue_tail = u;
+	} else {
+		if (S.queue_tail)
+			S.queue_tail->next = u;
+		else
+			S.queue_head = u;
+		S.queue_tail = u;
+	}
+	S.queued++;
+}
+
+static struct worker *worker_pick(const char *role)
+{
+	struct worker *best = NULL;
+	for (struct worker *w = S.workers; w; w = w->next)
+		if (!w->dead && !strcmp(w->role, role) && w->inflight < w->slots &&
+		    (!best || w->slots - w->inflight > best->slots - best->inflight))
+			best = w;
+	return best;
+}
+
+static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void *arg);
+
+static int unit_send(struct unit *u, struct worker *w)
+{
+	struct job *j = u->job;
+	struct msg_out out;
+	int r;
+
+	if (u->account >= 0) {
+		msg_out_init(&out, MSG_FETCH_ACCOUNT, 0, 5);
+		msg_put_str(&out, "job", j->id);
+		msg_put_int(&out, "run", j->run);
+		msg_put_str(&out, "username", j->accounts[u->account]);
+		msg_put_str(&out, "role", u->account == 0 ? "primary" : "competitor");
+		msg_put_int(&out, "since", j->since ? j->since[u->account] : 0);
+		r = conn_request(w->conn, &out, S.fetch_timeout_s, on_unit_reply, u);
+	} else {
+		int64_t since = 0;
+		msg_out_init(&out, MSG_ANALYZE_JOB, 0, 9);
+		msg_put_str(&out, "job", j->id);
+		msg_put_int(&out, "run", j->run);
+		msg_put_str(&out, "lease", j->token);
+		msg_put_int(&out, "owner", S.owner);
+		msg_put_str(&out, "analysis_type", j->recurring ? "recurring" : "initial");
+		msg_put_str(&out, "primary", j->accounts[0]);
+		msg_put_key(&out, "competitors");
+		int ok = 0;
+		for (int i = 1; i < j->naccounts; i++)
+			ok += j->acct[i] == ACCT_OK;
+		msgpack_pack_array(&out.pk, (size_t)ok);
+		for (int i = 1; i < j->naccounts; i++)
+			if (j->acct[i] == ACCT_OK)
+				msg_pack_str(&out.pk, j->accounts[i]);
+		msg_put_str(&out, "content_strategy", j->strategy ? j->strategy : "{}");
+		for (int i = 0; j->since && i < j->naccounts; i++)
+			if (j->since[i] > 0 && (since == 0 || j->since[i] < since))
+				since = j->since[i];
+		msg_put_int(&out, "since", j->recurring ? since : 0);
+		r = conn_request(w->conn, &out, S.analyze_timeout_s, on_unit_reply, u);
+	}
+	msg_out_free(&out);
+	if (r == 0) {
+		u->worker = w;
+		w->inflight++;
+		if (u->account >= 0)
+			j->acct[u->account] = ACCT_INFLIGHT;
+	}
+	return r;
+}
+
+/* Sends queued units into free worker slots, oldest first. */
+void dispatch_pump(void)
+{
+	struct unit *prev = NULL, *u = S.queue_head;
+	while (u) {
+		struct unit *next = u->next;
+		if (u->job->gone) {
+			/* The job ended while this unit waited. */
+			if (prev)
+				prev->next = next;
+			else
+				S.queue_head = next;
+			if (S.queue_tail == u)
+				S.queue_tail = prev;
+			S.queued--;
+			job_unref(u->job);
+			free(u);
+			u = next;
+			continue;
+		}
+		struct worker *w = worker_pick(u->account >= 0 ? "fetcher" : "analyzer");
+		if (!w || unit_send(u, w) < 0) {
+			prev = u;
+			u = next;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			S.queue_head = next;
+		if (S.queue_tail == u)
+			S.queue_tail = prev;
+		S.queued--;
+		u = next;
+	}
+}
+
+static void unit_new(struct job *j, int account)
+{
+	struct unit *u = xcalloc(1, sizeof *u);
+	u->job = j;
+	u->account = account;
+	j->refs++;
+	unit_enqueue(u, false);
+}
+
+/* --- phases ----------------------------------------------------------------- */
+
+static void analyze_phase(struct job *j)
+{
+	char step[128];
+	j->step = STEP_ANALYZING;
+	if (j->recurring) {
+		step_text(j, 2, step, sizeof step);
+		progress(j, 50, step);
+		step_text(j, 3, step, sizeof step);
+		progress(j, 70, step);
+	} else {
+		step_text(j, 3, step, sizeof step);
+		progress(j, 60, step);
+	}
+	step_text(j, 4, step, sizeof step);
+	progress(j, 85, step);
+	unit_new(j, -1);
+	dispatch_pump();
+}
+
+static void fetch_phase(struct job *j)
+{
+	char step[128];
+	step_text(j, 1, step, sizeof step);
+	progress(j, 20, step);
+	if (!j->recurring) {
+		step_text(j, 2, step, sizeof step);
+		progress(j, 30, step);
+	}
+	for (int i = 0; i < j->naccounts; i++)
+		unit_new(j, i);
+	dispatch_pump();
+}
+
+static void on_newest(int n, char **names, int64_t *newest, const char *err, void *arg)
+{
+	struct job *j = arg;
+	if (!j->gone) {
+		if (n < 0)
+			log_event(LOG_WARN, j->id, "newest reels lookup failed (%s): full fetch",
+				  err ? err : "?");
+		for (int k = 0; k < n; k++)
+			for (int i = 0; i < j->naccounts; i++)
+				if (!strcmp(names[k], j->accounts[i]))
+					j->since[i] = newest[k];
+		fetch_phase(j);
+	}
+	job_unref(j);
+}
+
+void job_start(struct queue_job *q)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	char step[128];
+
+	j->refs = 1;
+	strlcpy(j->id, q->id, sizeof j->id);
+	strlcpy(j->token, q->lease_token, sizeof j->token);
+	j->session_id = xstrdup(q->session_id ? q->session_id : "");
+	j->strategy = xstrdup(q->content_strategy ? q->content_strategy : "{}");
+	j->batch_id = q->batch_id ? xstrdup(q->batch_id) : NULL;
+	j->run = q->analysis_run;
+	j->recurring = q->analysis_run > 1;
+	j->naccounts = 1 + q->ncompetitors;
+	j->accounts = xcalloc((size_t)j->naccounts, sizeof *j->accounts);
+	j->acct = xcalloc((size_t)j->naccounts, sizeof *j->acct);
+	j->since = xcalloc((size_t)j->naccounts, sizeof *j->since);
+	j->accounts[0] = xstrdup(q->primary_username);
+	for (int i = 0; i < q->ncompetitors; i++)
+		j->accounts[i + 1] = xstrdup(q->competitors[i]);
+	j->started = ev_now(S.loop);
+	j->next = S.jobs;
+	S.jobs = j;
+	S.njobs++;
+	S.claimed++;
+	log_event(LOG_INFO, j->id, "claimed run %d of @%s with %d competitors (attempt %d%s)", j->run,
+		  j->accounts[0], q->ncompetitors, q->attempts, q->reclaimed ? ", reclaimed" : "");
+
+	step_text(j, 0, step, sizeof step);
+	progress(j, 10, step);
+	if (j->recurring) {
+		/* Fetch only what is newer than what we already store. */
+		j->refs++;
+		if (content_newest_async(S.pg, (const char *const *)j->accounts, j->naccounts,
+					 on_newest, j) < 0) {
+			job_unref(j);
+			fetch_phase(j);
+		}
+	} else {
+		fetch_phase(j);
+	}
+}
+
+/* --- replies ------------------------------------------------------------------ */
+
+static void fetch_done(struct job *j, int account, const struct msg *reply)
+{
+	bool ok = false;
+	const char *cls = NULL;
+	char error[512] = "unknown error";
+	size_t clen = 0;
+	int64_t transcripts = 0;
+	const char *user = j->accounts[account];
+
+	if (reply->type != MSG_FETCH_DONE || msg_get_bool(reply->body, "ok", &ok) < 0) {
+		job_release(j, "malformed reply from a fetcher");
+		return;
+	}
+	msg_copy_str(reply->body, "error", error, sizeof error);
+	msg_get_str(reply->body, "class", &cls, &clen);
+	if (ok) {
+		msg_get_int(reply->body, "transcripts", &transcripts);
+		j->transcripts += (int)transcripts;
+		j->acct[account] = ACCT_OK;
+	} else if (clen == 9 && !memcmp(cls, "permanent", 9)) {
+		char why[700];
+		j->acct[account] = ACCT_FAILED;
+		if (account == 0) {
+			snprintf(why, sizeof why, "Failed to fetch primary profile @%s: %s", user,
+				 error);
+			job_fail(j, why);
+			return;
+		}
+		log_event(LOG_INFO, j->id, "competitor @%s failed: %s", user, error);
+		competitor_mark_async(S.pg, j->id, j->token, user, "failed", error);
+	} else {
+		char why[700];
+		snprintf(why, sizeof why, "fetching @%s: %s", user, error);
+		job_release(j, why);
+		return;
+	}
+	if (++j->settled == j->naccounts)
+		analyze_phase(j);
+}
+
+static void analyze_done(struct job *j, const struct msg *reply)
+{
+	bool ok = false, fenced = false;
+	const char *cls = NULL;
+	size_t clen = 0;
+	char error[512] = "unknown error";
+
+	if (reply->type != MSG_ANALYZE_DONE || msg_get_bool(reply->body, "ok", &ok) < 0) {
+		job_release(j, "malformed reply from the analyzer");
+		return;
+	}
+	msg_get_bool(reply->body, "fenced", &fenced);
+	msg_copy_str(reply->body, "error", error, sizeof error);
+	msg_get_str(reply->body, "class", &cls, &clen);
+	if (ok) {
+		S.completed++;
+		log_event(LOG_INFO, j->id, "completed run %d in %.3f s", j->run,
+			  ev_now(S.loop) - j->started);
+		job_drop(j);
+	} else if (fenced) {
+		log_event(LOG_WARN, j->id, "result refused: the lease moved to another owner");
+		job_drop(j);
+	} else if (clen == 9 && !memcmp(cls, "permanent", 9)) {
+		job_fail(j, error);
+	} else {
+		job_release(j, error);
+	}
+}
+
+static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	struct unit *u = arg;
+	struct job *j = u->job;
+	struct worker *w = u->worker;
+	char why[256];
+
+	(void)c;
+	if (w)
+		w->inflight--;
+	if (j->gone) {
+		/* Finished, failed or lost meanwhile: nothing to do with this reply. */
+	} else if (err == -ECONNRESET) {
+		/* The worker died with our request: re-dispatch now, no lease wait. */
+		if (w)
+			w->dead = true;
+		if (u->account >= 0 && ++j->redispatches <= S.rescue_cap * j->naccounts) {
+			log_event(LOG_WARN, j->id, "%s went away while fetching @%s: re-dispatching",
+				  w ? w->name : "fetcher", j->accounts[u->account]);
+			j->acct[u->account] = ACCT_WAITING;
+			u->worker = NULL;
+			unit_enqueue(u, true);
+			dispatch_pump();
+			return;
+		}
+		snprintf(why, sizeof why, "%s died while %s", w ? w->name : "a worker",
+			 u->account >= 0 ? "fetching" : "analysing this job");
+		job_rescue(j, why);
+	} else if (err == -ETIMEDOUT) {
+		snprintf(why, sizeof why, "%s did not answer in time", w ? w->name : "a worker");
+		job_release(j, why);
+	} else if (u->account >= 0) {
+		fetch_done(j, u->account, reply);
+	} else {
+		analyze_done(j, reply);
+	}
+	job_unref(j);
+	free(u);
+	dispatch_pump();
+}

@@ -1,0 +1,124 @@
+/*
+ * The scheduler actor: claims due jobs from PostgreSQL, drives each one
+ * through fetch → analyse → complete by sending small requests to the
+ * fetcher pool and the analyzer, and keeps every job's lease alive while it
+ * holds it. Bulk data never passes through here.
+ *
+ *   main.c      set-up, timers, the claim loop, leases, NOTIFY wake-ups
+ *   job.c       one job's state machine, dispatch into workers' free slots
+ *   control.c   requests from the gateway / viralctl (trigger, process,
+ *               cancel, retry), batches, auto re-runs, the schedule
+ */
+#ifndef VIRALSUP_SCHEDULER_SCHED_H
+#define VIRALSUP_SCHEDULER_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipc/ipc.h"
+#include "sql/batch.h"
+#include "sql/pg.h"
+#include "sql/queue.h"
+
+/* A fetcher or the analyzer, known from its CREDIT hello. */
+struct worker {
+	struct conn *conn;
+	char name[64];
+	char role[16]; /* "fetcher" | "analyzer" */
+	int slots;     /* requests it takes at once */
+	int inflight;
+	bool dead; /* its connection failed a request: closing, take nothing more */
+	struct worker *next;
+};
+
+enum acct_state { ACCT_WAITING, ACCT_INFLIGHT, ACCT_OK, ACCT_FAILED };
+
+enum job_step { STEP_FETCHING, STEP_ANALYZING, STEP_DONE };
+
+/* A job this scheduler holds a lease on. Refcounted: the job table holds
+ * one reference and every outstanding unit of work one more. */
+struct job {
+	int refs;
+	bool gone; /* left the table: replies for it are dropped */
+	char id[QUEUE_UUID_LEN];
+	char token[QUEUE_UUID_LEN];
+	char *session_id, *strategy, *batch_id;
+	int run;
+	bool recurring;
+	int naccounts; /* [0] is the primary */
+	char **accounts;
+	enum acct_state *acct;
+	int64_t *since; /* recurring runs: newest stored reel per account */
+	int settled, transcripts;
+	enum job_step step;
+	int redispatches; /* units re-sent after a worker died */
+	double started;
+	struct job *next;
+};
+
+/* One request to a worker: fetch one account, or analyse the job. */
+struct unit {
+	struct job *job;
+	int account; /* -1: analyse */
+	struct worker *worker;
+	struct unit *next; /* in the dispatch queue */
+};
+
+struct sched {
+	struct actor *actor;
+	struct ev_loop *loop;
+	struct pg *pg;    /* claims, leases, progress */
+	struct pg *admin; /* batches, admin actions, periodic work */
+	struct listener *listener;
+	long long owner;
+	char node[64];
+	bool owner_pending;
+
+	/* configuration */
+	int concurrency, claim_batch, lease_ms, owner_expiry_ms, legacy_stuck_ms;
+	int max_attempts, rescue_cap, poll_ms;
+	double fetch_timeout_s, analyze_timeout_s;
+	bool triggered; /* VIRALSUP_PROCESSING=triggered */
+	bool paused;    /* viralctl pause: no new claims */
+	int schedule_s; /* built-in schedule interval, 0 = none */
+
+	struct worker *workers;
+	struct job *jobs;
+	int njobs;
+	struct unit *queue_head, *queue_tail; /* units waiting for a free slot */
+	int queued;
+
+	bool claim_inflight, claim_again;
+	char only_id[QUEUE_UUID_LEN]; /* a job to claim out of turn (process now) */
+
+	/* The open batch ("" if none) */
+	char batch_id[37];
+	bool batch_check_inflight;
+
+	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;
+
+	/* counters for status */
+	uint64_t claimed, completed, failed, released, rescued;
+};
+
+extern struct sched S;
+
+/* job.c */
+void job_start(struct queue_job *q);
+void job_reply_worker_gone(struct worker *w);
+void dispatch_pump(void);
+void job_drop(struct job *j);
+struct job *job_find(const char *id);
+void job_unref(struct job *j);
+
+/* control.c */
+void control_on_msg(struct conn *c, const struct msg *m);
+void control_periodic(void);
+void control_batch_maybe_done(void);
+void control_conn_closed(struct conn *c);
+
+/* main.c */
+void sched_claim_soon(void);
+bool sched_claiming_allowed(void);
+
+#endif
