@@ -1,0 +1,136 @@
+/*
+ * Prometheus text exposition: requests by route and status, a latency
+ * histogram, and (from the database, per scrape) jobs by status and batch
+ * counters.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/gateway/gateway.h"
+#include "ipc/log.h"
+
+static const int status_slots[GW_STATUS_SLOTS] = {200, 400, 401, 403, 404, 405, 408, 409,
+                                                  413, 422, 429, 431, 500, 503, 504, 0};
+static const double lat_bounds[GW_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                  0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+static const char *const route_names[GW_ROUTE_COUNT] = {
+#define GW_ROUTE_NAME_(id, path) path,
+    GW_ROUTES(GW_ROUTE_NAME_)
+#undef GW_ROUTE_NAME_
+};
+
+void metrics_record(struct gateway *gw, int route, int status, double seconds)
+{
+	struct gw_metrics *m = &gw->metrics;
+	int slot = GW_STATUS_SLOTS - 1; /* "other" */
+	for (int i = 0; i < GW_STATUS_SLOTS - 1; i++)
+		if (status_slots[i] == status)
+			slot = i;
+	if (route < 0 || route >= GW_ROUTE_COUNT)
+		route = GW_ROUTE_UNMATCHED;
+	m->requests[route][slot]++;
+	if (seconds < 0)
+		seconds = 0;
+	int b = 0;
+	while (b < GW_LAT_BUCKETS && seconds > lat_bounds[b])
+		b++;
+	m->lat_buckets[b]++;
+	m->lat_sum += seconds;
+	m->lat_count++;
+}
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s + b->len, room, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)(n > 0 ? n : 0);
+		b->s = xrealloc(b->s, b->cap);
+	}
+}
+
+char *metrics_render(struct gateway *gw, const char *jobs_json)
+{
+	struct gw_metrics *m = &gw->metrics;
+	struct sbuf b = {xmalloc(8192), 0, 8192};
+	sb_printf(&b, "# HELP viralsup_http_requests_total HTTP requests answered, by route and "
+	              "status.\n# TYPE viralsup_http_requests_total counter\n");
+	for (int r = 0; r < GW_ROUTE_COUNT; r++)
+		for (int s = 0; s < GW_STATUS_SLOTS; s++)
+			if (m->requests[r][s]) {
+				char st[8];
+				if (status_slots[s])
+					snprintf(st, sizeof st, "%d", status_slots[s]);
+				else
+					snprintf(st, sizeof st, "other");
+				sb_printf(
+				    &b,
+				    "viralsup_http_requests_total{route=\"%s\",status=\"%s\"} "
+				    "%llu\n",
+				    route_names[r], st, (unsigned long long)m->requests[r][s]);
+			}
+	sb_printf(&b, "# HELP viralsup_http_request_duration_seconds Time from a complete "
+	              "request to its answer.\n# TYPE viralsup_http_request_duration_seconds "
+	              "histogram\n");
+	uint64_t cum = 0;
+	for (int i = 0; i < GW_LAT_BUCKETS; i++) {
+		cum += m->lat_buckets[i];
+		sb_printf(&b, "viralsup_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		          lat_bounds[i], (unsigned long long)cum);
+	}
+	cum += m->lat_buckets[GW_LAT_BUCKETS];
+	sb_printf(&b, "viralsup_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+	          (unsigned long long)cum);
+	sb_printf(&b, "viralsup_http_request_duration_seconds_sum %.6f\n", m->lat_sum);
+	sb_printf(&b, "viralsup_http_request_duration_seconds_count %llu\n",
+	          (unsigned long long)m->lat_count);
+	sb_printf(&b, "# TYPE viralsup_http_connections gauge\nviralsup_http_connections %d\n",
+	          gw->http ? http_server_connections(gw->http) : 0);
+	sb_printf(&b,
+	          "# TYPE viralsup_gateway_scheduler_up gauge\nviralsup_gateway_scheduler_up %d\n",
+	          gw->sched_up ? 1 : 0);
+
+	json_t *j = jobs_json ? json_loads(jobs_json, 0, NULL) : NULL;
+	sb_printf(&b,
+	          "# TYPE viralsup_gateway_database_up gauge\nviralsup_gateway_database_up %d\n",
+	          j ? 1 : 0);
+	if (j) {
+		static const char *const st[] = {"pending", "processing", "completed", "failed",
+		                                 "paused"};
+		sb_printf(&b, "# HELP viralsup_jobs Jobs by status.\n# TYPE viralsup_jobs gauge\n");
+		for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+			sb_printf(&b, "viralsup_jobs{status=\"%s\"} %lld\n", st[i],
+			          (long long)json_integer_value(json_object_get(j, st[i])));
+		json_t *bt = json_object_get(j, "batches");
+		sb_printf(&b,
+		          "# TYPE viralsup_batches_total counter\nviralsup_batches_total %lld\n",
+		          (long long)json_integer_value(json_object_get(bt, "total")));
+		sb_printf(&b,
+		          "# TYPE viralsup_batches_running gauge\nviralsup_batches_running %lld\n",
+		          (long long)json_integer_value(json_object_get(bt, "running")));
+		sb_printf(&b,
+		          "# TYPE viralsup_batch_jobs_total counter\n"
+		          "viralsup_batch_jobs_total{outcome=\"completed\"} %lld\n"
+		          "viralsup_batch_jobs_total{outcome=\"failed\"} %lld\n",
+		          (long long)json_integer_value(json_object_get(bt, "completed_jobs")),
+		          (long long)json_integer_value(json_object_get(bt, "failed_jobs")));
+		json_decref(j);
+	}
+	return b.s;
+}

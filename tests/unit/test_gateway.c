@@ -1,0 +1,811 @@
+/*
+ * The gateway as a real process on loopback, against a real PostgreSQL
+ * (fresh database per test, migrations applied), spoken to over real
+ * sockets with a small blocking HTTP client.
+ *
+ * The scheduler does not exist yet: tests of business actions run a tiny
+ * fake scheduler (a forked listener on <run_dir>/scheduler.sock) that
+ * answers BATCH_TRIGGER / JOB_PROCESS / JOB_CANCEL / JOB_RETRY exactly as
+ * docs/API.md "Gateway <-> scheduler messages" specifies. Replace it with
+ * the real scheduler once it exists.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipc/conn.h"
+#include "ipc/log.h"
+#include "ipc/msg.h"
+#include "sql/migrate.h"
+#include "tests/harness.h"
+
+struct resp {
+	int status;
+	char *raw;
+	const char *body;
+};
+
+struct gw {
+	pid_t pid, sched_pid;
+	int port;
+	char *dir;
+	char *db;
+};
+
+static char *db_fresh(void)
+{
+	char *ci = test_db_create();
+	PGconn *c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK)
+		FAIL("connect: %s", PQerrorMessage(c));
+	char err[512];
+	if (migrate_apply(c, err, sizeof err) < 0)
+		FAIL("migrate: %s", err);
+	PQfinish(c);
+	return ci;
+}
+
+static void db_exec(const char *ci, const char *sql)
+{
+	PGconn *c = PQconnectdb(ci);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		FAIL("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* Starts the gateway; env is a NULL-terminated "NAME=value" list, conf an
+ * INI text or NULL. Waits until it has written its address. */
+static void gw_start(struct gw *g, const char *db, const char *const *env, const char *conf)
+{
+	memset(g, 0, sizeof *g);
+	g->dir = test_tmpdir();
+	g->db = db ? strdup(db) : NULL;
+	char addr_file[512], conf_file[512], log_file[512];
+	snprintf(addr_file, sizeof addr_file, "%s/gateway.http", g->dir);
+	snprintf(conf_file, sizeof conf_file, "%s/viralsup.conf", g->dir);
+	snprintf(log_file, sizeof log_file, "%s/gateway.log", g->dir);
+	if (conf) {
+		FILE *f = fopen(conf_file, "w");
+		fputs(conf, f);
+		fclose(f);
+	}
+	g->pid = fork();
+	if (g->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int lf = open(log_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(lf, 2);
+		unsetenv("VIRALSUP_PARENT_FD");
+		unsetenv("ADMIN_API_TOKEN");
+		setenv("VIRALSUP_RUN_DIR", g->dir, 1);
+		setenv("VIRALSUP_HTTP_ADDR", "127.0.0.1:0", 1);
+		setenv("DATABASE_URL", db ? db : "", 1);
+		if (conf)
+			setenv("VIRALSUP_CONFIG", conf_file, 1);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		const char *bin = getenv("VIRALSUP_BIN");
+		char path[512];
+		snprintf(path, sizeof path, "%s/viralsup-gateway", bin ? bin : "build/bin");
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	struct stat st;
+	WAIT_UNTIL(stat(addr_file, &st) == 0 && st.st_size > 0, 5000);
+	FILE *f = fopen(addr_file, "r");
+	char line[128] = "";
+	if (!fgets(line, sizeof line, f))
+		FAIL("empty address file");
+	fclose(f);
+	char *colon = strrchr(line, ':');
+	g->port = atoi(colon + 1);
+}
+
+static struct resp call(const struct gw *g, const char *method, const char *path,
+                        const char *headers, const char *body);
+
+/* The gateway connects to PostgreSQL in the background: wait for it. */
+static void gw_wait_db(const struct gw *g)
+{
+	WAIT_UNTIL(strstr(call(g, "GET", "/health", NULL, NULL).body, "\"api_available\":true"),
+	           5000);
+}
+
+static void gw_stop(struct gw *g)
+{
+	if (g->sched_pid > 0) {
+		kill(g->sched_pid, SIGKILL);
+		waitpid(g->sched_pid, NULL, 0);
+	}
+	if (g->pid > 0) {
+		kill(g->pid, SIGTERM);
+		waitpid(g->pid, NULL, 0);
+	}
+}
+
+static int gw_connect(const struct gw *g)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		FAIL("connect: %s", strerror(errno));
+	struct timeval tv = {10, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			FAIL("send: %s", strerror(errno));
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Everything the server sends until it closes (malloc'd). */
+static char *read_all(int fd)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (len + 4096 > cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* One request on its own connection ("Connection: close"). */
+static struct resp call(const struct gw *g, const char *method, const char *path,
+                        const char *headers, const char *body)
+{
+	int fd = gw_connect(g);
+	char *req;
+	if (asprintf(
+	        &req,
+	        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n%s",
+	        method, path, headers ? headers : "", body ? strlen(body) : 0,
+	        body ? body : "") < 0)
+		abort();
+	send_all(fd, req, strlen(req));
+	free(req);
+	struct resp r = {0};
+	r.raw = read_all(fd);
+	close(fd);
+	if (sscanf(r.raw, "HTTP/1.1 %d", &r.status) != 1)
+		FAIL("no status line in \"%s\"", r.raw);
+	const char *b = strstr(r.raw, "\r\n\r\n");
+	r.body = b ? b + 4 : "";
+	return r;
+}
+
+static const char CREATE_BODY[] =
+    "{\"session_id\":\"%s\",\"primary_username\":\"@Main.User\","
+    "\"selected_competitors\":[\"@Rival_1\",\"rival_1\",\"other.one\"],"
+    "\"content_strategy\":{\"contentType\":\"reels\",\"targetAudience\":\"devs\","
+    "\"goals\":\"grow\"}}";
+
+static struct resp create(const struct gw *g, const char *session)
+{
+	char body[1024];
+	snprintf(body, sizeof body, CREATE_BODY, session);
+	return call(g, "POST", "/api/viral-ideas/queue", "Content-Type: application/json\r\n",
+	            body);
+}
+
+/* The id of a created job, from its answer. */
+static void job_id_of(const struct resp *r, char *id, size_t len)
+{
+	const char *p = strstr(r->body, "\"id\"");
+	if (!p || !(p = strchr(p + 4, '"')))
+		FAIL("no id in %s", r->body);
+	snprintf(id, len, "%.36s", p + 1);
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+TEST(queue_create_answers_original_shape_and_normalises_names)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	struct resp r = create(&g, "sess-1");
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"success\":true");
+	ASSERT_CONTAINS(r.body, "\"error\":null");
+	ASSERT_CONTAINS(r.body, "\"message\":\"Viral ideas analysis queued for @main.user\"");
+	ASSERT_CONTAINS(r.body, "\"primary_username\" : \"main.user\"");
+	ASSERT_CONTAINS(r.body, "\"status\" : \"pending\"");
+	ASSERT_CONTAINS(r.body, "\"submitted_at\"");
+	ASSERT_CONTAINS(r.raw, "X-Request-Id: ");
+
+	struct resp q = call(&g, "GET", "/api/viral-ideas/queue/sess-1", NULL, NULL);
+	ASSERT_EQ_INT(q.status, 200);
+	/* Duplicates removed, order kept, names lower-cased without '@'. */
+	ASSERT_CONTAINS(q.body, "\"competitors\" : [\"rival_1\", \"other.one\"]");
+	ASSERT_CONTAINS(q.body, "\"content_type\" : \"reels\"");
+	ASSERT_CONTAINS(q.body, "\"target_audience\" : \"devs\"");
+	ASSERT_CONTAINS(q.body, "\"main_goals\" : \"grow\"");
+	ASSERT_CONTAINS(q.body, "\"current_step\" : null");
+	ASSERT_CONTAINS(q.body, "\"error_message\" : null");
+	ASSERT_CONTAINS(q.body, "\"attempts\" : 0");
+	ASSERT_CONTAINS(q.body, "\"progress_percentage\" : 0");
+
+	struct resp n = call(&g, "GET", "/api/viral-ideas/queue/nope", NULL, NULL);
+	ASSERT_EQ_INT(n.status, 404);
+	ASSERT_EQ_STR(n.body, "{\"success\":false,\"detail\":\"Queue entry not found\"}");
+	gw_stop(&g);
+}
+
+TEST(queue_create_duplicate_session_is_409_and_inserts_nothing)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	ASSERT_EQ_INT(create(&g, "dup").status, 200);
+	struct resp r = create(&g, "dup");
+	ASSERT_EQ_INT(r.status, 409);
+	ASSERT_CONTAINS(r.body, "session_id already exists");
+	PGconn *c = PQconnectdb(db);
+	PGresult *res = PQexec(c, "SELECT (SELECT count(*) FROM viral_ideas_queue),"
+	                          " (SELECT count(*) FROM viral_ideas_competitors)");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "1");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 1), "2");
+	PQclear(res);
+	PQfinish(c);
+	gw_stop(&g);
+}
+
+TEST(queue_create_validation_errors_are_422_lists)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "POST", "/api/viral-ideas/queue", NULL, "{not json");
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"type\":\"json_invalid\"");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",");
+
+	r = call(&g, "POST", "/api/viral-ideas/queue", NULL, "{\"session_id\":5}");
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "{\"loc\":[\"body\",\"session_id\"],\"msg\":\"Input should be a "
+	                        "valid string\",\"type\":\"string_type\"}");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"primary_username\"],\"msg\":\"Field "
+	                        "required\",\"type\":\"missing\"");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"content_strategy\"]");
+
+	r = call(&g, "POST", "/api/viral-ideas/queue", NULL,
+	         "{\"session_id\":\"s\",\"primary_username\":\"bad name!\","
+	         "\"selected_competitors\":[\"ok\",7,\"x\\u00e9\"],\"priority\":11,"
+	         "\"content_strategy\":{\"contentType\":1,\"targetAudience\":\"a\"}}");
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"primary_username\"]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"selected_competitors\",1]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"selected_competitors\",2]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"priority\"]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"content_strategy\",\"contentType\"]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"content_strategy\",\"goals\"]");
+
+	/* 51 distinct competitors: too many. */
+	char body[4096];
+	int k = snprintf(body, sizeof body,
+	                 "{\"session_id\":\"s\",\"primary_username\":\"u\",\"content_strategy\":"
+	                 "{\"contentType\":\"a\",\"targetAudience\":\"b\",\"goals\":\"c\"},"
+	                 "\"selected_competitors\":[");
+	for (int i = 0; i < 51; i++)
+		k += snprintf(body + k, sizeof body - (size_t)k, "%s\"c%d\"", i ? "," : "", i);
+	snprintf(body + k, sizeof body - (size_t)k, "]}");
+	r = call(&g, "POST", "/api/viral-ideas/queue", NULL, body);
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"type\":\"too_long\"");
+	gw_stop(&g);
+}
+
+TEST(queue_status_has_statistics_and_recent_items)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	ASSERT_EQ_INT(create(&g, "a").status, 200);
+	ASSERT_EQ_INT(create(&g, "b").status, 200);
+	db_exec(db, "UPDATE viral_ideas_queue SET status = 'failed' WHERE session_id = 'b'");
+	struct resp r = call(&g, "GET", "/api/viral-ideas/queue-status", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"statistics\" : {\"pending\" : 1, \"processing\" : 0, "
+	                        "\"completed\" : 0, \"failed\" : 1, \"total\" : 2}");
+	ASSERT_CONTAINS(r.body, "\"recent_items\" : [{\"id\"");
+	ASSERT_CONTAINS(r.body, "\"active_competitors_count\" : 2");
+	ASSERT_CONTAINS(r.body, "\"current_step\"");
+	gw_stop(&g);
+}
+
+TEST(check_existing_prefers_completed_and_ignores_failed)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "GET", "/api/viral-ideas/check-existing/main.user", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	ASSERT_CONTAINS(r.body, "No existing analysis found");
+	ASSERT_EQ_INT(create(&g, "one").status, 200);
+	ASSERT_EQ_INT(create(&g, "two").status, 200);
+	db_exec(db, "UPDATE viral_ideas_queue SET status = 'failed' WHERE session_id = 'two'");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/@Main.User", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"analysis_type\" : \"active\"");
+	ASSERT_CONTAINS(r.body, "\"session_id\" : \"one\"");
+	db_exec(db, "UPDATE viral_ideas_queue SET status = 'completed', completed_at = now(),"
+	            " progress_percentage = 100 WHERE session_id = 'one'");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/main.user", NULL, NULL);
+	ASSERT_CONTAINS(r.body, "\"analysis_type\" : \"completed\"");
+	ASSERT_CONTAINS(r.body, "Found existing completed analysis for @main.user");
+	gw_stop(&g);
+}
+
+TEST(start_answers_status_404_and_malformed_uuid_400)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	struct resp c = create(&g, "s");
+	char id[64], path[256];
+	job_id_of(&c, id, sizeof id);
+	snprintf(path, sizeof path, "/api/viral-ideas/queue/%s/start", id);
+	struct resp r = call(&g, "POST", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"status\" : \"pending\"");
+	ASSERT_CONTAINS(r.body, "processor will start shortly");
+	r = call(&g, "POST", "/api/viral-ideas/queue/00000000-0000-0000-0000-000000000000/start",
+	         NULL, NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	r = call(&g, "POST", "/api/viral-ideas/queue/not-a-uuid/start", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	r = call(&g, "GET", "/api/viral-analysis/1234/results", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	gw_stop(&g);
+}
+
+TEST(unknown_path_404_and_wrong_method_405_with_allow)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "GET", "/api/nothing-here", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	ASSERT_CONTAINS(r.body, "\"success\":false");
+	r = call(&g, "GET", "/api/viral-ideas/process-pending", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 405);
+	ASSERT_CONTAINS(r.raw, "Allow: POST\r\n");
+	r = call(&g, "DELETE", "/api/viral-ideas/queue-status", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 405);
+	ASSERT_CONTAINS(r.raw, "Allow: GET\r\n");
+	gw_stop(&g);
+}
+
+TEST(results_return_newest_completed_run_with_real_objects)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	struct resp c = create(&g, "res");
+	char id[64], path[256], sql[2048];
+	job_id_of(&c, id, sizeof id);
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	struct resp r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	ASSERT_CONTAINS(r.body, "Analysis results not found");
+	snprintf(
+	    sql, sizeof sql,
+	    "INSERT INTO viral_analysis_results (id, queue_id, analysis_run, status,"
+	    " analysis_data) VALUES"
+	    " ('11111111-1111-1111-1111-111111111111', '%s', 1, 'completed',"
+	    "  '{\"generated_hooks\":[{\"hook_text\":\"H1\"}],\"analysis_summary\":{\"n\":1}}'),"
+	    " ('22222222-2222-2222-2222-222222222222', '%s', 2, 'failed', '{}');"
+	    "INSERT INTO viral_scripts (analysis_id, script_title, script_content, source_reels)"
+	    " VALUES ('11111111-1111-1111-1111-111111111111', 'T', 'C', '{\"a\":1}');"
+	    "INSERT INTO content (content_id, shortcode, username, view_count, outlier_score)"
+	    " VALUES ('c1', 'sc1', 'main.user', 1234567, 2.5), ('c2', 'sc2', 'rival_1', 4500, 7)",
+	    id, id);
+	db_exec(db, sql);
+	r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"id\" : \"11111111-1111-1111-1111-111111111111\"");
+	ASSERT(!strstr(r.body, "22222222-2222"));
+	ASSERT_CONTAINS(r.body, "\"analysis_summary\" : {\"n\": 1}");
+	ASSERT_CONTAINS(r.body, "\"idea_text\" : \"H1\"");
+	ASSERT_CONTAINS(r.body, "\"source_reels\" : {\"a\": 1}");
+	ASSERT_CONTAINS(r.body, "\"views\" : \"1.2M\"");
+	ASSERT_CONTAINS(r.body, "\"outlierScore\" : \"7.0x\"");
+	ASSERT_CONTAINS(r.body, "\"views\" : \"5K\"");
+
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/content?content_type=competitor", id);
+	r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"total_count\" : 1");
+	ASSERT_CONTAINS(r.body, "\"reel_type\":\"competitor\"");
+	ASSERT_CONTAINS(r.body, "\"has_more\" : false");
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/content?limit=0&content_type=x", id);
+	r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"limit\"]");
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"content_type\"]");
+	gw_stop(&g);
+}
+
+/* ---- security --------------------------------------------------------------- */
+
+TEST(admin_endpoints_503_without_configured_token)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	                     "Authorization: Bearer anything\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_CONTAINS(r.body, "admin token not configured");
+	gw_stop(&g);
+}
+
+TEST(admin_auth_missing_401_wrong_403_and_rate_limited_429)
+{
+	struct gw g;
+	const char *env[] = {"ADMIN_API_TOKEN=s3cret-token", "VIRALSUP_ADMIN_RATE_PER_MIN=3", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 401);
+	ASSERT_CONTAINS(r.body, "Admin authentication required");
+	r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	         "Authorization: Bearer s3cret-tokeX\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	r = call(&g, "POST", "/api/viral-ideas/process-pending", "Authorization: Bearer s3\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	/* Right token, no scheduler: 503 with Retry-After, and counted. */
+	for (int i = 0; i < 3; i++) {
+		r = call(&g, "POST", "/api/viral-ideas/process-pending",
+		         "Authorization: Bearer s3cret-token\r\n", NULL);
+		ASSERT_EQ_INT(r.status, 503);
+		ASSERT_CONTAINS(r.raw, "Retry-After: ");
+	}
+	r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	         "Authorization: Bearer s3cret-token\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 429);
+	ASSERT_CONTAINS(r.raw, "Retry-After: ");
+	/* The token never appears in the log. */
+	char logp[512];
+	snprintf(logp, sizeof logp, "%s/gateway.log", g.dir);
+	gw_stop(&g);
+	FILE *f = fopen(logp, "r");
+	char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	ASSERT(!strstr(buf, "s3cret"));
+}
+
+TEST(admin_ip_allowlist_refuses_other_addresses)
+{
+	struct gw g;
+	const char *env[] = {"ADMIN_API_TOKEN=tok", "ADMIN_ALLOWED_IPS=10.1.2.3", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	                     "Authorization: Bearer tok\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	ASSERT_CONTAINS(r.body, "not allowed");
+	gw_stop(&g);
+}
+
+TEST(optional_api_token_protects_public_endpoints)
+{
+	struct gw g;
+	const char *env[] = {"VIRALSUP_API_TOKEN=pub", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	ASSERT_EQ_INT(call(&g, "GET", "/api/viral-ideas/queue-status", NULL, NULL).status, 401);
+	ASSERT_EQ_INT(
+	    call(&g, "GET", "/api/viral-ideas/queue-status", "Authorization: Bearer nope\r\n", NULL)
+	        .status,
+	    403);
+	ASSERT_EQ_INT(
+	    call(&g, "GET", "/api/viral-ideas/queue-status", "Authorization: Bearer pub\r\n", NULL)
+	        .status,
+	    200);
+	ASSERT_EQ_INT(call(&g, "GET", "/healthz", NULL, NULL).status, 200);
+	gw_stop(&g);
+}
+
+/* ---- actions through a (fake) scheduler --------------------------------------- */
+
+static void fake_on_msg(struct conn *c, const struct msg *m, void *ud)
+{
+	(void)ud;
+	struct msg_out out;
+	char job[64] = "";
+	msg_copy_str(m->body, "job_id", job, sizeof job);
+	if (m->type == MSG_BATCH_TRIGGER) {
+		msg_out_init(&out, MSG_REPLY, m->id, 7);
+		msg_put_str(&out, "status", "processing_started");
+		msg_put_int(&out, "pending_count", 2);
+		msg_put_int(&out, "stuck_count", 0);
+		msg_put_int(&out, "total_jobs", 2);
+		msg_put_str(&out, "batch_id", "33333333-3333-3333-3333-333333333333");
+		msg_put_str(&out, "estimated_completion_time", "2030-01-01T00:00:00Z");
+		msg_put_str(&out, "last_processed_at", NULL);
+	} else if (!strcmp(job, "00000000-0000-0000-0000-000000000000")) {
+		msg_out_init(&out, MSG_ERROR, m->id, 2);
+		msg_put_str(&out, "code", "not_found");
+		msg_put_str(&out, "detail", "no such job");
+	} else if (m->type == MSG_JOB_RETRY) {
+		msg_out_init(&out, MSG_ERROR, m->id, 2);
+		msg_put_str(&out, "code", "conflict");
+		msg_put_str(&out, "detail", "Only failed jobs can be retried");
+	} else {
+		msg_out_init(&out, MSG_REPLY, m->id, 2);
+		msg_put_str(&out, "status",
+		            m->type == MSG_JOB_CANCEL ? "cancelled" : "processing_started");
+		msg_put_str(&out, "job_id", job);
+	}
+	conn_send(c, &out);
+	msg_out_free(&out);
+}
+
+static void fake_on_close(struct conn *c, const char *reason, void *ud)
+{
+	(void)c;
+	(void)reason;
+	(void)ud;
+}
+
+static void fake_scheduler_start(struct gw *g)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/scheduler.sock", g->dir);
+	g->sched_pid = fork();
+	if (g->sched_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+		static const struct conn_ops ops = {fake_on_msg, fake_on_close, NULL};
+		if (!listener_new(loop, path, 16, &ops, NULL, NULL))
+			_exit(1);
+		ev_run(loop, 0);
+		_exit(0);
+	}
+}
+
+TEST(actions_go_to_the_scheduler_and_map_its_answers)
+{
+	struct gw g;
+	const char *env[] = {"ADMIN_API_TOKEN=tok", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	fake_scheduler_start(&g);
+	/* The link reconnects with backoff: wait until readyz sees it. */
+	WAIT_UNTIL(call(&g, "GET", "/readyz", NULL, NULL).status == 200, 5000);
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	                     "Authorization: Bearer tok\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"status\":\"processing_started\"");
+	ASSERT_CONTAINS(r.body, "\"pending_count\":2");
+	ASSERT_CONTAINS(r.body, "\"batch_id\":\"33333333-3333-3333-3333-333333333333\"");
+	ASSERT_CONTAINS(r.body, "\"last_processed_at\":null");
+	ASSERT_CONTAINS(r.body, "Processing of pending viral ideas queue items started");
+
+	const char *base = "/api/viral-ideas/queue/44444444-4444-4444-4444-444444444444";
+	char path[256];
+	snprintf(path, sizeof path, "%s/process", base);
+	r = call(&g, "POST", path, "Authorization: Bearer tok\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"queue_id\":\"44444444-4444-4444-4444-444444444444\"");
+	ASSERT_CONTAINS(r.body, "Viral ideas processing started in background");
+	snprintf(path, sizeof path, "%s/retry", base);
+	r = call(&g, "POST", path, "Authorization: Bearer tok\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 409);
+	ASSERT_CONTAINS(r.body, "Only failed jobs can be retried");
+	r = call(&g, "POST", "/api/viral-ideas/queue/00000000-0000-0000-0000-000000000000/cancel",
+	         "Authorization: Bearer tok\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 404);
+
+	/* Scheduler killed: actions 503 at once, reads keep working. */
+	kill(g.sched_pid, SIGKILL);
+	waitpid(g.sched_pid, NULL, 0);
+	g.sched_pid = 0;
+	WAIT_UNTIL(call(&g, "GET", "/readyz", NULL, NULL).status == 503, 5000);
+	r = call(&g, "POST", "/api/viral-ideas/process-pending", "Authorization: Bearer tok\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_CONTAINS(r.raw, "Retry-After: ");
+	ASSERT_EQ_INT(call(&g, "GET", "/api/viral-ideas/queue-status", NULL, NULL).status, 200);
+	gw_stop(&g);
+}
+
+/* ---- connection behaviour ------------------------------------------------------ */
+
+TEST(keepalive_and_pipelined_requests_answer_in_order)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	int fd = gw_connect(&g);
+	const char req[] =
+	    "GET /api/viral-ideas/queue-status HTTP/1.1\r\nHost: t\r\nX-Request-Id: r1\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: r2\r\n\r\n"
+	    "GET /api/viral-ideas/queue/x HTTP/1.1\r\nHost: t\r\nX-Request-Id: r3\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: r4\r\nConnection: close\r\n\r\n";
+	send_all(fd, req, sizeof req - 1);
+	char *out = read_all(fd);
+	close(fd);
+	char *a = strstr(out, "X-Request-Id: r1"), *b = strstr(out, "X-Request-Id: r2");
+	char *c = strstr(out, "X-Request-Id: r3"), *d = strstr(out, "X-Request-Id: r4");
+	ASSERT(a && b && c && d && a < b && b < c && c < d);
+	ASSERT(strstr(c - 200 > out ? c - 200 : out, "HTTP/1.1 404"));
+	free(out);
+	gw_stop(&g);
+}
+
+TEST(slow_client_gets_408_and_is_closed)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\nheader_timeout_ms = 300\nbody_timeout_ms = 300\n");
+	gw_wait_db(&g);
+	int fd = gw_connect(&g);
+	send_all(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n", 32);
+	double t0 = test_now_ms();
+	char *out = read_all(fd);
+	close(fd);
+	ASSERT_CONTAINS(out, "HTTP/1.1 408 ");
+	ASSERT_CMP_INT(test_now_ms() - t0, <, 3000);
+	free(out);
+	fd = gw_connect(&g);
+	const char body_req[] =
+	    "POST /api/viral-ideas/queue HTTP/1.1\r\nContent-Length: 50\r\n\r\n{";
+	send_all(fd, body_req, sizeof body_req - 1);
+	out = read_all(fd);
+	close(fd);
+	ASSERT_CONTAINS(out, "HTTP/1.1 408 ");
+	free(out);
+	gw_stop(&g);
+}
+
+TEST(big_headers_431_and_big_body_413_over_the_wire)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	char *big = malloc(20000);
+	memset(big, 'a', 19990);
+	memcpy(big, "X-A: ", 5);
+	memcpy(big + 19990 - 2, "\r\n", 3);
+	struct resp r = call(&g, "GET", "/healthz", big, NULL);
+	ASSERT_EQ_INT(r.status, 431);
+	free(big);
+	int fd = gw_connect(&g);
+	const char req[] =
+	    "POST /api/viral-ideas/queue HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n";
+	send_all(fd, req, sizeof req - 1);
+	char *out = read_all(fd);
+	close(fd);
+	ASSERT_CONTAINS(out, "HTTP/1.1 413 ");
+	free(out);
+	fd = gw_connect(&g);
+	send_all(fd, "GARBAGE\r\n\r\n", 11);
+	out = read_all(fd);
+	close(fd);
+	ASSERT_CONTAINS(out, "HTTP/1.1 400 ");
+	free(out);
+	gw_stop(&g);
+}
+
+TEST(connections_over_the_limit_get_503)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\nmax_connections = 2\n");
+	gw_wait_db(&g);
+	int a = gw_connect(&g), b = gw_connect(&g);
+	/* Make sure both are accepted before the third arrives. */
+	send_all(a, "GET /healthz HTTP/1.1\r\n\r\n", 25);
+	send_all(b, "GET /healthz HTTP/1.1\r\n\r\n", 25);
+	char tmp[512];
+	ASSERT(recv(a, tmp, sizeof tmp, 0) > 0);
+	ASSERT(recv(b, tmp, sizeof tmp, 0) > 0);
+	int c = gw_connect(&g);
+	char *out = read_all(c);
+	ASSERT_CONTAINS(out, "HTTP/1.1 503 ");
+	ASSERT_CONTAINS(out, "Retry-After: 1");
+	free(out);
+	close(a);
+	close(b);
+	close(c);
+	/* Freed slots are usable again. */
+	WAIT_UNTIL(call(&g, "GET", "/healthz", NULL, NULL).status == 200, 3000);
+	gw_stop(&g);
+}
+
+TEST(hundred_concurrent_clients_all_answered)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	enum { N = 100 };
+	int fds[N];
+	const char req[] =
+	    "GET /api/viral-ideas/queue-status HTTP/1.1\r\nConnection: close\r\n\r\n";
+	for (int i = 0; i < N; i++)
+		fds[i] = gw_connect(&g);
+	for (int i = 0; i < N; i++)
+		send_all(fds[i], req, sizeof req - 1);
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		char *out = read_all(fds[i]);
+		ok += strncmp(out, "HTTP/1.1 200", 12) == 0;
+		free(out);
+		close(fds[i]);
+	}
+	ASSERT_EQ_INT(ok, N);
+	gw_stop(&g);
+}
+
+TEST(database_down_answers_503_with_retry_after_while_healthz_lives)
+{
+	struct gw g;
+	/* Nothing listens on port 1: the pool never comes up. */
+	gw_start(&g, "host=127.0.0.1 port=1 dbname=x connect_timeout=1", NULL, NULL);
+	struct resp r = call(&g, "GET", "/api/viral-ideas/queue-status", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_CONTAINS(r.raw, "Retry-After: ");
+	ASSERT_CONTAINS(r.body, "Database unavailable");
+	r = create(&g, "x");
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_EQ_INT(call(&g, "GET", "/healthz", NULL, NULL).status, 200);
+	ASSERT_EQ_INT(call(&g, "GET", "/readyz", NULL, NULL).status, 503);
+	r = call(&g, "GET", "/health", NULL, NULL);
+	ASSERT_CONTAINS(r.body, "\"api_available\":false");
+	gw_stop(&g);
+}
+
+TEST(metrics_expose_requests_latency_and_jobs)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	ASSERT_EQ_INT(create(&g, "m").status, 200);
+	call(&g, "GET", "/nope", NULL, NULL);
+	struct resp r = call(&g, "GET", "/metrics", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.raw, "Content-Type: text/plain; version=0.0.4");
+	ASSERT_CONTAINS(r.body, "viralsup_http_requests_total{route=\"/api/viral-ideas/queue\","
+	                        "status=\"200\"} 1");
+	ASSERT_CONTAINS(r.body,
+	                "viralsup_http_requests_total{route=\"unmatched\",status=\"404\"} 1");
+	ASSERT_CONTAINS(r.body, "viralsup_http_request_duration_seconds_bucket{le=\"+Inf\"}");
+	ASSERT_CONTAINS(r.body, "viralsup_jobs{status=\"pending\"} 1");
+	ASSERT_CONTAINS(r.body, "viralsup_batches_total 0");
+	gw_stop(&g);
+}

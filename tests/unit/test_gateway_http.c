@@ -1,0 +1,145 @@
+/*
+ * The HTTP layer of the gateway, in memory (no sockets): parsing,
+ * pipelining order, limits. The handler answers each request with its
+ * method and path so the order of answers is visible.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/gateway/http.h"
+#include "tests/harness.h"
+
+static void echo(struct http_request *req, void *ud)
+{
+	(void)ud;
+	char body[4200];
+	int n = snprintf(body, sizeof body, "%s %.4000s %zu", req->method_name, req->path,
+	                 req->body_len);
+	http_respond(req, 200, "text/plain", NULL, body, (size_t)n);
+}
+
+static const struct http_limits lim = {100, 10, 10, 10};
+
+/* Feeds text into a fresh in-memory connection; returns its output (malloc'd). */
+static char *run(const char *in, size_t len)
+{
+	struct http_server *s = http_server_new(NULL, -1, &lim, echo, NULL);
+	struct http_conn *c = http_conn_memory(s);
+	http_conn_feed(c, in, len);
+	size_t olen;
+	const char *o = http_conn_output(c, &olen);
+	char *out = strndup(o ? o : "", olen);
+	http_conn_free(c);
+	http_server_free(s);
+	return out;
+}
+
+static int count(const char *h, const char *n)
+{
+	int k = 0;
+	for (const char *p = h; (p = strstr(p, n)); p++)
+		k++;
+	return k;
+}
+
+TEST(pipelined_requests_are_answered_in_order)
+{
+	const char in[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+	                  "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+	                  "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_EQ_INT(count(out, "HTTP/1.1 200 OK"), 3);
+	char *a = strstr(out, "GET /a 0"), *b = strstr(out, "POST /b 3"),
+	     *c = strstr(out, "GET /c 0");
+	ASSERT(a && b && c && a < b && b < c);
+	ASSERT_CONTAINS(out, "Connection: keep-alive");
+	free(out);
+}
+
+TEST(headers_over_16k_answer_431)
+{
+	size_t n = 20000;
+	char *in = malloc(n + 100);
+	int k = sprintf(in, "GET / HTTP/1.1\r\nX-Big: ");
+	memset(in + k, 'a', n);
+	strcpy(in + k + n, "\r\n\r\n");
+	char *out = run(in, strlen(in));
+	ASSERT_CONTAINS(out, "HTTP/1.1 431 ");
+	ASSERT_CONTAINS(out, "Connection: close");
+	free(out);
+	free(in);
+}
+
+TEST(body_over_1mib_answers_413_before_reading_it)
+{
+	const char in[] = "POST /x HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 413 ");
+	ASSERT_CONTAINS(out, "\"success\":false");
+	free(out);
+}
+
+TEST(chunked_body_over_1mib_answers_413)
+{
+	size_t chunk = 512 * 1024;
+	size_t cap = 3 * (chunk + 32) + 200;
+	char *in = malloc(cap);
+	size_t k = (size_t)sprintf(in, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < 3; i++) {
+		k += (size_t)sprintf(in + k, "%zx\r\n", chunk);
+		memset(in + k, 'z', chunk);
+		k += chunk;
+		k += (size_t)sprintf(in + k, "\r\n");
+	}
+	k += (size_t)sprintf(in + k, "0\r\n\r\n");
+	char *out = run(in, k);
+	ASSERT_CONTAINS(out, "HTTP/1.1 413 ");
+	free(out);
+	free(in);
+}
+
+TEST(garbage_answers_400_and_closes)
+{
+	const char in[] = "HELLO\r\n\r\n";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 400 ");
+	ASSERT_CONTAINS(out, "Connection: close");
+	ASSERT_CONTAINS(out, "X-Request-Id: ");
+	free(out);
+}
+
+TEST(http10_without_keepalive_closes_after_answer)
+{
+	const char in[] = "GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_EQ_INT(count(out, "HTTP/1.1 200 OK"), 1);
+	ASSERT_CONTAINS(out, "Connection: close");
+	free(out);
+}
+
+TEST(client_request_id_is_echoed_when_plain)
+{
+	const char in[] = "GET /a HTTP/1.1\r\nX-Request-Id: abc-123\r\n\r\n"
+	                  "GET /b HTTP/1.1\r\nX-Request-Id: bad id\"\r\n\r\n";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_CONTAINS(out, "X-Request-Id: abc-123\r\n");
+	ASSERT(!strstr(out, "bad id"));
+	free(out);
+}
+
+TEST(request_split_byte_by_byte_is_parsed)
+{
+	const char in[] = "POST /split HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+	struct http_server *s = http_server_new(NULL, -1, &lim, echo, NULL);
+	struct http_conn *c = http_conn_memory(s);
+	for (size_t i = 0; i < sizeof in - 1; i++)
+		http_conn_feed(c, in + i, 1);
+	size_t olen;
+	const char *o = http_conn_output(c, &olen);
+	char *out = strndup(o, olen);
+	ASSERT_CONTAINS(out, "POST /split 5");
+	free(out);
+	http_conn_free(c);
+	http_server_free(s);
+}
