@@ -234,6 +234,11 @@ static void on_reels(void *arg, enum fetch_status st, const char *reason, const 
 	{
 		const char *code = json_string_value(json_object_get(r, "shortcode"));
 		json_int_t taken = json_integer_value(json_object_get(r, "taken_at"));
+		bool pinned = json_is_true(json_object_get(r, "pinned"));
+		bool old = (a->known && strcmp(code, a->known) == 0) ||
+		           (a->req.since > 0 && taken > 0 && taken <= a->req.since);
+		if (pinned && old)
+			continue; /* an old pinned reel: neither new nor the end */
 		if (a->known && strcmp(code, a->known) == 0) {
 			a->stop = "known";
 			break;

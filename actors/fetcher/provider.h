@@ -35,6 +35,7 @@
  *       "taken_at":      int,                  Unix seconds, 0 when unknown
  *       "caption":       str,                  "" when none
  *       "thumbnail_url": str | null,           http(s) only
+ *       "pinned":        bool,                 pinned to the profile's reels tab
  *       "transcript_status": "fetched" | "none" | "failed" | "not_requested",
  *       "transcript":    null | { "lang": str | null,
  *                                 "available_langs": [str],

@@ -319,6 +319,13 @@ static json_t *parse_reel(const json_t *item)
 	if (!thumb)
 		thumb = MEMBER(m, "thumbnail_url", "display_url");
 	set_url(r, "thumbnail_url", thumb);
+	/* Pinned reels head the listing whatever their age: the incremental
+	 * stop marks must not fire on them. */
+	json_t *pa = MEMBER(m, "clips_tab_pinned_user_ids"),
+	       *pb = MEMBER(m, "timeline_pinned_user_ids");
+	bool pinned =
+	    bool_of(MEMBER(m, "is_pinned")) || json_array_size(pa) > 0 || json_array_size(pb) > 0;
+	json_object_set_new(r, "pinned", json_boolean(pinned));
 	return r;
 }
 

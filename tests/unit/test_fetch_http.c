@@ -425,6 +425,23 @@ TEST(rapidapi_timeout_is_retried_then_transient)
 	fake_stop();
 }
 
+TEST(rapidapi_slow_drip_answer_hits_the_total_timeout)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.http.total_timeout_ms = 400;
+	o.max_attempts = 1;
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	/* one byte every 100 ms: the headers arrive, the body never completes in time */
+	struct outcome r = fetch_one(p, (struct fetch_request){.username = "dripx100__ned"}, 5000);
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason, "profile: timeout");
+	ASSERT_CMP_INT(test_now_ms() - t0, <, 1500);
+	provider_free(p);
+	fake_stop();
+}
+
 TEST(rapidapi_failed_transcripts_do_not_fail_the_account)
 {
 	fake_start(NULL);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "actors/fetcher/provider.h"
 #include "tests/harness.h"
@@ -498,4 +499,45 @@ TEST(provider_new_rejects_unknown_kind_and_rapidapi_without_key)
 	ASSERT(p != NULL);
 	ASSERT_EQ_STR(provider_name(p), "rapidapi");
 	provider_free(p);
+}
+
+TEST(pinned_old_reel_does_not_stop_an_incremental_listing)
+{
+	/* A fixture dir with one page: a pinned old reel first, then two new, then the known one.
+	 */
+	char *dir = test_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/pin.user", dir);
+	ASSERT_EQ_INT(mkdir(path, 0700), 0);
+	const char *files[][2] = {
+	    {"profile.json", "{\"username\":\"pin.user\"}"},
+	    {"reels_0.json",
+	     "{\"reels\":[{\"pk\":1,\"code\":\"old\",\"taken_at\":100,\"is_pinned\":true},"
+	     "{\"pk\":4,\"code\":\"new2\",\"taken_at\":400},{\"pk\":3,\"code\":\"new1\","
+	     "\"taken_at\":300},{\"pk\":2,\"code\":\"known\",\"taken_at\":200}],"
+	     "\"pagination_token\":\"1\"}"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/pin.user/%s", dir, files[i][0]);
+		FILE *f = fopen(path, "w");
+		ASSERT(f != NULL);
+		fputs(files[i][1], f);
+		fclose(f);
+	}
+	struct provider_opts o = {.fixtures_dir = dir};
+	char err[256];
+	struct provider *p = provider_new(EV_DEFAULT, "fixtures", &o, err, sizeof(err));
+	ASSERT(p != NULL);
+	struct outcome r = {0};
+	struct fetch_request req = {.username = "pin.user", .since = 200, .transcripts = -1};
+	ASSERT_EQ_INT(provider_fetch(p, &req, on_done, &r), 0);
+	ev_run(EV_DEFAULT, 0);
+	ASSERT_EQ_STR(r.reason, "");
+	json_t *reels = json_object_get(r.doc, "reels");
+	ASSERT_EQ_INT(json_array_size(reels), 2);
+	ASSERT_EQ_STR(str_of(json_array_get(reels, 0), "shortcode"), "new2");
+	ASSERT_EQ_STR(str_of(json_object_get(r.doc, "fetch"), "stop"), "since");
+	json_decref(r.doc);
+	provider_free(p);
+	free(dir);
 }
