@@ -4,10 +4,11 @@
  *   BATCH_TRIGGER {source}    → REPLY {status, batch_id, pending_count, stuck_count,
  *                                total_jobs, completed_jobs, failed_jobs,
  *                                estimated_completion_time, last_processed_at}
- *   JOB_PROCESS {queue_id}    → REPLY {queue_id, status} | ERROR {code, detail}
- *   JOB_CANCEL {queue_id}     → REPLY {queue_id, status, previous_status} | ERROR
- *   JOB_RETRY {queue_id}      → REPLY {queue_id, status} | ERROR
+ *   JOB_PROCESS {job_id}      → REPLY {job_id, queue_id, status} | ERROR {code, detail}
+ *   JOB_CANCEL {job_id}       → REPLY {job_id, queue_id, status, previous_status} | ERROR
+ *   JOB_RETRY {job_id}        → REPLY {job_id, queue_id, status} | ERROR
  *
+ * The contract is the one in docs/API.md, "Gateway ↔ scheduler messages".
  * Replies go back on the requesting connection unless it closed meanwhile.
  */
 #include <errno.h>
@@ -57,13 +58,14 @@ void control_conn_closed(struct conn *c)
 			r->conn = NULL;
 }
 
-static void reply_error(struct conn *c, uint64_t re, int code, const char *detail)
+/* code: "not_found" | "conflict" | "unavailable" | "bad_request" (docs/API.md). */
+static void reply_error(struct conn *c, uint64_t re, const char *code, const char *detail)
 {
 	struct msg_out out;
 	if (!c)
 		return;
 	msg_out_init(&out, MSG_ERROR, re, 2);
-	msg_put_int(&out, "code", code);
+	msg_put_str(&out, "code", code);
 	msg_put_str(&out, "detail", detail);
 	conn_send(c, &out);
 	msg_out_free(&out);
@@ -121,7 +123,7 @@ static void on_batch_opened(const struct batch_info *b, const char *err, void *a
 	struct pending_req *r = arg;
 	if (!b) {
 		log_error("opening a batch failed: %s", err ? err : "?");
-		reply_error(r->conn, r->re, 503, "database unavailable");
+		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 	} else if (!b->batch_id[0]) {
 		reply_batch(r, "no_jobs_pending", b);
 	} else {
@@ -140,14 +142,14 @@ static void on_batch_joined(const struct batch_info *b, const char *err, void *a
 	struct pending_req *r = arg;
 	if (!b) {
 		log_error("joining the batch failed: %s", err ? err : "?");
-		reply_error(r->conn, r->re, 503, "database unavailable");
+		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 	} else if (b->finished) {
 		/* It finished just now: this trigger starts the next one. */
 		S.batch_id[0] = '\0';
 		if (batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
 				     on_batch_opened, r) == 0)
 			return;
-		reply_error(r->conn, r->re, 503, "database unavailable");
+		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 	} else {
 		reply_batch(r, "already_processing", b);
 		sched_claim_soon();
@@ -159,7 +161,7 @@ static void batch_trigger(struct pending_req *r)
 {
 	int rc;
 	if (S.owner <= 0) {
-		reply_error(r->conn, r->re, 503, "scheduler not connected to the database yet");
+		reply_error(r->conn, r->re, "unavailable", "scheduler not connected to the database yet");
 		req_free(r);
 		return;
 	}
@@ -169,7 +171,7 @@ static void batch_trigger(struct pending_req *r)
 		rc = batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
 				      on_batch_opened, r);
 	if (rc < 0) {
-		reply_error(r->conn, r->re, 503, "database unavailable");
+		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 		req_free(r);
 	}
 }
@@ -202,8 +204,9 @@ static void reply_job(struct pending_req *r, const char *status, const char *pre
 	struct msg_out out;
 	if (!r->conn)
 		return;
-	msg_out_init(&out, MSG_REPLY, r->re, previous ? 3 : 2);
+	msg_out_init(&out, MSG_REPLY, r->re, previous ? 4 : 3);
 	msg_put_str(&out, "queue_id", r->queue_id);
+	msg_put_str(&out, "job_id", r->queue_id);
 	msg_put_str(&out, "status", status);
 	if (previous)
 		msg_put_str(&out, "previous_status", previous);
@@ -218,9 +221,9 @@ static void on_action(int rc, const char *status, const char *err, void *arg)
 
 	if (rc == JOB_ACTION_ERROR) {
 		log_error("job action on %s failed: %s", r->queue_id, err ? err : "?");
-		reply_error(r->conn, r->re, 503, "database unavailable");
+		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 	} else if (rc == JOB_ACTION_NOT_FOUND) {
-		reply_error(r->conn, r->re, 404, "Queue entry not found");
+		reply_error(r->conn, r->re, "not_found", "Queue entry not found");
 	} else if (r->type == MSG_JOB_PROCESS) {
 		if (rc == JOB_ACTION_WRONG_STATE) {
 			reply_job(r, "already_processing", status);
@@ -233,7 +236,7 @@ static void on_action(int rc, const char *status, const char *err, void *arg)
 	} else if (r->type == MSG_JOB_CANCEL) {
 		if (rc == JOB_ACTION_WRONG_STATE) {
 			snprintf(detail, sizeof detail, "Job is already %s", status);
-			reply_error(r->conn, r->re, 409, detail);
+			reply_error(r->conn, r->re, "conflict", detail);
 		} else {
 			struct job *j = job_find(r->queue_id);
 			if (j)
@@ -245,7 +248,7 @@ static void on_action(int rc, const char *status, const char *err, void *arg)
 		if (rc == JOB_ACTION_WRONG_STATE) {
 			snprintf(detail, sizeof detail,
 				 "Only failed jobs can be retried (status: %s)", status);
-			reply_error(r->conn, r->re, 409, detail);
+			reply_error(r->conn, r->re, "conflict", detail);
 		} else {
 			reply_job(r, "pending", status);
 			sched_claim_soon();
@@ -277,9 +280,10 @@ void control_on_msg(struct conn *c, const struct msg *m)
 	case MSG_JOB_CANCEL:
 	case MSG_JOB_RETRY:
 		r = req_new(c, m);
-		if (msg_copy_str(m->body, "queue_id", r->queue_id, sizeof r->queue_id) < 0 ||
+		if ((msg_copy_str(m->body, "job_id", r->queue_id, sizeof r->queue_id) < 0 &&
+		     msg_copy_str(m->body, "queue_id", r->queue_id, sizeof r->queue_id) < 0) ||
 		    !uuid_ok(r->queue_id)) {
-			reply_error(c, m->id, 400, "queue_id must be a UUID");
+			reply_error(c, m->id, "bad_request", "job_id must be a UUID");
 			req_free(r);
 			return;
 		}
@@ -290,7 +294,7 @@ void control_on_msg(struct conn *c, const struct msg *m)
 		else
 			rc = job_retry_async(S.admin, r->queue_id, on_action, r);
 		if (rc < 0) {
-			reply_error(c, m->id, 503, "database unavailable");
+			reply_error(c, m->id, "unavailable", "database unavailable");
 			req_free(r);
 		}
 		return;
