@@ -138,11 +138,11 @@ int main(int argc, char **argv)
 	FILE *f = fopen(conf, "w");
 	/* No backoff and no intensity limit: this measures the mechanism. */
 	fprintf(f,
-		"[supervisor]\nbackoff_initial_ms = 0\nintensity = 100000\nperiod_ms = 1\n"
-		"stable_after_ms = 1\nlog_ring = 100\n"
-		"[child victim]\nprogram = viralsup-test-actor --notify %s\n"
-		"[child idle]\nprogram = viralsup-test-actor\n",
-		path);
+	        "[supervisor]\nbackoff_initial_ms = 0\nintensity = 100000\nperiod_ms = 1\n"
+	        "stable_after_ms = 1\nlog_ring = 100\n"
+	        "[child victim]\nprogram = viralsup-test-actor --notify %s\n"
+	        "[child idle]\nprogram = viralsup-test-actor\n",
+	        path);
 	fclose(f);
 
 	pid_t sup = fork();

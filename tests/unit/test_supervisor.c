@@ -4,6 +4,7 @@
  * shutdown, orphan-freedom, log capture, run directory, readiness.
  */
 #include <errno.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,4 +474,64 @@ TEST(missing_program_is_marked_failed_without_a_crash_loop)
 	json_t *s = suptest_status(&r);
 	ASSERT_EQ_INT(json_int(suptest_child(s, "ghost"), "restarts_total"), 0);
 	json_decref(s);
+}
+
+TEST(migrations_are_applied_before_children_start)
+{
+	char *db = test_db_create(), *env;
+	ASSERT(asprintf(&env, "DATABASE_URL=%s", db) > 0);
+	const char *extra[] = {env, NULL};
+	struct suprun r;
+	suprun_spawn(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n", extra);
+	WAIT_UNTIL(access(r.sock, F_OK) == 0 && suptest_state_is(&r, "a", "ready"), 10000);
+	char *log = suptest_read(r.log);
+	char *mig = strstr(log, "database schema at version");
+	ASSERT(mig != NULL);
+	ASSERT(strstr(log, "a ready (pid") > mig);
+	free(log);
+	PGconn *pg = PQconnectdb(db);
+	ASSERT_EQ_INT(PQstatus(pg), CONNECTION_OK);
+	PGresult *res = PQexec(pg, "SELECT count(*) FROM schema_migrations");
+	ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
+	ASSERT_CMP_INT(atoi(PQgetvalue(res, 0, 0)), >=, 2);
+	PQclear(res);
+	PQfinish(pg);
+	free(env);
+	free(db);
+}
+
+TEST(unreachable_database_is_a_clear_startup_error)
+{
+	char *dir = test_tmpdir(), *env;
+	ASSERT(asprintf(&env, "DATABASE_URL=host=%s/nope dbname=x connect_timeout=2", dir) > 0);
+	const char *extra[] = {env, NULL};
+	struct suprun r;
+	suprun_spawn(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n", extra);
+	int st = suprun_wait(&r, 5000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
+	char *log = suptest_read(r.log);
+	ASSERT_CONTAINS(log, "database: cannot connect");
+	ASSERT(!strstr(log, "a ready"));
+	free(log);
+	free(env);
+	free(dir);
+}
+
+TEST(second_signal_forces_the_stop)
+{
+	struct suprun r;
+	suprun_start(&r, SUP_FAST "[child stuck]\nshutdown_timeout_ms = 30000\nprogram = " ACTOR
+	                          " --ignore-term\n");
+	WAIT_UNTIL(suptest_state_is(&r, "stuck", "ready"), 5000);
+	pid_t pid = suptest_pid(&r, "stuck");
+	kill(r.pid, SIGTERM);
+	WAIT_UNTIL(suptest_state_is(&r, "stuck", "stopping"), 5000);
+	double t0 = test_now_ms();
+	kill(r.pid, SIGINT);
+	int st = suprun_wait(&r, 5000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
+	ASSERT_CMP_INT(test_now_ms() - t0, <, 2000);
+	WAIT_UNTIL(!suptest_alive(pid), 1000);
 }
