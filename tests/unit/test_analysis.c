@@ -727,9 +727,9 @@ TEST(engine_speed_for_four_accounts_of_twelve_reels)
 		json_t *out = run_ok(in);
 		json_decref(out);
 		n++;
-	} while ((el = cpu_ms() - t0) < 1000);
+	} while ((el = cpu_ms() - t0) < 300);
 	printf("  %.0f analyses per CPU second (4 accounts x 12 reels, output built and freed)\n",
 	       n * 1000.0 / el);
-	ASSERT_CMP_INT(n, >, 100); /* generous: the machine is shared */
+	ASSERT_CMP_INT(n, >, 30); /* generous: sanitizer builds are slower */
 	json_decref(in);
 }
