@@ -46,7 +46,7 @@ static const char SQL_CLAIM[] =
     "       WHEN q.lease_token IS NULL THEN 'legacy row stuck in processing'"
     "       ELSE 'owner heartbeat expired' END AS why"
     " FROM viral_ideas_queue q"
-    " WHERE q.status = 'processing'"
+    " WHERE q.status = 'processing' AND ($6::uuid IS NULL OR q.id = $6::uuid)"
     "  AND (q.lease_expires_at < now()"
     "   OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at,"
     "        q.submitted_at) < now() - $4::int * interval '1 millisecond')"
@@ -59,6 +59,7 @@ static const char SQL_CLAIM[] =
     " SELECT q.id, q.priority, q.submitted_at, NULL::text AS why"
     " FROM viral_ideas_queue q"
     " WHERE q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now())"
+    "  AND ($6::uuid IS NULL OR q.id = $6::uuid)"
     " ORDER BY q.priority, q.submitted_at"
     " LIMIT $2::int"
     " FOR UPDATE OF q SKIP LOCKED"
@@ -174,23 +175,70 @@ static const char SQL_RESCUE[] =
  */
 static const char SQL_COMPLETE[] =
     "WITH upd AS (UPDATE viral_ideas_queue SET status = 'completed', progress_percentage = 100,"
-    "  current_step = left(COALESCE($5, 'Analysis completed'), 100),"
+    "  current_step = left(COALESCE($5, CASE WHEN $6::jsonb IS NULL THEN 'Analysis completed'"
+    "   WHEN $3::int = 1 THEN format('Initial analysis completed: %s transcripts fetched',"
+    "    COALESCE($6::jsonb->'counts'->>'transcripts_fetched', '0'))"
+    "   ELSE format('Recurring analysis completed: %s new transcripts',"
+    "    COALESCE($6::jsonb->'counts'->>'transcripts_fetched', '0')) END), 100),"
     "  completed_at = now(), last_analysis_at = now(), total_runs = COALESCE(total_runs, 0) + 1,"
+    "  last_discovery_fetch_at = CASE WHEN $3::int > 1 THEN now() ELSE last_discovery_fetch_at END,"
     "  next_scheduled_run = CASE WHEN auto_rerun_enabled"
     "   THEN now() + make_interval(hours => COALESCE(rerun_frequency_hours, 24)) END,"
     "  error_message = NULL, lease_expires_at = NULL,"
     "  transition_reason = 'completed run ' || $3" SQL_FENCE " RETURNING id, batch_id),"
     " res AS (INSERT INTO viral_analysis_results (queue_id, analysis_run, analysis_type, status,"
-    "   analysis_completed_at, analysis_data, workflow_version)"
+    "   analysis_completed_at, transcripts_completed_at, analysis_data, workflow_version,"
+    "   total_reels_analyzed, primary_reels_count, competitor_reels_count, transcripts_fetched)"
     "  SELECT id, $3::int, CASE WHEN $3::int = 1 THEN 'initial' ELSE 'recurring' END, 'completed',"
-    "   now(), COALESCE($4::jsonb, '{}'::jsonb), 'hook_based_v2' FROM upd"
+    "   now(), now(), COALESCE($4::jsonb, $6::jsonb->'analysis_data', '{}'::jsonb),"
+    "   'hook_based_v2',"
+    "   COALESCE(($6::jsonb->'counts'->>'total_reels_analyzed')::int, 0),"
+    "   COALESCE(($6::jsonb->'counts'->>'primary_reels_count')::int, 0),"
+    "   COALESCE(($6::jsonb->'counts'->>'competitor_reels_count')::int, 0),"
+    "   COALESCE(($6::jsonb->'counts'->>'transcripts_fetched')::int, 0) FROM upd"
     "  ON CONFLICT (queue_id, analysis_run) DO UPDATE SET status = 'completed',"
     "   analysis_completed_at = COALESCE(viral_analysis_results.analysis_completed_at, now()),"
-    "   analysis_data = COALESCE($4::jsonb, viral_analysis_results.analysis_data),"
+    "   analysis_data = COALESCE($4::jsonb, $6::jsonb->'analysis_data',"
+    "    viral_analysis_results.analysis_data),"
+    "   total_reels_analyzed = EXCLUDED.total_reels_analyzed,"
+    "   primary_reels_count = EXCLUDED.primary_reels_count,"
+    "   competitor_reels_count = EXCLUDED.competitor_reels_count,"
+    "   transcripts_fetched = EXCLUDED.transcripts_fetched,"
     "   error_message = NULL, updated_at = now()"
     "  RETURNING id),"
+    " reels AS (INSERT INTO viral_analysis_reels (analysis_id, content_id, reel_type, username,"
+    "   selection_reason, rank_in_selection, view_count_at_analysis, like_count_at_analysis,"
+    "   comment_count_at_analysis, outlier_score_at_analysis, transcript_requested,"
+    "   transcript_completed, hook_text, power_words, analysis_metadata, transcript_fetched_at)"
+    "  SELECT res.id, r->>'content_id', left(r->>'reel_type', 20), r->>'username',"
+    "   left(r->>'selection_reason', 100), COALESCE((r->>'rank_in_selection')::int, 0),"
+    "   COALESCE((r->>'view_count_at_analysis')::bigint, 0),"
+    "   COALESCE((r->>'like_count_at_analysis')::bigint, 0),"
+    "   COALESCE((r->>'comment_count_at_analysis')::bigint, 0),"
+    "   COALESCE((r->>'outlier_score_at_analysis')::numeric, 0),"
+    "   COALESCE((r->>'transcript_requested')::boolean, false),"
+    "   COALESCE((r->>'transcript_completed')::boolean, false), r->>'hook_text',"
+    "   r->'power_words', COALESCE(r->'analysis_metadata', '{}'::jsonb),"
+    "   CASE WHEN (r->>'transcript_completed')::boolean THEN now() END"
+    "  FROM res, jsonb_array_elements(COALESCE($6::jsonb->'reels', '[]'::jsonb)) r"
+    "  WHERE r->>'content_id' IS NOT NULL AND r->>'username' IS NOT NULL"
+    "  ON CONFLICT (analysis_id, content_id) DO NOTHING),"
+    " scripts AS (INSERT INTO viral_scripts (analysis_id, script_title, script_content,"
+    "   script_type, estimated_duration, target_audience, primary_hook, call_to_action,"
+    "   source_reels, script_structure, generation_prompt, ai_model, generation_temperature,"
+    "   status, hook_metadata)"
+    "  SELECT res.id, left(COALESCE(x->>'script_title', 'Hook Script'), 255),"
+    "   COALESCE(x->>'script_content', ''), left(COALESCE(x->>'script_type', 'reel'), 50),"
+    "   (x->>'estimated_duration')::int, left(x->>'target_audience', 255), x->>'primary_hook',"
+    "   x->>'call_to_action', x->'source_reels', x->'script_structure',"
+    "   x->>'generation_prompt', left(x->>'ai_model', 100),"
+    "   (x->>'generation_temperature')::numeric, left(COALESCE(x->>'status', 'completed'), 50),"
+    "   COALESCE(x->'hook_metadata', '{}'::jsonb)"
+    "  FROM res, jsonb_array_elements(COALESCE($6::jsonb->'scripts', '[]'::jsonb)) x"
+    "  WHERE NOT EXISTS (SELECT 1 FROM viral_scripts v WHERE v.analysis_id = res.id)),"
     " comp AS (UPDATE viral_ideas_competitors c SET processing_status = 'completed',"
-    "  processed_at = now() FROM upd WHERE c.queue_id = upd.id AND c.is_active),"
+    "  processed_at = now() FROM upd WHERE c.queue_id = upd.id AND c.is_active"
+    "  AND c.processing_status <> 'failed'),"
     " bat AS (UPDATE batches b SET completed_jobs = b.completed_jobs + 1,"
     "  finished_at = CASE WHEN b.completed_jobs + b.failed_jobs + 1 >= b.total_jobs"
     "   THEN COALESCE(b.finished_at, now()) END FROM upd WHERE b.id = upd.batch_id)"
@@ -210,6 +258,11 @@ static const char SQL_PRUNE[] =
     "WITH d AS (DELETE FROM job_events WHERE id IN (SELECT id FROM job_events"
     "  WHERE at < now() - $1::int * interval '1 second' ORDER BY id LIMIT $2::int)"
     "  RETURNING 1) SELECT count(*) FROM d";
+
+const char *queue_claim_sql(void)
+{
+	return SQL_CLAIM;
+}
 
 /* ----------------------------------------------------------- statements */
 
@@ -286,6 +339,8 @@ static void build_claim(struct stmt *s, const struct queue_claim_opts *o)
 	s->p[2] = num(s, 2, o->lease_ms > 0 ? o->lease_ms : 60000);
 	s->p[3] = num(s, 3, o->legacy_stuck_ms > 0 ? o->legacy_stuck_ms : 60000);
 	s->p[4] = num(s, 4, o->rescue_cap > 0 ? o->rescue_cap : 3);
+	s->p[5] = o->only_id; /* NULL: any job */
+	s->n = 6;
 }
 
 /* A PostgreSQL array literal of uuids; -EINVAL when an element is not uuid-shaped. */
@@ -383,7 +438,8 @@ static void build_complete(struct stmt *s, const char *id, const char *token,
 	s->p[2] = num(s, 2, r && r->analysis_run > 0 ? r->analysis_run : 1);
 	s->p[3] = r ? r->analysis_data : NULL;
 	s->p[4] = r ? r->current_step : NULL;
-	s->n = 5;
+	s->p[5] = r ? r->result : NULL;
+	s->n = 6;
 }
 
 static void build_progress(struct stmt *s, const char *id, const char *token, int pct,

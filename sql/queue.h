@@ -44,6 +44,7 @@ struct queue_claim_opts {
 	int legacy_stuck_ms; /* lease-less processing rows older than this are reclaimed, default
 	                        60000 */
 	int rescue_cap;      /* crash rescues allowed before a job is failed, default 3 */
+	const char *only_id; /* claim just this job (process now), or NULL */
 };
 
 /* One claimed job. Strings are owned by the array (queue_jobs_free). */
@@ -66,6 +67,9 @@ struct queue_result {
 	int analysis_run;          /* from the claim */
 	const char *analysis_data; /* JSON object text, or NULL to keep what the row has */
 	const char *current_step;  /* or NULL for "Analysis completed" */
+	/* The analysis engine's output {analysis_data, reels, scripts, counts} (JSON
+	 * text) or NULL: stored with the result row in the same transaction. */
+	const char *result;
 };
 
 /* ---- blocking, on a PGconn; err (may be NULL) gets a one-line reason ---- */
@@ -108,6 +112,10 @@ int queue_progress(PGconn *c, const char *id, const char *token, int pct, const 
                    char *err, size_t errlen);
 /* Deletes up to max_rows job_events older than retention_s; rows deleted or -1. */
 long long queue_prune_events(PGconn *c, int retention_s, int max_rows, char *err, size_t errlen);
+
+/* The claim statement's text ($1 owner, $2 K, $3 lease ms, $4 legacy ms, $5 rescue cap,
+ * $6 only_id or NULL), for EXPLAIN in tools and docs. */
+const char *queue_claim_sql(void);
 
 /* ---- async, on a struct pg: 0 when accepted (cb runs once later), or -errno from pg_query ---- */
 

@@ -669,3 +669,24 @@ TEST(four_claimers_drain_20000_jobs_each_claimed_exactly_once)
 	PQfinish(c);
 	free(ci);
 }
+
+TEST(claim_of_one_named_job_takes_only_that_job)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 3);
+	char *id = text(c, "SELECT id::text FROM viral_ideas_queue WHERE session_id = $1", "s3");
+	long long o = owner_new(c, "n1", 30000);
+	char err[256];
+	struct queue_job *j;
+	struct queue_claim_opts opt = {.owner = o, .limit = 5, .only_id = id};
+	ASSERT_EQ_INT(queue_claim(c, &opt, &j, err, sizeof err), 1);
+	ASSERT_EQ_STR(j[0].id, id);
+	queue_jobs_free(j, 1);
+	/* Already held: a second targeted claim gets nothing. */
+	ASSERT_EQ_INT(queue_claim(c, &opt, &j, err, sizeof err), 0);
+	queue_jobs_free(j, 0);
+	free(id);
+	PQfinish(c);
+	free(ci);
+}

@@ -1,0 +1,178 @@
+/*
+ * bench_claims [CONNINFO]: jobs per second through claim + complete, with
+ * 1 and 4 claimer processes, one job per claim and K = 32 per claim.
+ * CONNINFO (or $DATABASE_URL / $TEST_PG_CONNINFO) names a server; the
+ * bench makes its own database there and drops it at the end.
+ * JOBS=N sets the jobs per run (default 20000).
+ *
+ * bench_claims --explain [CONNINFO]: EXPLAIN (ANALYZE, BUFFERS) of the claim
+ * statement on 1,000,000 finished and 1,000 pending jobs (docs/EXPLAIN-claim.md).
+ */
+#include "sql/migrate.h"
+#include "sql/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void must(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bench: %s: %s", sql, PQresultErrorMessage(r));
+		exit(1);
+	}
+	PQclear(r);
+}
+
+static int claimer(const char *ci, int k)
+{
+	PGconn *c = PQconnectdb(ci);
+	char err[256];
+	long long o = queue_owner_register(c, "bench", "bench", 30000, err, sizeof err);
+	int empty = 0;
+	while (empty < 2) {
+		struct queue_job *j;
+		struct queue_claim_opts opt = {.owner = o, .limit = k, .lease_ms = 60000};
+		int n = queue_claim(c, &opt, &j, err, sizeof err);
+		if (n < 0) {
+			fprintf(stderr, "claim: %s\n", err);
+			return 1;
+		}
+		empty = n ? 0 : empty + 1;
+		for (int i = 0; i < n; i++) {
+			struct queue_result r = {.analysis_run = j[i].analysis_run};
+			if (queue_complete(c, j[i].id, j[i].lease_token, &r, err, sizeof err) !=
+			    QUEUE_OK) {
+				fprintf(stderr, "complete: %s\n", err);
+				return 1;
+			}
+		}
+		queue_jobs_free(j, n);
+	}
+	PQfinish(c);
+	return 0;
+}
+
+static double run(PGconn *c, const char *ci, int jobs, int nclaimers, int k)
+{
+	char sql[256];
+	must(c, "TRUNCATE viral_ideas_queue CASCADE");
+	must(c, "TRUNCATE job_events");
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO viral_ideas_queue (session_id, primary_username) "
+	         "SELECT 'b' || i, 'u' || i FROM generate_series(1, %d) i",
+	         jobs);
+	must(c, sql);
+	must(c, "VACUUM ANALYZE viral_ideas_queue");
+	double t0 = now_s();
+	pid_t kids[16];
+	for (int i = 0; i < nclaimers; i++)
+		if ((kids[i] = fork()) == 0)
+			_exit(claimer(ci, k));
+	for (int i = 0; i < nclaimers; i++) {
+		int st;
+		waitpid(kids[i], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			exit(1);
+	}
+	return jobs / (now_s() - t0);
+}
+
+static void explain(PGconn *c)
+{
+	must(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, status, "
+	        "submitted_at, completed_at, total_runs) SELECT 'done' || i, 'u' || (i % 5000), "
+	        "'completed', now() - interval '30 days' + i * interval '1 second', now(), 1 "
+	        "FROM generate_series(1, 1000000) i");
+	must(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, priority) "
+	        "SELECT 'todo' || i, 'u' || i, 1 + i % 10 FROM generate_series(1, 1000) i");
+	must(c, "VACUUM ANALYZE viral_ideas_queue");
+	char err[256];
+	long long o = queue_owner_register(c, "explain", "bench", 30000, err, sizeof err);
+	char *sql, owner[32];
+	snprintf(owner, sizeof owner, "%lld", o);
+	if (asprintf(&sql, "EXPLAIN (ANALYZE, BUFFERS) %s", queue_claim_sql()) < 0)
+		exit(1);
+	const char *p[6] = {owner, "32", "60000", "60000", "3", NULL};
+	must(c, "BEGIN");
+	PGresult *r = PQexecParams(c, sql, 6, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "explain: %s", PQresultErrorMessage(r));
+		exit(1);
+	}
+	printf("claim K=32 on 1,000,000 completed + 1,000 pending rows:\n\n");
+	for (int i = 0; i < PQntuples(r); i++)
+		printf("    %s\n", PQgetvalue(r, i, 0));
+	PQclear(r);
+	must(c, "ROLLBACK");
+	free(sql);
+}
+
+int main(int argc, char **argv)
+{
+	int do_explain = argc > 1 && strcmp(argv[1], "--explain") == 0;
+	if (do_explain) {
+		argc--;
+		argv++;
+	}
+	const char *server = argc > 1 ? argv[1] : getenv("DATABASE_URL");
+	if (!server)
+		server = getenv("TEST_PG_CONNINFO");
+	if (!server) {
+		fprintf(stderr, "usage: bench_claims CONNINFO\n");
+		return 1;
+	}
+	int jobs = getenv("JOBS") ? atoi(getenv("JOBS")) : 20000;
+	char *admin_ci, *ci, db[64], sql[128];
+	snprintf(db, sizeof db, "bench_claims_%d", (int)getpid());
+	if (asprintf(&admin_ci, "%s dbname=postgres", server) < 0 ||
+	    asprintf(&ci, "%s dbname=%s application_name=viralsup-bench", server, db) < 0)
+		return 1;
+	PGconn *admin = PQconnectdb(admin_ci);
+	if (PQstatus(admin) != CONNECTION_OK) {
+		fprintf(stderr, "bench: %s", PQerrorMessage(admin));
+		return 1;
+	}
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", db); /* our own name, not input */
+	must(admin, sql);
+	PGconn *c = PQconnectdb(ci);
+	char err[512];
+	if (migrate_apply(c, err, sizeof err) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		return 1;
+	}
+	must(c, "SET client_min_messages = warning");
+	if (do_explain) {
+		explain(c);
+		jobs = 0;
+	}
+	if (jobs)
+		printf("claim + complete, %d jobs per run (jobs/s)\n", jobs);
+	if (jobs)
+		printf("| claimers | 1 job per claim | K=32 per claim |\n|---|---|---|\n");
+	int cl[2] = {1, 4};
+	for (int i = 0; jobs && i < 2; i++) {
+		double one = run(c, ci, jobs, cl[i], 1);
+		double batched = run(c, ci, jobs, cl[i], 32);
+		printf("| %d | %.0f | %.0f |\n", cl[i], one, batched);
+		fflush(stdout);
+	}
+	PQfinish(c);
+	snprintf(sql, sizeof sql, "DROP DATABASE %s", db);
+	must(admin, sql);
+	PQfinish(admin);
+	free(admin_ci);
+	free(ci);
+	return 0;
+}
