@@ -13,35 +13,40 @@
 #include "sql/store.h"
 
 /* "Stuck": the same rule as the claim in queue.c. $N = legacy threshold ms. */
-#define SQL_STUCK(N)                                                                               \
-	"(q.status = 'processing' AND (q.lease_expires_at < now()"                                 \
-	" OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at,"           \
-	"  q.submitted_at) < now() - $" N "::int * interval '1 millisecond')"                      \
-	" OR EXISTS (SELECT 1 FROM owners o WHERE o.id = q.lease_owner"                            \
+#define SQL_STUCK(N)                                                                     \
+	"(q.status = 'processing' AND (q.lease_expires_at < now()"                       \
+	" OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at," \
+	"  q.submitted_at) < now() - $" N "::int * interval '1 millisecond')"            \
+	" OR EXISTS (SELECT 1 FROM owners o WHERE o.id = q.lease_owner"                  \
 	"  AND (o.stopped_at IS NOT NULL OR o.heartbeat_at + o.heartbeat_expiry < now()))))"
 
-#define SQL_DUE "(q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now()))"
+#define SQL_DUE \
+	"(q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now()))"
 
 /* Columns every batch statement ends with: see read_batch. */
-#define SQL_BATCH_TAIL                                                                             \
-	" (SELECT to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"      \
-	"   FROM viral_ideas_queue WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 1),"    \
-	" (SELECT COALESCE(avg(extract(epoch FROM completed_at - started_processing_at)), 0)"       \
-	"   FROM (SELECT completed_at, started_processing_at FROM viral_ideas_queue"                \
-	"   WHERE status = 'completed' AND started_processing_at IS NOT NULL"                       \
+#define SQL_BATCH_TAIL                                                                           \
+	" (SELECT to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"    \
+	"   FROM viral_ideas_queue WHERE status = 'completed' ORDER BY completed_at DESC LIMIT " \
+	"1),"                                                                                    \
+	" (SELECT COALESCE(avg(extract(epoch FROM completed_at - started_processing_at)), 0)"    \
+	"   FROM (SELECT completed_at, started_processing_at FROM viral_ideas_queue"             \
+	"   WHERE status = 'completed' AND started_processing_at IS NOT NULL"                    \
 	"   ORDER BY completed_at DESC LIMIT 50) r)"
 
 /* $1 source, $2 owner, $3 legacy ms. */
 static const char SQL_BATCH_OPEN[] =
     "WITH cand AS (SELECT q.id, " SQL_DUE " AS due FROM viral_ideas_queue q"
-    "  WHERE q.status IN ('pending', 'processing') AND (" SQL_DUE " OR " SQL_STUCK("3") ")),"
-    " b AS (INSERT INTO batches (trigger_source, owner_id, total_jobs)"
-    "  SELECT $1, $2::bigint, count(*) FROM cand HAVING count(*) > 0 RETURNING id, total_jobs),"
-    " tag AS (UPDATE viral_ideas_queue q SET batch_id = b.id FROM b, cand"
-    "  WHERE q.id = cand.id RETURNING 1)"
-    " SELECT (SELECT id FROM b), (SELECT count(*) FROM cand WHERE due),"
-    "  (SELECT count(*) FROM cand WHERE NOT due), COALESCE((SELECT total_jobs FROM b), 0), 0, 0,"
-    "  false, (SELECT count(*) FROM tag)," SQL_BATCH_TAIL;
+    "  WHERE q.status IN ('pending', 'processing') AND (" SQL_DUE
+    " OR " SQL_STUCK("3") ")),"
+                          " b AS (INSERT INTO batches (trigger_source, owner_id, total_jobs)"
+                          "  SELECT $1, $2::bigint, count(*) FROM cand HAVING count(*) > 0 "
+                          "RETURNING id, total_jobs),"
+                          " tag AS (UPDATE viral_ideas_queue q SET batch_id = b.id FROM b, cand"
+                          "  WHERE q.id = cand.id RETURNING 1)"
+                          " SELECT (SELECT id FROM b), (SELECT count(*) FROM cand WHERE due),"
+                          "  (SELECT count(*) FROM cand WHERE NOT due), COALESCE((SELECT "
+                          "total_jobs FROM b), 0), 0, 0,"
+                          "  false, (SELECT count(*) FROM tag)," SQL_BATCH_TAIL;
 
 /* $1 batch id. */
 static const char SQL_BATCH_JOIN[] =
@@ -165,7 +170,7 @@ static void on_result(struct pg *pg, PGresult *res, const char *err, void *arg)
 			} else {
 				status = PQgetvalue(res, 0, 0);
 				rc = PQgetvalue(res, 0, 1)[0] == 't' ? JOB_ACTION_OK
-								     : JOB_ACTION_WRONG_STATE;
+				                                     : JOB_ACTION_WRONG_STATE;
 			}
 		}
 		((job_action_fn)c->cb)(rc, status, err, c->arg);
@@ -195,7 +200,7 @@ static void on_result(struct pg *pg, PGresult *res, const char *err, void *arg)
 }
 
 static int call(struct pg *pg, enum call_kind kind, const char *sql, int n,
-		const char *const *params, void *cb, void *arg)
+                const char *const *params, void *cb, void *arg)
 {
 	struct call *c = xmalloc(sizeof *c);
 	c->kind = kind;
@@ -208,7 +213,7 @@ static int call(struct pg *pg, enum call_kind kind, const char *sql, int n,
 }
 
 int batch_open_async(struct pg *pg, const char *source, long long owner, int legacy_stuck_ms,
-		     batch_fn cb, void *arg)
+                     batch_fn cb, void *arg)
 {
 	char o[24], l[24];
 	snprintf(o, sizeof o, "%lld", owner);
@@ -248,14 +253,14 @@ int job_retry_async(struct pg *pg, const char *id, job_action_fn cb, void *arg)
 }
 
 int competitor_mark_async(struct pg *pg, const char *job_id, const char *token,
-			  const char *username, const char *status, const char *error)
+                          const char *username, const char *status, const char *error)
 {
 	const char *p[] = {job_id, token, username, status, error};
 	return pg_query(pg, SQL_COMPETITOR_MARK, 5, p, NULL, NULL);
 }
 
 int content_newest_async(struct pg *pg, const char *const *usernames, int n, newest_fn cb,
-			 void *arg)
+                         void *arg)
 {
 	char *arr = store_text_array(usernames, n);
 	const char *p[] = {arr};
@@ -273,7 +278,7 @@ int reruns_requeue_async(struct pg *pg, int limit, count_fn cb, void *arg)
 }
 
 int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long long owner,
-			count_fn cb, void *arg)
+                        count_fn cb, void *arg)
 {
 	char i[24], o[24];
 	snprintf(i, sizeof i, "%d", interval_s);
@@ -288,7 +293,7 @@ static const char SQL_RETIRE[] =
     "  AND id <> $3::bigint AND stopped_at IS NULL RETURNING 1) SELECT count(*) FROM r";
 
 int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
-			     count_fn cb, void *arg)
+                             count_fn cb, void *arg)
 {
 	char o[24];
 	snprintf(o, sizeof o, "%lld", owner);

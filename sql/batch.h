@@ -31,7 +31,7 @@ typedef void (*batch_fn)(const struct batch_info *b, const char *err, void *arg)
  * them with it, and reports the counts; opens nothing when there are none.
  */
 int batch_open_async(struct pg *pg, const char *source, long long owner, int legacy_stuck_ms,
-		     batch_fn cb, void *arg);
+                     batch_fn cb, void *arg);
 /* Adds due pending jobs not yet in batch_id to it; reports its counts. */
 int batch_join_async(struct pg *pg, const char *batch_id, batch_fn cb, void *arg);
 /* Reads a batch's counters (finished when completed + failed >= total). */
@@ -58,12 +58,12 @@ int job_retry_async(struct pg *pg, const char *id, job_action_fn cb, void *arg);
 
 /* Marks one competitor of a job held with token: status "completed" or "failed" (+ error). */
 int competitor_mark_async(struct pg *pg, const char *job_id, const char *token,
-			  const char *username, const char *status, const char *error);
+                          const char *username, const char *status, const char *error);
 
 /* For incremental runs: newest stored reel time (Unix s) per username. */
 typedef void (*newest_fn)(int n, char **usernames, int64_t *newest, const char *err, void *arg);
 int content_newest_async(struct pg *pg, const char *const *usernames, int n, newest_fn cb,
-			 void *arg);
+                         void *arg);
 
 /* Completed jobs whose next_scheduled_run is due (auto re-run) → pending, at most limit. */
 typedef void (*count_fn)(long long n, const char *err, void *arg);
@@ -75,7 +75,7 @@ int reruns_requeue_async(struct pg *pg, int limit, count_fn cb, void *arg);
  * trigger a batch), 0 when another node already did.
  */
 int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long long owner,
-			count_fn cb, void *arg);
+                        count_fn cb, void *arg);
 
 /*
  * A process of this role on this node started as owner: earlier owners of
@@ -84,6 +84,6 @@ int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long lo
  * of after their heartbeat expires. Requires node ids unique per node.
  */
 int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
-			     count_fn cb, void *arg);
+                             count_fn cb, void *arg);
 
 #endif

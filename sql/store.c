@@ -64,7 +64,8 @@ static const char SQL_STORE_ACCOUNTS[] =
     "  SELECT r->>'content_id', r->>'shortcode', 'reel', r->>'url', r->>'caption',"
     "   r->>'thumbnail_url', (r->>'view_count')::bigint, (r->>'like_count')::bigint,"
     "   (r->>'comment_count')::bigint,"
-    "   CASE WHEN s.median > 0 THEN least(round((r->>'view_count')::numeric / s.median::numeric, 4),"
+    "   CASE WHEN s.median > 0 THEN least(round((r->>'view_count')::numeric / s.median::numeric, "
+    "4),"
     "    999999.9999) ELSE 0 END,"
     "   CASE WHEN (r->>'taken_at')::bigint > 0 THEN to_timestamp((r->>'taken_at')::bigint) END,"
     "   reels.username, prof.id,"
@@ -184,16 +185,17 @@ char *store_text_array(const char *const *v, int n)
 }
 
 int store_analysis_input_async(struct pg *pg, const struct analysis_input_req *req,
-			       analysis_input_fn cb, void *arg)
+                               analysis_input_fn cb, void *arg)
 {
 	char run[16], since[24], limit[16];
 	struct input_call *c = xmalloc(sizeof *c);
 	char *accounts = store_text_array(req->accounts, req->naccounts);
 	snprintf(run, sizeof run, "%d", req->run);
 	snprintf(since, sizeof since, "%lld", req->since);
-	snprintf(limit, sizeof limit, "%d", req->reels_per_account > 0 ? req->reels_per_account : 100);
-	const char *p[] = {req->job_id, req->primary, run, req->analysis_type, req->content_strategy,
-			   since, accounts, limit};
+	snprintf(limit, sizeof limit, "%d",
+	         req->reels_per_account > 0 ? req->reels_per_account : 100);
+	const char *p[] = {req->job_id,           req->primary, run,      req->analysis_type,
+	                   req->content_strategy, since,        accounts, limit};
 	c->cb = cb;
 	c->arg = arg;
 	int r = pg_query(pg, SQL_ANALYSIS_INPUT, 8, p, on_input, c);

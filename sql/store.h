@@ -38,7 +38,7 @@ struct analysis_input_req {
 };
 typedef void (*analysis_input_fn)(const char *json, const char *err, void *arg);
 int store_analysis_input_async(struct pg *pg, const struct analysis_input_req *req,
-			       analysis_input_fn cb, void *arg);
+                               analysis_input_fn cb, void *arg);
 
 /* A text[] literal of strings (quoted, escaped), malloc'd: caller frees. */
 char *store_text_array(const char *const *v, int n);

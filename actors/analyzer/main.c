@@ -66,7 +66,7 @@ static void task_finish(struct task *t, bool ok, bool fenced, const char *class,
 	else {
 		A.failed++;
 		log_event(LOG_WARN, t->job, "analysis failed (%s): %s", class ? class : "-",
-			  error ? error : "?");
+		          error ? error : "?");
 	}
 	if (t->sched) {
 		msg_out_init(&out, MSG_ANALYZE_DONE, t->re, 4);
@@ -88,8 +88,8 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 	(void)c;
 	if (err) {
 		task_finish(t, false, false, "transient",
-			    err == -ETIMEDOUT ? "writer did not answer in time"
-					      : "writer went away before acknowledging");
+		            err == -ETIMEDOUT ? "writer did not answer in time"
+		                              : "writer went away before acknowledging");
 		return;
 	}
 	msg_get_bool(reply->body, "ok", &ok);
@@ -140,8 +140,8 @@ static void on_input(const char *json, const char *err, void *arg)
 	free(result);
 	if (r < 0)
 		task_finish(t, false, false, "transient",
-			    r == -EMSGSIZE ? "analysis result larger than a frame"
-					   : "writer unavailable");
+		            r == -EMSGSIZE ? "analysis result larger than a frame"
+		                           : "writer unavailable");
 }
 
 static void on_analyze(struct conn *c, const struct msg *m)
@@ -245,8 +245,9 @@ int main(int argc, char **argv)
 		log_error("database.url (DATABASE_URL) is not set");
 		return EXIT_PERMANENT;
 	}
-	struct pg_config pc = {
-	    .conninfo = url, .application_name = "viralsup-analyzer", .statement_timeout_ms = 30000};
+	struct pg_config pc = {.conninfo = url,
+	                       .application_name = "viralsup-analyzer",
+	                       .statement_timeout_ms = 30000};
 	A.pg = pg_new(a.loop, &pc);
 	char *sp = actor_socket_path(&a, "scheduler"), *wp = actor_socket_path(&a, "writer");
 	A.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);

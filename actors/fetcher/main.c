@@ -54,7 +54,7 @@ static void account_finish(struct account *acc, bool ok, const char *class, cons
 	else {
 		F.failed++;
 		log_event(LOG_INFO, acc->job, "@%s not fetched (%s): %s", acc->username, class,
-			  error);
+		          error);
 	}
 	if (acc->sched) {
 		msg_out_init(&out, MSG_FETCH_DONE, acc->re, 5);
@@ -77,8 +77,8 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 	(void)c;
 	if (err) {
 		account_finish(acc, false, "transient",
-			       err == -ETIMEDOUT ? "writer did not answer in time"
-						 : "writer went away before acknowledging");
+		               err == -ETIMEDOUT ? "writer did not answer in time"
+		                                 : "writer went away before acknowledging");
 		return;
 	}
 	msg_get_bool(reply->body, "ok", &ok);
@@ -91,7 +91,7 @@ static void on_fetched(void *arg, enum fetch_status status, const char *reason, 
 	struct account *acc = arg;
 	if (status != FETCH_OK) {
 		account_finish(acc, false, status == FETCH_PERMANENT ? "permanent" : "transient",
-			       reason ? reason : fetch_status_name(status));
+		               reason ? reason : fetch_status_name(status));
 		return;
 	}
 	json_t *fetch = json_object_get(doc, "fetch");
@@ -191,13 +191,15 @@ int main(int argc, char **argv)
 	F.max_reels = (int)config_int(a.config, "fetcher.reels_per_account");
 	F.max_pages = (int)config_int(a.config, "fetcher.max_pages");
 	F.transcripts = (int)config_int(a.config, "fetcher.transcripts_per_account");
+	if (F.transcripts == 0)
+		F.transcripts = -1; /* the provider reads 0 as "its default" */
 
 	provider_opts_from_env(&po);
 	po.scraper_url = config_str(a.config, "fetcher.scraper_url");
 	po.transcript_url = config_str(a.config, "fetcher.transcript_url");
 	po.fixtures_dir = config_str(a.config, "fetcher.fixtures_dir");
-	po.rate_per_sec =
-	    config_double(a.config, "fetcher.rate_limit") / config_int(a.config, "supervisor.fetchers");
+	po.rate_per_sec = config_double(a.config, "fetcher.rate_limit") /
+	                  config_int(a.config, "supervisor.fetchers");
 	po.max_attempts = (int)config_int(a.config, "fetcher.retries") + 1;
 	po.http.connect_timeout_ms = config_int(a.config, "fetcher.connect_timeout_ms");
 	po.http.total_timeout_ms = config_int(a.config, "fetcher.timeout_ms");
@@ -209,7 +211,7 @@ int main(int argc, char **argv)
 		return EXIT_PERMANENT;
 	}
 	log_info("provider %s, %d slots, %.2f requests/s", provider_name(F.provider), F.slots,
-		 po.rate_per_sec);
+	         po.rate_per_sec);
 
 	char *sp = actor_socket_path(&a, "scheduler"), *wp = actor_socket_path(&a, "writer");
 	F.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);

@@ -113,7 +113,8 @@ static void reply_batch(struct pending_req *r, const char *status, const struct 
 	msg_put_int(&out, "completed_jobs", b->completed);
 	msg_put_int(&out, "failed_jobs", b->failed);
 	msg_put_str(&out, "estimated_completion_time", eta[0] ? eta : NULL);
-	msg_put_str(&out, "last_processed_at", b->last_processed_at[0] ? b->last_processed_at : NULL);
+	msg_put_str(&out, "last_processed_at",
+	            b->last_processed_at[0] ? b->last_processed_at : NULL);
 	conn_send(r->conn, &out);
 	msg_out_free(&out);
 }
@@ -130,7 +131,7 @@ static void on_batch_opened(const struct batch_info *b, const char *err, void *a
 		if (!S.batch_id[0])
 			strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
 		log_info("batch %s opened by %s: %d pending, %d stuck", b->batch_id, r->source,
-			 b->pending, b->stuck);
+		         b->pending, b->stuck);
 		reply_batch(r, "processing_started", b);
 		sched_claim_soon();
 	}
@@ -147,7 +148,7 @@ static void on_batch_joined(const struct batch_info *b, const char *err, void *a
 		/* It finished just now: this trigger starts the next one. */
 		S.batch_id[0] = '\0';
 		if (batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
-				     on_batch_opened, r) == 0)
+		                     on_batch_opened, r) == 0)
 			return;
 		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 	} else {
@@ -161,7 +162,8 @@ static void batch_trigger(struct pending_req *r)
 {
 	int rc;
 	if (S.owner <= 0) {
-		reply_error(r->conn, r->re, "unavailable", "scheduler not connected to the database yet");
+		reply_error(r->conn, r->re, "unavailable",
+		            "scheduler not connected to the database yet");
 		req_free(r);
 		return;
 	}
@@ -169,7 +171,7 @@ static void batch_trigger(struct pending_req *r)
 		rc = batch_join_async(S.admin, S.batch_id, on_batch_joined, r);
 	else
 		rc = batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
-				      on_batch_opened, r);
+		                      on_batch_opened, r);
 	if (rc < 0) {
 		reply_error(r->conn, r->re, "unavailable", "database unavailable");
 		req_free(r);
@@ -183,7 +185,7 @@ static void on_batch_checked(const struct batch_info *b, const char *err, void *
 	S.batch_check_inflight = false;
 	if (b && b->finished && !strcmp(b->batch_id, S.batch_id)) {
 		log_info("batch %s finished: %d completed, %d failed of %d", b->batch_id,
-			 b->completed, b->failed, b->total);
+		         b->completed, b->failed, b->total);
 		S.batch_id[0] = '\0';
 	}
 }
@@ -247,7 +249,7 @@ static void on_action(int rc, const char *status, const char *err, void *arg)
 	} else {
 		if (rc == JOB_ACTION_WRONG_STATE) {
 			snprintf(detail, sizeof detail,
-				 "Only failed jobs can be retried (status: %s)", status);
+			         "Only failed jobs can be retried (status: %s)", status);
 			reply_error(r->conn, r->re, "conflict", detail);
 		} else {
 			reply_job(r, "pending", status);
@@ -354,7 +356,8 @@ static void on_periodic(struct ev_loop *loop, ev_timer *w, int revents)
 	reruns_requeue_async(S.admin, 256, on_reruns, NULL);
 	if (ticks++ % 360 == 0) /* hourly at the 10 s tick */
 		queue_prune_events_async(
-		    S.admin, (int)config_int(S.actor->config, "scheduler.event_retention_days") * 86400,
+		    S.admin,
+		    (int)config_int(S.actor->config, "scheduler.event_retention_days") * 86400,
 		    10000, on_pruned, NULL);
 }
 
@@ -363,7 +366,8 @@ static void on_schedule(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	time_t now = time(NULL);
 	if (S.owner > 0)
-		schedule_fire_async(S.admin, "process-pending", S.schedule_s, S.owner, on_fire, NULL);
+		schedule_fire_async(S.admin, "process-pending", S.schedule_s, S.owner, on_fire,
+		                    NULL);
 	/* Next fire on the interval's boundary, the same instant on every node. */
 	ev_timer_set(w, S.schedule_s - now % S.schedule_s + 0.05, 0);
 	ev_timer_start(loop, w);
@@ -376,7 +380,7 @@ void control_periodic(void)
 	if (S.schedule_s > 0) {
 		time_t now = time(NULL);
 		ev_timer_init(&S.schedule_timer, on_schedule,
-			      S.schedule_s - now % S.schedule_s + 0.05, 0);
+		              S.schedule_s - now % S.schedule_s + 0.05, 0);
 		ev_timer_start(S.loop, &S.schedule_timer);
 	}
 }

@@ -21,10 +21,8 @@
 #include "actors/scheduler/sched.h"
 
 static const char *const initial_steps[] = {
-    "Starting analysis run #%d...",
-    "Fetching primary + competitor profiles in parallel...",
-    "Running parallel API calls...",
-    "Selecting top performing reels...",
+    "Starting analysis run #%d...",  "Fetching primary + competitor profiles in parallel...",
+    "Running parallel API calls...", "Selecting top performing reels...",
     "Starting AI analysis...",
 };
 static const char *const recurring_steps[] = {
@@ -311,7 +309,7 @@ static void on_newest(int n, char **names, int64_t *newest, const char *err, voi
 	if (!j->gone) {
 		if (n < 0)
 			log_event(LOG_WARN, j->id, "newest reels lookup failed (%s): full fetch",
-				  err ? err : "?");
+			          err ? err : "?");
 		for (int k = 0; k < n; k++)
 			for (int i = 0; i < j->naccounts; i++)
 				if (!strcmp(names[k], j->accounts[i]))
@@ -346,8 +344,9 @@ void job_start(struct queue_job *q)
 	S.jobs = j;
 	S.njobs++;
 	S.claimed++;
-	log_event(LOG_INFO, j->id, "claimed run %d of @%s with %d competitors (attempt %d%s)", j->run,
-		  j->accounts[0], q->ncompetitors, q->attempts, q->reclaimed ? ", reclaimed" : "");
+	log_event(LOG_INFO, j->id, "claimed run %d of @%s with %d competitors (attempt %d%s)",
+	          j->run, j->accounts[0], q->ncompetitors, q->attempts,
+	          q->reclaimed ? ", reclaimed" : "");
 
 	step_text(j, 0, step, sizeof step);
 	progress(j, 10, step);
@@ -355,7 +354,7 @@ void job_start(struct queue_job *q)
 		/* Fetch only what is newer than what we already store. */
 		j->refs++;
 		if (content_newest_async(S.pg, (const char *const *)j->accounts, j->naccounts,
-					 on_newest, j) < 0) {
+		                         on_newest, j) < 0) {
 			job_unref(j);
 			fetch_phase(j);
 		}
@@ -390,7 +389,7 @@ static void fetch_done(struct job *j, int account, const struct msg *reply)
 		j->acct[account] = ACCT_FAILED;
 		if (account == 0) {
 			snprintf(why, sizeof why, "Failed to fetch primary profile @%s: %s", user,
-				 error);
+			         error);
 			job_fail(j, why);
 			return;
 		}
@@ -423,7 +422,7 @@ static void analyze_done(struct job *j, const struct msg *reply)
 	if (ok) {
 		S.completed++;
 		log_event(LOG_INFO, j->id, "completed run %d in %.3f s", j->run,
-			  ev_now(S.loop) - j->started);
+		          ev_now(S.loop) - j->started);
 		job_drop(j);
 	} else if (fenced) {
 		log_event(LOG_WARN, j->id, "result refused: the lease moved to another owner");
@@ -452,8 +451,9 @@ static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void
 		if (w)
 			w->dead = true;
 		if (u->account >= 0 && ++j->redispatches <= S.rescue_cap * j->naccounts) {
-			log_event(LOG_WARN, j->id, "%s went away while fetching @%s: re-dispatching",
-				  w ? w->name : "fetcher", j->accounts[u->account]);
+			log_event(LOG_WARN, j->id,
+			          "%s went away while fetching @%s: re-dispatching",
+			          w ? w->name : "fetcher", j->accounts[u->account]);
 			j->acct[u->account] = ACCT_WAITING;
 			u->worker = NULL;
 			unit_enqueue(u, true);
@@ -461,7 +461,7 @@ static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void
 			return;
 		}
 		snprintf(why, sizeof why, "%s died while %s", w ? w->name : "a worker",
-			 u->account >= 0 ? "fetching" : "analysing this job");
+		         u->account >= 0 ? "fetching" : "analysing this job");
 		job_rescue(j, why);
 	} else if (err == -ETIMEDOUT) {
 		snprintf(why, sizeof why, "%s did not answer in time", w ? w->name : "a worker");

@@ -153,8 +153,8 @@ static void on_retired(long long n, const char *err, void *arg)
 		log_warn("retiring earlier owners failed: %s", err ? err : "?");
 	else if (n > 0)
 		log_info("took over from %lld earlier scheduler(s) of this node: their jobs are "
-			 "claimable now",
-			 n);
+		         "claimable now",
+		         n);
 	sched_claim_soon();
 }
 

@@ -52,7 +52,7 @@ static void write_free(struct write *w)
 }
 
 static void ack(struct conn *c, uint64_t re, bool ok, bool fenced, long long rows,
-		const char *error)
+                const char *error)
 {
 	struct msg_out out;
 	if (!c)
@@ -78,8 +78,7 @@ static void on_content_stored(long long rows, const char *err, void *arg)
 	W.inflight = NULL;
 	if (err && group && group->next) {
 		/* Someone's document broke the group: write them one by one. */
-		log_warn("group write failed (%s): retrying %s documents one by one", err,
-			 "its");
+		log_warn("group write failed (%s): retrying %s documents one by one", err, "its");
 		struct write *tail = group;
 		while (tail->next)
 			tail = tail->next;
@@ -157,8 +156,8 @@ static void on_write_content(struct conn *c, const struct msg *m)
 	/* Check the document before it can poison a group. */
 	json_t *j = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
 	bool ok = j && json_is_object(j) && json_is_string(json_object_get(j, "username")) &&
-		  json_is_array(json_object_get(j, "reels")) &&
-		  json_is_object(json_object_get(j, "profile"));
+	          json_is_array(json_object_get(j, "reels")) &&
+	          json_is_object(json_object_get(j, "profile"));
 	json_decref(j);
 	if (!ok) {
 		log_event(LOG_WARN, w->job, "rejected a malformed account document");

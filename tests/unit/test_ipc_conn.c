@@ -57,15 +57,15 @@ static void frame_seq(struct msg_out *out, int64_t seq)
 }
 
 /* Runs the loop until cond or ms elapse. */
-#define SPIN_UNTIL(loop, cond, ms)                                                                 \
-	do {                                                                                       \
-		double t0_ = test_now_ms();                                                        \
-		while (!(cond)) {                                                                  \
-			if (test_now_ms() - t0_ > (ms))                                            \
-				FAIL("timed out waiting for %s", #cond);                           \
-			ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);                                   \
-			test_poll_pause();                                                         \
-		}                                                                                  \
+#define SPIN_UNTIL(loop, cond, ms)                                       \
+	do {                                                             \
+		double t0_ = test_now_ms();                              \
+		while (!(cond)) {                                        \
+			if (test_now_ms() - t0_ > (ms))                  \
+				FAIL("timed out waiting for %s", #cond); \
+			ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);         \
+			test_poll_pause();                               \
+		}                                                        \
 	} while (0)
 
 TEST(frames_arriving_one_byte_at_a_time_are_delivered_whole)
@@ -336,7 +336,7 @@ TEST(listener_refuses_connections_over_its_limit)
 	for (int i = 0; i < 3; i++)
 		links[i] = link_new(loop, path, "peer", &lops, &ls[i]);
 	SPIN_UNTIL(loop, listener_count(srv) == 2 && ls[0].downs + ls[1].downs + ls[2].downs >= 1,
-		   3000);
+	           3000);
 	ASSERT_EQ_INT(listener_count(srv), 2);
 	for (int i = 0; i < 3; i++)
 		link_free(links[i]);
