@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "ipc/log.h"
-#include "sql/store.h"
 
 /* "Stuck": the same rule as the claim in queue.c. $N = legacy threshold ms. */
 #define SQL_STUCK(N)                                                                     \
@@ -262,7 +261,7 @@ int competitor_mark_async(struct pg *pg, const char *job_id, const char *token,
 int content_newest_async(struct pg *pg, const char *const *usernames, int n, newest_fn cb,
                          void *arg)
 {
-	char *arr = store_text_array(usernames, n);
+	char *arr = pg_text_array(usernames, n);
 	const char *p[] = {arr};
 	int r = call(pg, CALL_NEWEST, SQL_NEWEST, 1, p, (void *)cb, arg);
 	free(arr);

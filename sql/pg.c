@@ -465,3 +465,28 @@ int pg_pending(const struct pg *pg)
 {
 	return pg ? pg->npending : 0;
 }
+
+char *pg_text_array(const char *const *v, int n)
+{
+	size_t cap = 3;
+	for (int i = 0; i < n; i++)
+		cap += 2 * strlen(v[i]) + 3;
+	char *arr = malloc(cap), *w = arr;
+	if (!arr)
+		abort();
+	*w++ = '{';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			*w++ = ',';
+		*w++ = '"';
+		for (const char *s = v[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*w++ = '\\';
+			*w++ = *s;
+		}
+		*w++ = '"';
+	}
+	*w++ = '}';
+	*w = '\0';
+	return arr;
+}

@@ -62,4 +62,11 @@ bool pg_is_up(const struct pg *pg);
 /* Queries accepted and not yet answered (in flight + queued). */
 int pg_pending(const struct pg *pg);
 
+/*
+ * A PostgreSQL array literal ({"a","b\"c"}) of n strings, every element
+ * quoted and escaped, for passing a text[] as one parameter. malloc'd:
+ * the caller frees it.
+ */
+char *pg_text_array(const char *const *v, int n);
+
 #endif

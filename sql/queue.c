@@ -253,6 +253,13 @@ static const char SQL_PROGRESS[] =
     " progress_percentage = COALESCE($3::int, progress_percentage),"
     " current_step = COALESCE(left($4, 100), current_step)" SQL_FENCE " RETURNING 1";
 
+/* $1 ids, $2 tokens, $3 pcts, $4 steps: arrays of one element per job. */
+static const char SQL_PROGRESS_MANY[] =
+    "UPDATE viral_ideas_queue q SET progress_percentage = u.pct,"
+    " current_step = left(u.step, 100)"
+    " FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[]) AS u(id, token, pct, step)"
+    " WHERE q.id = u.id AND q.lease_token = u.token AND q.status = 'processing'";
+
 /* $1 retention s, $2 batch size: bounded deletes, never one long transaction. */
 static const char SQL_PRUNE[] =
     "WITH d AS (DELETE FROM job_events WHERE id IN (SELECT id FROM job_events"
@@ -834,4 +841,52 @@ int queue_prune_events_async(struct pg *pg, int retention_s, int max_rows, queue
 	struct stmt s = {0};
 	build_prune(&s, retention_s, max_rows);
 	return run_async(pg, &s, (void *)cb, arg);
+}
+
+struct many_call {
+	queue_done_fn cb;
+	void *arg;
+};
+
+static void many_done(struct pg *pg, PGresult *res, const char *err, void *arg)
+{
+	struct many_call *m = arg;
+	(void)pg;
+	(void)res;
+	if (m->cb)
+		m->cb(err ? QUEUE_ERROR : QUEUE_OK, err, m->arg);
+	free(m);
+}
+
+int queue_progress_many_async(struct pg *pg, int n, const char *const *ids,
+			      const char *const *tokens, const int *pcts, const char *const *steps,
+			      queue_done_fn cb, void *arg)
+{
+	char **nums = calloc((size_t)n + 1, sizeof *nums);
+	struct many_call *m = malloc(sizeof *m);
+	if (!nums || !m)
+		abort();
+	for (int i = 0; i < n; i++) {
+		nums[i] = malloc(16);
+		if (!nums[i])
+			abort();
+		snprintf(nums[i], 16, "%d", pcts[i]);
+	}
+	char *a_ids = pg_text_array(ids, n), *a_tokens = pg_text_array(tokens, n);
+	char *a_pcts = pg_text_array((const char *const *)nums, n);
+	char *a_steps = pg_text_array(steps, n);
+	const char *p[] = {a_ids, a_tokens, a_pcts, a_steps};
+	m->cb = cb;
+	m->arg = arg;
+	int r = pg_query(pg, SQL_PROGRESS_MANY, 4, p, many_done, m);
+	if (r < 0)
+		free(m);
+	for (int i = 0; i < n; i++)
+		free(nums[i]);
+	free(nums);
+	free(a_ids);
+	free(a_tokens);
+	free(a_pcts);
+	free(a_steps);
+	return r;
 }

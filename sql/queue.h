@@ -145,6 +145,14 @@ int queue_complete_async(struct pg *pg, const char *id, const char *token,
                          const struct queue_result *r, queue_done_fn cb, void *arg);
 int queue_progress_async(struct pg *pg, const char *id, const char *token, int pct,
                          const char *step, queue_done_fn cb, void *arg);
+/*
+ * Progress of many jobs in one statement (fenced per job like
+ * queue_progress): ids, tokens, steps and pcts are n-element arrays. The
+ * scheduler coalesces its progress writes through this.
+ */
+int queue_progress_many_async(struct pg *pg, int n, const char *const *ids,
+			      const char *const *tokens, const int *pcts, const char *const *steps,
+			      queue_done_fn cb, void *arg);
 int queue_prune_events_async(struct pg *pg, int retention_s, int max_rows, queue_id_fn cb,
                              void *arg);
 

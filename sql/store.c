@@ -161,35 +161,12 @@ static void on_input(struct pg *pg, PGresult *res, const char *err, void *arg)
 	free(c);
 }
 
-char *store_text_array(const char *const *v, int n)
-{
-	size_t cap = 3;
-	for (int i = 0; i < n; i++)
-		cap += 2 * strlen(v[i]) + 3;
-	char *arr = xmalloc(cap), *w = arr;
-	*w++ = '{';
-	for (int i = 0; i < n; i++) {
-		if (i)
-			*w++ = ',';
-		*w++ = '"';
-		for (const char *s = v[i]; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*w++ = '\\';
-			*w++ = *s;
-		}
-		*w++ = '"';
-	}
-	*w++ = '}';
-	*w = '\0';
-	return arr;
-}
-
 int store_analysis_input_async(struct pg *pg, const struct analysis_input_req *req,
                                analysis_input_fn cb, void *arg)
 {
 	char run[16], since[24], limit[16];
 	struct input_call *c = xmalloc(sizeof *c);
-	char *accounts = store_text_array(req->accounts, req->naccounts);
+	char *accounts = pg_text_array(req->accounts, req->naccounts);
 	snprintf(run, sizeof run, "%d", req->run);
 	snprintf(since, sizeof since, "%lld", req->since);
 	snprintf(limit, sizeof limit, "%d",

@@ -40,7 +40,4 @@ typedef void (*analysis_input_fn)(const char *json, const char *err, void *arg);
 int store_analysis_input_async(struct pg *pg, const struct analysis_input_req *req,
                                analysis_input_fn cb, void *arg);
 
-/* A text[] literal of strings (quoted, escaped), malloc'd: caller frees. */
-char *store_text_array(const char *const *v, int n);
-
 #endif

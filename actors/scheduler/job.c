@@ -77,9 +77,88 @@ void job_drop(struct job *j)
 	sched_claim_soon();
 }
 
+/*
+ * Progress writes are coalesced: a job's latest step waits a few
+ * milliseconds, then the progress of every job that moved is written in
+ * one statement. Steps superseded within that window are never visible
+ * anyway; one round trip per job per step would cap the pipeline.
+ */
+static void progress_flush(void);
+
+static void on_progress_written(int rc, const char *err, void *arg)
+{
+	(void)arg;
+	S.progress_inflight = false;
+	if (rc == QUEUE_ERROR)
+		log_warn("progress write failed: %s", err ? err : "?");
+	if (S.dirty && !ev_is_active(&S.progress_timer))
+		ev_timer_start(S.loop, &S.progress_timer);
+}
+
+static void progress_flush(void)
+{
+	int n = 0, cap = 0;
+	const char **ids = NULL, **tokens = NULL, **steps = NULL;
+	int *pcts = NULL;
+	struct job *list = S.dirty;
+
+	if (S.progress_inflight || !list)
+		return;
+	S.dirty = NULL;
+	for (struct job *j = list; j; j = j->dirty_next)
+		cap++;
+	ids = xcalloc((size_t)cap, sizeof *ids);
+	tokens = xcalloc((size_t)cap, sizeof *tokens);
+	steps = xcalloc((size_t)cap, sizeof *steps);
+	pcts = xcalloc((size_t)cap, sizeof *pcts);
+	for (struct job *j = list; j; j = j->dirty_next) {
+		if (j->gone)
+			continue;
+		ids[n] = j->id;
+		tokens[n] = j->token;
+		steps[n] = j->step_text;
+		pcts[n] = j->pct;
+		n++;
+	}
+	if (n > 0 && queue_progress_many_async(S.pg, n, ids, tokens, pcts, steps,
+					       on_progress_written, NULL) == 0)
+		S.progress_inflight = true;
+	free(ids);
+	free(tokens);
+	free(steps);
+	free(pcts);
+	for (struct job *j = list, *next; j; j = next) {
+		next = j->dirty_next;
+		j->dirty = false;
+		job_unref(j);
+	}
+}
+
+static void on_progress_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	progress_flush();
+}
+
+void progress_init(void)
+{
+	ev_timer_init(&S.progress_timer, on_progress_timer, 0.005, 0);
+}
+
 static void progress(struct job *j, int pct, const char *step)
 {
-	queue_progress_async(S.pg, j->id, j->token, pct, step, NULL, NULL);
+	j->pct = pct;
+	strlcpy(j->step_text, step, sizeof j->step_text);
+	if (!j->dirty) {
+		j->dirty = true;
+		j->refs++;
+		j->dirty_next = S.dirty;
+		S.dirty = j;
+	}
+	if (!S.progress_inflight && !ev_is_active(&S.progress_timer))
+		ev_timer_start(S.loop, &S.progress_timer);
 }
 
 static void step_text(struct job *j, int i, char *buf, size_t len)

@@ -356,6 +356,7 @@ int main(int argc, char **argv)
 	free(path);
 
 	ev_idle_init(&claim_idle, on_claim_idle);
+	progress_init();
 	ev_timer_init(&S.poll_timer, on_poll, S.poll_ms / 1000.0, S.poll_ms / 1000.0);
 	ev_timer_start(S.loop, &S.poll_timer);
 	double renew = S.lease_ms / 3000.0;

@@ -52,6 +52,10 @@ struct job {
 	int settled, transcripts;
 	enum job_step step;
 	int redispatches; /* units re-sent after a worker died */
+	int pct;          /* progress not yet written (coalesced, see job.c) */
+	char step_text[101];
+	bool dirty;
+	struct job *dirty_next;
 	double started;
 	struct job *next;
 };
@@ -96,6 +100,9 @@ struct sched {
 	bool batch_check_inflight;
 
 	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;
+	ev_timer progress_timer;
+	struct job *dirty; /* jobs whose progress waits for the next write */
+	bool progress_inflight;
 
 	/* counters for status */
 	uint64_t claimed, completed, failed, released, rescued;
@@ -110,6 +117,7 @@ void dispatch_pump(void);
 void job_drop(struct job *j);
 struct job *job_find(const char *id);
 void job_unref(struct job *j);
+void progress_init(void);
 
 /* control.c */
 void control_on_msg(struct conn *c, const struct msg *m);
