@@ -567,13 +567,13 @@ static json_t *profile_analysis(struct an_ctx *c)
 		power |= c->reels[c->picks[k]].power;
 	an_set(patterns, "audience_engagement_triggers", hook_power_words_json(power));
 
-	/* Unexplored topics: over-performing competitor topics, then hashtags. */
+	/* Unexplored topics: over-performing competitor hashtags, then words (as ideas.c). */
 	const struct an_trend *un[5];
 	int nu = 0;
-	for (int i = 0; i < c->ntopics && nu < 5; i++)
-		un[nu++] = &c->topics[i];
 	for (int i = 0; i < c->nhashtags && nu < 5; i++)
 		un[nu++] = &c->hashtags[i];
+	for (int i = 0; i < c->ntopics && nu < 5; i++)
+		un[nu++] = &c->topics[i];
 	json_t *topics = json_array(), *desc = json_object(), *angles = json_array();
 	const struct an_reel *best =
 	    c->npick_competitor ? &c->reels[c->picks[c->npick_primary]] : NULL;

@@ -25,10 +25,11 @@ static int collect_topics(struct an_ctx *c, const char **out, int max)
 	int n = 0;
 	const char *cand[2 * AN_TRENDS + 8];
 	int nc = 0;
-	for (int i = 0; i < c->ntopics; i++)
-		cand[nc++] = c->topics[i].term;
+	/* Hashtags first: creators name their topics there; words come second. */
 	for (int i = 0; i < c->nhashtags; i++)
 		cand[nc++] = c->hashtags[i].term;
+	for (int i = 0; i < c->ntopics; i++)
+		cand[nc++] = c->topics[i].term;
 	if (c->strategy_given && *c->content_type)
 		cand[nc++] = c->content_type;
 	for (int i = 0; i < c->nthemes; i++)
@@ -78,20 +79,41 @@ static const char *template_hook(struct an_ctx *c, enum hook_type t, const char 
 	}
 }
 
+static const char *const determiners[] = {
+    "a",  "about", "an",  "any",   "every", "for",  "her",   "his", "in",   "my",   "no", "of",
+    "on", "our",   "the", "their", "these", "this", "those", "to",  "with", "your", NULL};
+
+static bool in_words(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(w, *list))
+			return true;
+	return false;
+}
+
 /*
- * Replaces the source hook's subject (its longest plain ASCII word that is
- * no stop word, power word or filler) with topic, keeping everything else.
- * NULL when the hook has no such word.
+ * Replaces the source hook's subject with topic, keeping everything else.
+ * The subject is a plain ASCII word of 4+ letters that is no stop word,
+ * power word or time word: preferably the last one within two words after
+ * a determiner or preposition ("your dough", "about hydration"), else the
+ * last one. NULL when the hook has none or is over 120 characters.
  */
 static const char *substitute(struct an_ctx *c, const char *hook, const char *topic,
                               const char **old_word)
 {
-	size_t len = strlen(hook), best = 0, best_len = 0;
+	static const char *const time_words[] = {"days",    "weeks", "months", "years",
+	                                         "minutes", "hours", "time",   "today",
+	                                         "week",    "year",  NULL};
+	size_t len = strlen(hook), best = 0, best_len = 0, any = 0, any_len = 0;
+	int window = 0;
 	char w[TOKEN_MAX + 1];
+	if (text_chars(hook) > 120)
+		return NULL;
 	for (size_t i = 0; i < len;) {
 		unsigned char ch = (unsigned char)hook[i];
-		bool alpha = (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
-		if (!alpha) {
+		if (!((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')) {
+			if (ch >= 0x80 || (ch >= '0' && ch <= '9'))
+				window = 0; /* a number or a foreign word breaks the phrase */
 			i++;
 			continue;
 		}
@@ -107,19 +129,25 @@ static const char *substitute(struct an_ctx *c, const char *hook, const char *to
 				break;
 		}
 		size_t n = j - i;
-		if (plain && n >= 4 && n <= TOKEN_MAX && n > best_len && hook[j - 1] != '\'') {
+		bool det = false;
+		if (plain && n <= TOKEN_MAX) {
 			for (size_t k = 0; k < n; k++)
 				w[k] = (char)(hook[i + k] | 0x20);
 			w[n] = '\0';
-			if (!text_is_stopword(w) && !hook_power_words(&c->arena, w) &&
-			    !strchr(w, '\'')) {
-				best = i;
-				best_len = n;
+			det = in_words(w, determiners);
+			if (n >= 4 && !strchr(w, '\'') && !text_is_stopword(w) &&
+			    !in_words(w, time_words) && !hook_power_words(&c->arena, w)) {
+				any = i, any_len = n;
+				if (window > 0)
+					best = i, best_len = n;
 			}
 		}
+		window = det ? 2 : window > 0 ? window - 1 : 0;
 		i = j;
 	}
-	if (!best_len || text_chars(hook) > 120)
+	if (!best_len)
+		best = any, best_len = any_len;
+	if (!best_len)
 		return NULL;
 	*old_word = arena_strndup(&c->arena, hook + best, best_len);
 	bool cap = hook[best] >= 'A' && hook[best] <= 'Z';

@@ -38,8 +38,9 @@ struct scan {
 };
 
 static const char *const generic_words[] = {
-    "bio",  "comment", "comments", "follow", "followers", "instagram", "link",  "post",
-    "reel", "reels",   "share",    "today",  "video",     "videos",    "watch", NULL};
+    "bio",     "comment", "comments", "days",  "follow", "followers", "hours", "instagram", "link",
+    "minutes", "months",  "post",     "reel",  "reels",  "share",     "time",  "today",     "video",
+    "videos",  "watch",   "week",     "weeks", "year",   "years",     NULL};
 static const char *const generic_tags[] = {
     "explore", "explorepage", "foryou",   "foryoupage", "fyp",        "instagood", "instagram",
     "reel",    "reels",       "trending", "viral",      "viralreels", NULL};
@@ -65,7 +66,8 @@ static bool topic_word(const char *w, size_t len)
 		return false;
 	if (ascii ? len < 4 : text_chars(w) < 2)
 		return false;
-	return !text_is_stopword(w) && !in_list(w, generic_words);
+	/* Power words (mistakes, secret, ...) are how hooks sell, not what they are about. */
+	return !text_is_stopword(w) && !in_list(w, generic_words) && !hook_power_words(NULL, w);
 }
 
 static uint32_t fnv(const char *s, size_t n, bool tag)
@@ -157,6 +159,15 @@ static int cmp_trend(const void *pa, const void *pb)
 	return strcmp(a->term, b->term);
 }
 
+/* An account's own name (#alpha on alpha's reels) is branding, not a topic. */
+static bool is_account(const struct an_ctx *c, const char *term)
+{
+	for (int a = 0; a < c->naccounts; a++)
+		if (!strcmp(c->accounts[a].username, term))
+			return true;
+	return false;
+}
+
 /* Inserts x into the best-first list top[0..*n) of at most k entries. */
 static void top_insert(struct an_trend *top, int *n, int k, const struct an_trend *x)
 {
@@ -184,7 +195,7 @@ static int pick(struct an_ctx *c, struct table *t, bool tag, int min_reels, doub
 	for (size_t i = 0; i < t->cap; i++) {
 		struct term *e = &t->slots[i];
 		if (!e->key || !e->eligible || e->hashtag != tag || e->creator_reels > 0 ||
-		    e->reels < min_reels)
+		    e->reels < min_reels || is_account(c, e->key))
 			continue;
 		double lift = mean > 0 ? (e->weight / e->reels) / mean : 0;
 		struct an_trend x = {e->key,
