@@ -42,6 +42,12 @@ static int claimer(const char *ci, int k)
 	long long o = queue_owner_register(c, "bench", "bench", 30000, err, sizeof err);
 	int empty = 0;
 	while (empty < 2) {
+		/* Stay alive as an owner (a real scheduler heartbeats on a timer): past the
+		 * heartbeat expiry other claimers would rightly take this owner's jobs. */
+		if (queue_owner_heartbeat(c, o, err, sizeof err) != QUEUE_OK) {
+			fprintf(stderr, "heartbeat: %s\n", err);
+			return -1;
+		}
 		struct queue_job *j;
 		struct queue_claim_opts opt = {.owner = o, .limit = k, .lease_ms = 60000};
 		int n = queue_claim(c, &opt, &j, err, sizeof err);

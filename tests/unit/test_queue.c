@@ -586,6 +586,12 @@ static int drain(const char *ci, int idx)
 	long long o = queue_owner_register(c, node, "test", 30000, err, sizeof err);
 	int done = 0, empty = 0;
 	while (empty < 3) {
+		/* Stay alive as an owner (a real scheduler heartbeats on a timer): past the
+		 * heartbeat expiry other claimers would rightly take this owner's jobs. */
+		if (queue_owner_heartbeat(c, o, err, sizeof err) != QUEUE_OK) {
+			fprintf(stderr, "heartbeat: %s\n", err);
+			return -1;
+		}
 		struct queue_job *j;
 		struct queue_claim_opts opt = {.owner = o, .limit = 16, .lease_ms = 60000};
 		int n = queue_claim(c, &opt, &j, err, sizeof err);
