@@ -859,8 +859,8 @@ static void many_done(struct pg *pg, PGresult *res, const char *err, void *arg)
 }
 
 int queue_progress_many_async(struct pg *pg, int n, const char *const *ids,
-			      const char *const *tokens, const int *pcts, const char *const *steps,
-			      queue_done_fn cb, void *arg)
+                              const char *const *tokens, const int *pcts, const char *const *steps,
+                              queue_done_fn cb, void *arg)
 {
 	char **nums = calloc((size_t)n + 1, sizeof *nums);
 	struct many_call *m = malloc(sizeof *m);

@@ -93,6 +93,13 @@ static const char SQL_STORE_ACCOUNTS[] =
     "   transcript_fetched_at = COALESCE(EXCLUDED.transcript_fetched_at, c.transcript_fetched_at),"
     "   transcript_available = c.transcript_available OR EXCLUDED.transcript_available"
     "  WHERE c.content_id = EXCLUDED.content_id"
+    /* A re-sent or unchanged reel writes nothing (no dead row, no index churn). */
+    "   AND ((c.view_count, c.like_count, c.comment_count, c.outlier_score, c.description,"
+    "    c.date_posted, c.profile_id, c.transcript_available)"
+    "    IS DISTINCT FROM (EXCLUDED.view_count, EXCLUDED.like_count, EXCLUDED.comment_count,"
+    "    EXCLUDED.outlier_score, EXCLUDED.description, EXCLUDED.date_posted,"
+    "    EXCLUDED.profile_id, c.transcript_available OR EXCLUDED.transcript_available)"
+    "    OR (EXCLUDED.transcript IS NOT NULL AND c.transcript IS NULL))"
     "  RETURNING 1)"
     " SELECT count(*) FROM ins";
 

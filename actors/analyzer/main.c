@@ -121,7 +121,7 @@ static void on_input(const char *json, const char *err, void *arg)
 		return;
 	}
 	json_decref(input);
-	char *result = json_dumps(output, JSON_COMPACT);
+	char *result = json_dumps(output, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(output);
 
 	struct conn *w = link_conn(A.writer);

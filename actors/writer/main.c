@@ -35,7 +35,8 @@ struct write {
 
 static struct {
 	struct ev_loop *loop;
-	struct pg *pg;
+	struct pg *pg;         /* content upserts */
+	struct pg *pg_results; /* result completions, in parallel with content */
 	struct listener *listener;
 	int batch_max;
 	struct write *head, *tail; /* content writes waiting for the next group */
@@ -220,7 +221,7 @@ static void on_write_result(struct conn *c, const struct msg *m)
 	struct queue_result r = {.analysis_run = (int)run, .result = w->doc};
 	w->next = W.results;
 	W.results = w;
-	if (queue_complete_async(W.pg, w->job, lease, &r, on_result_stored, w) < 0)
+	if (queue_complete_async(W.pg_results, w->job, lease, &r, on_result_stored, w) < 0)
 		on_result_stored(QUEUE_ERROR, "database unavailable", w);
 }
 
@@ -291,6 +292,9 @@ int main(int argc, char **argv)
 	    .on_state = on_pg_state,
 	};
 	W.pg = pg_new(W.loop, &pc);
+	pc.application_name = "viralsup-writer-results";
+	pc.on_state = NULL;
+	W.pg_results = pg_new(W.loop, &pc);
 	char *path = actor_socket_path(&a, "writer");
 	W.listener = listener_new(W.loop, path, 256, &ops, NULL, NULL);
 	if (!W.listener) {
@@ -303,6 +307,7 @@ int main(int argc, char **argv)
 	int code = actor_run(&a);
 	listener_free(W.listener);
 	pg_free(W.pg); /* pending writes fail: their senders re-send after restart */
+	pg_free(W.pg_results);
 	actor_cleanup(&a);
 	return code;
 }
