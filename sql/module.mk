@@ -5,7 +5,7 @@ $(B)/gen/sql_migrations.c: $(SQL_MIGRATIONS) sql/embed.sh
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(SQL_MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
-SQL_SRCS := sql/migrate.c sql/pg.c sql/queue.c sql/batch.c sql/store.c $(B)/gen/sql_migrations.c
+SQL_SRCS := sql/migrate.c sql/pg.c sql/queue.c sql/batch.c sql/store.c sql/ctl.c $(B)/gen/sql_migrations.c
 $(eval $(call library,sql,$(SQL_SRCS)))
 $(eval $(call program,viralsup-migrate,sql/migrate_main.c,sql))
 

@@ -25,6 +25,8 @@ struct pending_req {
 	enum msg_type type;
 	char queue_id[QUEUE_UUID_LEN];
 	char source[32];
+	control_trigger_fn done; /* control_trigger: answered here instead of on conn */
+	void *done_arg;
 	struct pending_req *next;
 };
 
@@ -43,6 +45,8 @@ static struct pending_req *req_new(struct conn *c, const struct msg *m)
 
 static void req_free(struct pending_req *r)
 {
+	if (r->done) /* freed without a batch answer: the database is not there */
+		r->done(NULL, NULL, r->done_arg);
 	for (struct pending_req **pp = &reqs; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
@@ -96,6 +100,11 @@ static void reply_batch(struct pending_req *r, const char *status, const struct 
 {
 	struct msg_out out;
 	char eta[32] = "";
+	if (r->done) {
+		r->done(status, b, r->done_arg);
+		r->done = NULL;
+		return;
+	}
 	if (!r->conn)
 		return;
 	if (strcmp(status, "no_jobs_pending") != 0) {
@@ -188,6 +197,18 @@ static void on_batch_checked(const struct batch_info *b, const char *err, void *
 		         b->completed, b->failed, b->total);
 		S.batch_id[0] = '\0';
 	}
+}
+
+/* viralctl trigger: BATCH_TRIGGER's semantics, answered to done (see sched.h). */
+void control_trigger(const char *source, control_trigger_fn done, void *arg)
+{
+	struct pending_req *r = xcalloc(1, sizeof *r);
+	r->next = reqs;
+	reqs = r;
+	strlcpy(r->source, source, sizeof r->source);
+	r->done = done;
+	r->done_arg = arg;
+	batch_trigger(r);
 }
 
 /* Called when a job leaves the table or a claim came back short. */

@@ -295,6 +295,7 @@ static int unit_send(struct unit *u, struct worker *w)
 	if (r == 0) {
 		u->worker = w;
 		w->inflight++;
+		strlcpy(j->holder, w->name, sizeof j->holder);
 		if (u->account >= 0)
 			j->acct[u->account] = ACCT_INFLIGHT;
 	}
@@ -410,6 +411,7 @@ void job_start(struct queue_job *q)
 	j->strategy = xstrdup(q->content_strategy ? q->content_strategy : "{}");
 	j->batch_id = q->batch_id ? xstrdup(q->batch_id) : NULL;
 	j->run = q->analysis_run;
+	j->attempts = q->attempts;
 	j->recurring = q->analysis_run > 1;
 	j->naccounts = 1 + q->ncompetitors;
 	j->accounts = xcalloc((size_t)j->naccounts, sizeof *j->accounts);

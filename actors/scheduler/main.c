@@ -366,6 +366,7 @@ int main(int argc, char **argv)
 
 	a.on_peer = on_peer;
 	a.on_stop = on_stop;
+	a.on_parent_msg = ctl_on_parent_msg;
 	actor_ready(&a);
 	int code = actor_run(&a);
 	listener_free(S.listener);

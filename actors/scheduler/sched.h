@@ -27,6 +27,7 @@ struct worker {
 	char role[16]; /* "fetcher" | "analyzer" */
 	int slots;     /* requests it takes at once */
 	int inflight;
+	int alone; /* in flight here: an analysis that must run alone (job.isolate) */
 	bool dead; /* its connection failed a request: closing, take nothing more */
 	struct worker *next;
 };
@@ -56,6 +57,10 @@ struct job {
 	char step_text[101];
 	bool dirty;
 	struct job *dirty_next;
+	int attempts;    /* from the claim, this one included */
+	bool isolate;    /* crashed an analyzer before (rescues > 0): analysed alone, so a
+	                    crash is charged to the job that caused it, not to bystanders */
+	char holder[64]; /* the worker the newest unit went to (viralctl jobs) */
 	double started;
 	struct job *next;
 };
@@ -64,6 +69,7 @@ struct job {
 struct unit {
 	struct job *job;
 	int account; /* -1: analyse */
+	bool alone;  /* sent to an otherwise idle analyzer (job.isolate) */
 	struct worker *worker;
 	struct unit *next; /* in the dispatch queue */
 };
@@ -124,6 +130,15 @@ void control_on_msg(struct conn *c, const struct msg *m);
 void control_periodic(void);
 void control_batch_maybe_done(void);
 void control_conn_closed(struct conn *c);
+/* A batch trigger's answer: status as BATCH_TRIGGER's REPLY ("processing_started",
+ * "already_processing", "no_jobs_pending"), or status and b NULL when the database or
+ * the scheduler's owner registration is not there. */
+typedef void (*control_trigger_fn)(const char *status, const struct batch_info *b, void *arg);
+/* Triggers a batch exactly like BATCH_TRIGGER {source}; done runs once. */
+void control_trigger(const char *source, control_trigger_fn done, void *arg);
+
+/* ctl.c: CONTROL commands the supervisor forwards (docs/viralctl.md) */
+void ctl_on_parent_msg(struct actor *a, const struct msg *m);
 
 /* main.c */
 void sched_claim_soon(void);
