@@ -232,6 +232,22 @@ static void on_sched_down(struct link *l, const char *reason, void *ud)
 static const struct link_ops sched_ops = {on_sched_up, on_sched_msg, on_sched_down};
 static const struct link_ops writer_ops = {NULL, NULL, NULL};
 
+/* Offers our slots to the scheduler (CREDIT) only once the database first
+ * answers: a freshly (re)started analyzer would otherwise take jobs it can
+ * only refuse ("database unavailable"), each costing an attempt and a
+ * backoff (seen in tests/unit/test_pipeline.c after analyzer crashes). */
+static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
+{
+	(void)pg;
+	(void)why;
+	(void)arg;
+	if (up && !A.sched) {
+		char *sp = actor_socket_path(A.actor, "scheduler");
+		A.sched = link_new(A.actor->loop, sp, "scheduler", &sched_ops, NULL);
+		free(sp);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct actor a;
@@ -247,19 +263,19 @@ int main(int argc, char **argv)
 	}
 	struct pg_config pc = {.conninfo = url,
 	                       .application_name = "viralsup-analyzer",
-	                       .statement_timeout_ms = 30000};
-	A.pg = pg_new(a.loop, &pc);
-	char *sp = actor_socket_path(&a, "scheduler"), *wp = actor_socket_path(&a, "writer");
+	                       .statement_timeout_ms = 30000,
+	                       .on_state = on_pg_state};
+	char *wp = actor_socket_path(&a, "writer");
 	A.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);
-	A.sched = link_new(a.loop, sp, "scheduler", &sched_ops, NULL);
-	free(sp);
 	free(wp);
+	A.pg = pg_new(a.loop, &pc); /* the scheduler link follows (on_pg_state) */
 	actor_ready(&a);
 	int code = actor_run(&a);
 	for (struct task *t = A.tasks; t; t = t->next)
 		t->sched = NULL; /* about to close: no replies from here on */
 	link_free(A.writer);
-	link_free(A.sched);
+	if (A.sched)
+		link_free(A.sched);
 	pg_free(A.pg);
 	while (A.tasks)
 		task_free(A.tasks);

@@ -241,11 +241,14 @@ static void unit_enqueue(struct unit *u, bool front)
 	S.queued++;
 }
 
-static struct worker *worker_pick(const char *role)
+/* The live worker of role with the most free slots. alone: only an idle
+ * one. A worker running an analysis that must run alone takes nothing else. */
+static struct worker *worker_pick(const char *role, bool alone)
 {
 	struct worker *best = NULL;
 	for (struct worker *w = S.workers; w; w = w->next)
-		if (!w->dead && !strcmp(w->role, role) && w->inflight < w->slots &&
+		if (!w->dead && !strcmp(w->role, role) && w->inflight < w->slots && !w->alone &&
+		    (!alone || w->inflight == 0) &&
 		    (!best || w->slots - w->inflight > best->slots - best->inflight))
 			best = w;
 	return best;
@@ -295,6 +298,7 @@ static int unit_send(struct unit *u, struct worker *w)
 	if (r == 0) {
 		u->worker = w;
 		w->inflight++;
+		w->alone += u->alone;
 		strlcpy(j->holder, w->name, sizeof j->holder);
 		if (u->account >= 0)
 			j->acct[u->account] = ACCT_INFLIGHT;
@@ -306,6 +310,9 @@ static int unit_send(struct unit *u, struct worker *w)
 void dispatch_pump(void)
 {
 	struct unit *prev = NULL, *u = S.queue_head;
+	/* Once an analysis that must run alone waits for an idle analyzer, later
+	 * analyses wait behind it: otherwise a busy analyzer never drains. */
+	bool analyzers_held = false;
 	while (u) {
 		struct unit *next = u->next;
 		if (u->job->gone) {
@@ -322,8 +329,12 @@ void dispatch_pump(void)
 			u = next;
 			continue;
 		}
-		struct worker *w = worker_pick(u->account >= 0 ? "fetcher" : "analyzer");
+		u->alone = u->account < 0 && u->job->isolate;
+		struct worker *w = NULL;
+		if (u->account >= 0 || !analyzers_held)
+			w = worker_pick(u->account >= 0 ? "fetcher" : "analyzer", u->alone);
 		if (!w || unit_send(u, w) < 0) {
+			analyzers_held |= u->alone;
 			prev = u;
 			u = next;
 			continue;
@@ -412,6 +423,10 @@ void job_start(struct queue_job *q)
 	j->batch_id = q->batch_id ? xstrdup(q->batch_id) : NULL;
 	j->run = q->analysis_run;
 	j->attempts = q->attempts;
+	/* It crashed an analyzer before: analyse it alone, so that a crash is
+	 * charged (rescues, cap) to the job that caused it and never to the jobs
+	 * that happened to share the analyzer with it. */
+	j->isolate = q->rescues > 0;
 	j->recurring = q->analysis_run > 1;
 	j->naccounts = 1 + q->ncompetitors;
 	j->accounts = xcalloc((size_t)j->naccounts, sizeof *j->accounts);
@@ -523,8 +538,10 @@ static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void
 	char why[256];
 
 	(void)c;
-	if (w)
+	if (w) {
 		w->inflight--;
+		w->alone -= u->alone;
+	}
 	if (j->gone) {
 		/* Finished, failed or lost meanwhile: nothing to do with this reply. */
 	} else if (err == -ECONNRESET) {
