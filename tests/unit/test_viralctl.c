@@ -204,9 +204,14 @@ TEST(unknown_command_is_an_error_when_no_scheduler_answers_it)
 {
 	struct suprun r;
 	start_all_ready(&r);
-	const char *args[] = {"jobs", NULL};
+	const char *args[] = {"frobnicate", NULL};
 	char *err = NULL;
 	ASSERT_EQ_INT(suptest_ctl(&r, NULL, &err, args), 1);
+	ASSERT_CONTAINS(err, "unknown command 'frobnicate'");
+	free(err);
+	/* A scheduler command without a scheduler: unavailable (exit 9). */
+	const char *jobs[] = {"jobs", NULL};
+	ASSERT_EQ_INT(suptest_ctl(&r, NULL, &err, jobs), 9);
 	ASSERT_CONTAINS(err, "unknown command 'jobs'");
 	free(err);
 }

@@ -411,6 +411,7 @@ TEST(pause_stops_claiming_and_resume_restarts_it)
 	char *ids[3], *out = NULL;
 	stack_start(&s, "continuous", 8);
 
+	pid_t sched = suptest_pid(&s.r, "scheduler");
 	json_t *p = ctl_json(&s, "pause", NULL);
 	ASSERT(json_is_true(json_object_get(p, "paused")));
 	ASSERT(json_is_false(json_object_get(p, "was_paused")));
@@ -424,6 +425,8 @@ TEST(pause_stops_claiming_and_resume_restarts_it)
 	WAIT_UNTIL(count_status(&s, "completed") == 1, 30000);
 	/* A negative check needs a window: more than a poll interval (1 s). */
 	usleep(1500 * 1000);
+	/* A pause lasts as long as the scheduler process: it must not have restarted. */
+	ASSERT_EQ_INT(suptest_pid(&s.r, "scheduler"), sched);
 	for (int i = 0; i < 3; i++) {
 		ASSERT_EQ_STR(
 		    sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1", ids[i]),
