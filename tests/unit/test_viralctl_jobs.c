@@ -543,6 +543,29 @@ TEST(watch_on_a_terminal_redraws_with_progress_moving)
 		_exit(127);
 	}
 	ASSERT_EQ_INT(ctl(&s, NULL, NULL, "trigger", NULL), 0);
+
+	/* Meanwhile, jobs shows the one job in flight as the database has it. */
+	json_t *snap = NULL;
+	WAIT_UNTIL((json_decref(snap), snap = ctl_json(&s, "jobs", NULL),
+	            json_array_size(json_object_get(snap, "jobs")) == 1),
+	           20000);
+	json_t *x = json_array_get(json_object_get(snap, "jobs"), 0);
+	ASSERT_EQ_INT(
+	    sql_int(&s, "SELECT lease_owner FROM viral_ideas_queue WHERE id = $1", jstr(x, "id")),
+	    jint(snap, "owner"));
+	ASSERT_EQ_INT(
+	    sql_int(&s, "SELECT attempts FROM viral_ideas_queue WHERE id = $1", jstr(x, "id")),
+	    jint(x, "attempts"));
+	ASSERT_EQ_STR(jstr(x, "primary"),
+	              sql_str(&s, "SELECT primary_username FROM viral_ideas_queue WHERE id = $1",
+	                      jstr(x, "id")));
+	ASSERT_EQ_INT(jint(json_object_get(x, "accounts"), "total"), 4);
+	ASSERT_CMP_INT(jint(x, "progress"), >=, 10);
+	ASSERT_CMP_INT(jint(x, "progress"), <, 100);
+	ASSERT(!strcmp(jstr(x, "step"), "fetching") || !strcmp(jstr(x, "step"), "analyzing"));
+	ASSERT(json_number_value(json_object_get(x, "elapsed_s")) >= 0);
+	json_decref(snap);
+
 	WAIT_UNTIL(count_status(&s, "completed") == NJOBS, 40000);
 	/* Ctrl-C ends it (at once, not after 400 frames). */
 	kill(pid, SIGINT);
