@@ -1,0 +1,602 @@
+#!/bin/bash
+# `make bench` / `make bench-quick` (QUICK=1): every figure of docs/BENCH.md,
+# measured now, next to the ceiling of this machine measured in the same run.
+# Starts its own PostgreSQL (PG_FAST: no fsync) in a temp dir, its own fake
+# provider and viralsup stacks; stops all of it on exit. ONLY=row,row runs
+# some rows (restart ipc claims gateway pipeline recovery scale) and then
+# does not rewrite docs/BENCH.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+QUICK=${QUICK:-0}
+ONLY=${ONLY:-}
+BIN=$B/bin
+T0_ALL=$(date +%s)
+
+if [ "$QUICK" = 1 ]; then
+	RUNS=3 KILLS=100 IPC_N=20000 CLAIM_JOBS=400 WRK_S=1 PIPE_JOBS=300 RECOV_JOBS=200
+	SCALE_FINISHED=100000
+else
+	RUNS=5 KILLS=300 IPC_N=100000 CLAIM_JOBS=3000 WRK_S=4 PIPE_JOBS=2000 RECOV_JOBS=600
+	SCALE_FINISHED=1000000
+fi
+PIPE_RUNS=3
+[ "$QUICK" = 1 ] && PIPE_RUNS=2
+
+for t in wrk pgbench psql; do
+	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/viralsup-bench-XXXXXX)
+chmod 0755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	./scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1 || true
+	[ -f "$tmp/pg/location" ] && rm -rf "$(cat "$tmp/pg/location")"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+log() { echo "bench: $*" >&2; }
+
+# ---- statistics over whitespace-separated numbers on stdin ----
+med() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit}
+	if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2] + v[NR/2+1]) / 2}'; }
+lo() { sort -g | head -1; }
+hi() { sort -g | tail -1; }
+# fmt FORMAT VALUES...: "median (min–max)" over the values
+summ() {
+	local f=$1; shift
+	local m l h
+	m=$(printf '%s\n' "$@" | med); l=$(printf '%s\n' "$@" | lo); h=$(printf '%s\n' "$@" | hi)
+	printf "$f ($f–$f)" "$m" "$l" "$h"
+}
+median_of() { printf '%s\n' "$@" | med; }
+calc() { awk "BEGIN {printf \"%.2f\", $*}"; }
+ratio() { awk "BEGIN {printf \"%.3g×\", ($1) / ($2)}"; }
+# kv KEY LINE: the value of KEY=... in a key=value line
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+ROWS=$tmp/rows
+NOTES=$tmp/notes
+: >"$ROWS"
+: >"$NOTES"
+# row WHAT OURS CEILING RATIO TARGET
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@" >>"$ROWS"; }
+note() { echo "- $*" >>"$NOTES"; }
+# verdict OK? TEXT: "TEXT: met" or "TEXT: **missed**"
+verdict() { if [ "$1" = 1 ]; then echo "$2 ✓"; else echo "$2 **✗ missed**"; fi; }
+ge() { awk "BEGIN {exit !($1 >= $2)}" && echo 1 || echo 0; }
+lt() { awk "BEGIN {exit !($1 < $2)}" && echo 1 || echo 0; }
+
+# ---- PostgreSQL ----
+log "starting PostgreSQL (PG_FAST=1) in $tmp/pg"
+PG_CI=$(PG_FAST=1 ./scripts/pg.sh start "$tmp/pg")
+SERVER=${PG_CI% dbname=*}
+pghost=$(sed 's/.*host=\([^ ]*\).*/\1/' <<<"$SERVER")
+pguser=$(sed 's/.*user=\([^ ]*\).*/\1/' <<<"$SERVER")
+PSQL=(psql -X -q -t -A -v ON_ERROR_STOP=1)
+sql() { local db=$1; shift; "${PSQL[@]}" "$SERVER dbname=$db" -c "$*"; }
+newdb() {
+	sql postgres "DROP DATABASE IF EXISTS $1" >/dev/null 2>&1 || true
+	sql postgres "CREATE DATABASE $1"
+	DATABASE_URL="$SERVER dbname=$1" "$BIN/viralsup-migrate" >/dev/null
+}
+
+# ---- the fake provider and viralsup stacks ----
+FAKE_PORT=""
+start_fake() {
+	"$BIN/fake_provider" >"$tmp/fake.port" 2>"$tmp/fake.log" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$tmp/fake.port" ] && break; sleep 0.02; done
+	FAKE_PORT=$(cat "$tmp/fake.port")
+}
+
+ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# The bench configuration: no provider rate limit (the fake is local), a
+# wide scheduler window, quiet logs. Everything else is the default.
+CONF=$tmp/viralsup.conf
+cat >"$CONF" <<EOF
+[log]
+level = warn
+[scheduler]
+concurrency = 512
+owner_expiry_ms = 2000
+lease_ms = 5000
+[fetcher]
+rate_limit = 0
+concurrency = 128
+EOF
+
+# start_node NAME DB [ENV=VALUE...]: a viralsup node; sets NODE_PID, NODE_RUN, NODE_HTTP
+start_node() {
+	local name=$1 db=$2; shift 2
+	NODE_RUN=$tmp/$name/run
+	mkdir -p "$tmp/$name"
+	env DATABASE_URL="$SERVER dbname=$db" VIRALSUP_RUN_DIR="$NODE_RUN" \
+		VIRALSUP_HTTP_ADDR=127.0.0.1:0 VIRALSUP_PROCESSING=triggered \
+		ADMIN_API_TOKEN="$ADMIN_TOKEN" VIRALSUP_ADMIN_RATE_PER_MIN=1000000 \
+		VIRALSUP_PROVIDER=rapidapi RAPIDAPI_KEY=bench-key \
+		VIRALSUP_SCRAPER_URL="http://127.0.0.1:$FAKE_PORT" \
+		VIRALSUP_TRANSCRIPT_URL="http://127.0.0.1:$FAKE_PORT" \
+		VIRALSUP_NODE_ID="$name" "$@" \
+		"$BIN/viralsup" --config "$CONF" >"$tmp/$name/viralsup.log" 2>&1 &
+	NODE_PID=$!
+	disown $NODE_PID # no "Killed" notice from bash when a bench kills it
+	pids+=($NODE_PID)
+	for _ in $(seq 300); do
+		[ -s "$NODE_RUN/gateway.http" ] && break
+		kill -0 $NODE_PID 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$NODE_RUN/gateway.http" ] ||
+		{ log "node $name did not come up"; tail -20 "$tmp/$name/viralsup.log" >&2; exit 1; }
+	NODE_HTTP=$(cat "$NODE_RUN/gateway.http")
+	NODE_HTTP=${NODE_HTTP#http://}
+}
+stop_node() {
+	kill -TERM "$1" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null || true
+}
+# actor_pids RUN_DIR: "name pid" per running actor
+actor_pids() {
+	"$BIN/viralctl" --socket "$1/control.sock" --json status |
+		python3 -c 'import json,sys
+d=json.load(sys.stdin)
+for a in d["children"]:
+    if a.get("pid"): print(a["name"], a["pid"])'
+}
+trigger() {
+	curl -sf -o /dev/null -X POST -H "Authorization: Bearer $ADMIN_TOKEN" \
+		"http://$1/api/viral-ideas/process-pending"
+}
+now_ms() { date +%s%3N; }
+
+# insert_jobs DB TAG N COMPETITORS: N pending jobs '<TAG>-i' for accounts
+# '<TAG>_i' with COMPETITORS each '<TAG>_i_cK', in one transaction.
+insert_jobs() {
+	sql "$1" "BEGIN;
+		INSERT INTO viral_ideas_queue (session_id, primary_username) SELECT '$2-' || i, '${2}_' || i FROM generate_series(1, $3) i;
+		INSERT INTO viral_ideas_competitors (queue_id, competitor_username) SELECT q.id, q.primary_username || '_c' || k FROM viral_ideas_queue q, generate_series(1, $4) k WHERE q.session_id LIKE '$2-%';
+		COMMIT" >/dev/null
+}
+
+# wrk_run ARGS...: prints "rps p50_ms p99_ms non2xx"
+wrk_run() {
+	local out
+	out=$(wrk --latency "$@" 2>&1)
+	awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+		if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+	/Requests\/sec:/ { rps = $2 }
+	/^ +50%/ { p50 = ms($2) }
+	/^ +99%/ { p99 = ms($2) }
+	/Non-2xx/ { bad = $NF }
+	END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }' <<<"$out"
+}
+col() { awk -v c="$1" '{print $c}'; }
+
+# ======================================================================
+if want restart; then
+	log "restart: $KILLS SIGKILLs"
+	out=$("$BIN/bench_restart" "$KILLS")
+	r=$(grep 'replacement ready' <<<"$out" | tr -d '|' | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}')
+	c=$(grep 'ceiling' <<<"$out" | tr -d '|' | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}')
+	read -r rm rp rl rh <<<"$r"
+	read -r cm cp cl ch <<<"$c"
+	row "Restart: SIGKILL → replacement ready, ms (median of $KILLS kills; p99 $rp, ceiling p99 $cp)" \
+		"$rm ($rl–$rh)" "$cm ($cl–$ch) fork+exec+ready pipe" "$(ratio "$rm" "$cm")" \
+		"$(verdict "$(lt "$rm" 5)" "median < 5 ms")"
+	note "Restart: $(grep '^RSS' <<<"$out")"
+fi
+
+# ======================================================================
+if want ipc; then
+	log "ipc: $RUNS runs of $IPC_N messages"
+	rt=() ow=() rrt=() row_=()
+	for _ in $(seq "$RUNS"); do
+		l=$("$BIN/bench_ipc" "$IPC_N")
+		rt+=("$(kv ipc_rtt "$l")") ow+=("$(kv ipc_oneway "$l")")
+		rrt+=("$(kv raw_rtt "$l")") row_+=("$(kv raw_oneway "$l")")
+		fb=$(kv frame_bytes "$l")
+	done
+	row "IPC: round trips/s, $fb-byte envelope, conn_request ↔ reply between 2 processes" \
+		"$(summ %.0f "${rt[@]}")" "$(summ %.0f "${rrt[@]}") raw socketpair ping-pong" \
+		"$(ratio "$(median_of "${rt[@]}")" "$(median_of "${rrt[@]}")")" "—"
+	row "IPC: one-way msgs/s, same envelope (conn_send, bounded buffer)" \
+		"$(summ %.0f "${ow[@]}")" "$(summ %.0f "${row_[@]}") raw, 64 KiB writes" \
+		"$(ratio "$(median_of "${ow[@]}")" "$(median_of "${row_[@]}")")" "—"
+fi
+
+# ======================================================================
+if want claims; then
+	CRUNS=3
+	[ "$QUICK" = 1 ] && CRUNS=2
+	log "claims: $CRUNS runs of bench_claims ($CLAIM_JOBS jobs) and pgbench"
+	declare -A CL=()
+	for _ in $(seq $CRUNS); do
+		out=$(JOBS=$CLAIM_JOBS "$BIN/bench_claims" "$SERVER")
+		for n in 1 4; do
+			l=$(grep "^| $n |" <<<"$out" | tr -d '|')
+			CL[$n,1]+="$(awk '{print $2}' <<<"$l") "
+			CL[$n,32]+="$(awk '{print $3}' <<<"$l") "
+		done
+	done
+	# The ceiling: the least SQL that claims and completes, on the same
+	# schema (indexes, status triggers, job_events) with pgbench.
+	newdb claims >/dev/null
+	cat >"$tmp/claim1.sql" <<'SQL'
+WITH c AS (SELECT id FROM viral_ideas_queue WHERE status = 'pending' ORDER BY priority, submitted_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+UPDATE viral_ideas_queue q SET status = 'processing', lease_token = gen_random_uuid(), started_processing_at = now(), attempts = q.attempts + 1 FROM c WHERE q.id = c.id RETURNING q.id AS job, q.lease_token AS token \gset
+UPDATE viral_ideas_queue SET status = 'completed', completed_at = now(), total_runs = COALESCE(total_runs, 0) + 1, lease_token = NULL WHERE id = :job AND lease_token = :token AND status = 'processing';
+SQL
+	cat >"$tmp/claim32.sql" <<'SQL'
+WITH c AS (SELECT id FROM viral_ideas_queue WHERE status = 'pending' ORDER BY priority, submitted_at LIMIT 32 FOR UPDATE SKIP LOCKED), u AS (UPDATE viral_ideas_queue q SET status = 'processing', lease_token = gen_random_uuid(), started_processing_at = now(), attempts = q.attempts + 1 FROM c WHERE q.id = c.id RETURNING q.id, q.lease_token) SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens FROM u \gset
+UPDATE viral_ideas_queue q SET status = 'completed', completed_at = now(), total_runs = COALESCE(total_runs, 0) + 1, lease_token = NULL FROM unnest(:ids::uuid[], :tokens::uuid[]) m(id, token) WHERE q.id = m.id AND q.lease_token = m.token AND q.status = 'processing';
+SQL
+	for _ in $(seq $CRUNS); do
+		for n in 1 4; do
+			for k in 1 32; do
+				sql claims "SET client_min_messages = warning; TRUNCATE viral_ideas_queue CASCADE; TRUNCATE job_events" >/dev/null
+				sql claims "INSERT INTO viral_ideas_queue (session_id, primary_username) SELECT 'b' || i, 'u' || i FROM generate_series(1, $CLAIM_JOBS) i" >/dev/null
+				sql claims "VACUUM ANALYZE viral_ideas_queue" >/dev/null
+				tx=$((CLAIM_JOBS / (n * k)))
+				tps=$(pgbench -n -M prepared -h "$pghost" -U "$pguser" -c $n -j $n -t $tx \
+					-f "$tmp/claim$k.sql" claims 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+				CL[$n,$k,pg]+="$(calc "${tps:-0} * $k") "
+			done
+		done
+	done
+	for n in 1 4; do
+		for k in 1 32; do
+			# shellcheck disable=SC2086
+			ours=(${CL[$n,$k]}) ceil=(${CL[$n,$k,pg]})
+			row "Claims: jobs/s claimed + completed, $n claimer(s), $([ $k = 1 ] && echo "1 job per claim" || echo "K=$k per claim") ($CLAIM_JOBS jobs)" \
+				"$(summ %.0f "${ours[@]}")" "$(summ %.0f "${ceil[@]}") pgbench, minimal SQL" \
+				"$(ratio "$(median_of "${ours[@]}")" "$(median_of "${ceil[@]}")")" "—"
+		done
+	done
+fi
+
+# ======================================================================
+if want gateway || want pipeline || want recovery; then
+	start_fake
+fi
+
+if want gateway; then
+	GW_RUNS=3
+	[ "$QUICK" = 1 ] && GW_RUNS=2
+	log "gateway: wrk, $GW_RUNS runs of ${WRK_S}s per endpoint"
+	newdb gw >/dev/null
+	# Some history for queue-status to count; nothing pending, so each
+	# process-pending is a full trip gateway → scheduler → database → reply.
+	sql gw "INSERT INTO viral_ideas_queue (session_id, primary_username, status, completed_at, total_runs) SELECT 'g' || i, 'u' || i, 'completed', now(), 1 FROM generate_series(1, 2000) i" >/dev/null
+	start_node gw gw
+	gw_pid=$NODE_PID
+	"$BIN/bare_http" >"$tmp/bare.port" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$tmp/bare.port" ] && break; sleep 0.02; done
+	bare=127.0.0.1:$(cat "$tmp/bare.port")
+	cat >"$tmp/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("ADMIN_TOKEN")
+LUA
+	export ADMIN_TOKEN
+	echo 'SELECT 1;' >"$tmp/select1.sql"
+	declare -A G=()
+	for _ in $(seq $GW_RUNS); do
+		G[bare]+="$(wrk_run -t2 -c64 -d${WRK_S}s "http://$bare/healthz");"
+		G[bare1]+="$(wrk_run -t1 -c1 -d${WRK_S}s "http://$bare/healthz");"
+		G[sel1]+="$(pgbench -n -M prepared -h "$pghost" -U "$pguser" -c 64 -j 2 -T "$WRK_S" -f "$tmp/select1.sql" gw 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1);"
+		G[healthz]+="$(wrk_run -t2 -c64 -d${WRK_S}s "http://$NODE_HTTP/healthz");"
+		G[status]+="$(wrk_run -t2 -c64 -d${WRK_S}s "http://$NODE_HTTP/api/viral-ideas/queue-status");"
+		G[pp]+="$(wrk_run -t2 -c64 -d${WRK_S}s -s "$tmp/post.lua" "http://$NODE_HTTP/api/viral-ideas/process-pending");"
+		G[pp1]+="$(wrk_run -t1 -c1 -d${WRK_S}s -s "$tmp/post.lua" "http://$NODE_HTTP/api/viral-ideas/process-pending");"
+	done
+	# gfield KEY COLUMN: the values of one column over the runs
+	gfield() { tr ';' '\n' <<<"${G[$1]}" | sed '/^$/d' | col "$2"; }
+	bare_rps=$(gfield bare 1 | med)
+	sel1_rps=$(gfield sel1 1 | med)
+	for k in healthz status pp; do
+		case $k in
+		healthz) what="GET /healthz" ;;
+		status) what="GET /api/viral-ideas/queue-status" ;;
+		pp) what="POST /api/viral-ideas/process-pending (admin)" ;;
+		esac
+		mapfile -t rps < <(gfield $k 1)
+		p50=$(gfield $k 2 | med) p99=$(gfield $k 3 | med)
+		bad=$(gfield $k 4 | awk '{s+=$1} END {print s+0}')
+		tgt="—" cname="bare libev responder" ckey=bare
+		if [ $k = healthz ]; then
+			tgt=$(verdict "$(ge "$(calc "$(median_of "${rps[@]}") / $bare_rps")" 0.5)" "≥ 0.5× bare")
+		else
+			cname="pgbench SELECT 1, 64 clients (one database round trip)" ckey=sel1
+		fi
+		[ $k = pp ] && tgt=$(verdict "$(lt "$p99" 10)" "p99 < 10 ms (is $p99)")
+		c_rps=$(gfield $ckey 1 | med)
+		row "Gateway: $what, req/s at 64 conns (p50 $p50 ms, p99 $p99 ms$([ "$bad" != 0 ] && echo ", $bad non-2xx"))" \
+			"$(summ %.0f "${rps[@]}")" "$(summ %.0f $(gfield $ckey 1)) $cname" \
+			"$(ratio "$(median_of "${rps[@]}")" "$c_rps")" "$tgt"
+	done
+	mapfile -t p1 < <(gfield pp1 2)
+	row "Gateway: process-pending p50 latency at 1 connection, ms" \
+		"$(summ %.3f "${p1[@]}")" "$(summ %.3f $(gfield bare1 2)) bare responder at 1 conn" \
+		"$(ratio "$(median_of "${p1[@]}")" "$(gfield bare1 2 | med)")" \
+		"$(verdict "$(lt "$(median_of "${p1[@]}")" 1)" "p50 < 1 ms")"
+	gwp=$(actor_pids "$NODE_RUN" | awk '$1 == "gateway" {print $2}')
+	note "Gateway RSS after the load: $(awk '/VmHWM|VmRSS/ {printf "%s %s kB  ", $1, $2}' /proc/$gwp/status) (issue 4 target: < 10 MiB)."
+	stop_node "$gw_pid"
+fi
+
+# ======================================================================
+# pipe_batch DB NODE_HTTP TAG N COMPETITORS: inserts N jobs (unique
+# accounts, COMPETITORS each) in bulk, triggers, waits for all of them.
+# Sets PB_JPS (jobs/s trigger → last completion), PB_FIRST (ms trigger →
+# first job processing), PB_FAILED.
+pipe_batch() {
+	local db=$1 http=$2 tag=$3 n=$4 nc=$5 t0 done_ left
+	insert_jobs "$db" "$tag" "$n" "$nc"
+	sql "$db" "VACUUM ANALYZE viral_ideas_queue" >/dev/null
+	t0=$(now_ms)
+	trigger "$http"
+	left=$((PIPE_TIMEOUT * 10))
+	while :; do
+		done_=$(sql "$db" "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status IN ('completed', 'failed')")
+		[ "$done_" -ge "$n" ] && break
+		left=$((left - 1))
+		[ $left -gt 0 ] || { log "pipeline: only $done_ of $n jobs finished in ${PIPE_TIMEOUT}s"; break; }
+		sleep 0.1
+	done
+	read -r PB_JPS PB_FIRST PB_FAILED < <(sql "$db" "SELECT round($n / ((extract(epoch FROM max(q.completed_at)) * 1000 - $t0) / 1000.0), 1), (SELECT round(extract(epoch FROM min(e.at)) * 1000 - $t0) FROM job_events e JOIN viral_ideas_queue j ON j.id = e.job_id WHERE j.session_id LIKE '$tag-%' AND e.to_status = 'processing'), count(*) FILTER (WHERE status = 'failed') FROM viral_ideas_queue q WHERE session_id LIKE '$tag-%'" | tr '|' ' ')
+}
+
+# rss_sampler RUN_DIR OUT: every 100 ms, the sum of VmRSS of all actors
+# and the supervisor; keeps the maximum in OUT (kB).
+rss_sampler() {
+	local pidlist max=0 s
+	pidlist="$(actor_pids "$1" | col 2) $(cat "$1/viralsup.pid" 2>/dev/null || true)"
+	while :; do
+		s=0
+		for p in $pidlist; do
+			s=$((s + $(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)))
+		done
+		[ $s -gt $max ] && { max=$s; echo $max >"$2"; }
+		sleep 0.1
+	done
+}
+
+if want pipeline; then
+	PIPE_TIMEOUT=240
+	[ "$QUICK" = 1 ] && PIPE_TIMEOUT=60
+	log "pipeline: $PIPE_RUNS batches of $PIPE_JOBS jobs with 0 and with 3 competitors"
+	newdb pipe >/dev/null
+	start_node pipe pipe
+	pipe_pid=$NODE_PID pipe_run=$NODE_RUN pipe_http=$NODE_HTTP
+	echo 0 >"$tmp/rss.max"
+	rss_sampler "$pipe_run" "$tmp/rss.max" &
+	sampler=$!
+	pids+=($sampler)
+	req0=$(curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | sed 's/[^0-9]//g')
+	declare -A PJ=() PF=() PREQ=()
+	fails=0
+	for nc in 0 3; do
+		for r in $(seq $PIPE_RUNS); do
+			pipe_batch pipe "$pipe_http" "r${nc}x$r" "$PIPE_JOBS" $nc
+			PJ[$nc]+="$PB_JPS " PF[$nc]+="$PB_FIRST "
+			fails=$((fails + PB_FAILED))
+			log "pipeline: $nc competitors run $r: $PB_JPS jobs/s, first running after $PB_FIRST ms, $PB_FAILED failed"
+		done
+		req1=$(curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | sed 's/[^0-9]//g')
+		PREQ[$nc]=$(calc "($req1 - $req0) / ($PIPE_RUNS * $PIPE_JOBS)")
+		req0=$req1
+	done
+	kill "$sampler" 2>/dev/null || true
+	# The ceiling: what the fake provider alone serves (wrk, 64 conns) divided
+	# by the requests one job makes of it in this run.
+	fake_rps=()
+	for _ in 1 2 3; do
+		fake_rps+=("$(wrk_run -t2 -c64 -d2s -H 'x-rapidapi-key: k' \
+			"http://127.0.0.1:$FAKE_PORT/transcript?url=https%3A%2F%2Fwww.instagram.com%2Fp%2FDabcdefghij%2F" | col 1)")
+	done
+	frps=$(median_of "${fake_rps[@]}")
+	for nc in 0 3; do
+		# shellcheck disable=SC2086
+		j=(${PJ[$nc]}) f=(${PF[$nc]})
+		ceil=$(calc "$frps / ${PREQ[$nc]}")
+		target=$([ $nc = 0 ] && echo 1500 || echo 400)
+		row "Pipeline: jobs/s end to end, $PIPE_JOBS jobs, primary + $nc competitors × 12 reels, rapidapi over HTTP (trigger → first job processing: $(summ %.0f "${f[@]}") ms; ${PREQ[$nc]} provider requests/job)" \
+			"$(summ %.0f "${j[@]}")" "$(printf %.0f "$ceil") fake provider alone ($(printf %.0f "$frps") req/s ÷ requests/job)" \
+			"$(ratio "$(median_of "${j[@]}")" "$ceil")" \
+			"$(verdict "$(ge "$(median_of "${j[@]}")" $target)" "≥ $target jobs/s")"
+	done
+	[ $fails -gt 0 ] && note "Pipeline: $fails jobs failed (see the log)."
+	# Peak RSS per actor (VmHWM: high-water mark since the actor started, so
+	# over every pipeline batch above).
+	tot=0 per=""
+	while read -r name pid; do
+		h=$(awk '/^VmHWM/ {print $2}' /proc/$pid/status)
+		tot=$((tot + h))
+		per+="$name $((h / 1024)).$((h % 1024 * 10 / 1024)) MiB, "
+	done < <(actor_pids "$pipe_run")
+	sh=$(awk '/^VmHWM/ {print $2}' /proc/$pipe_pid/status)
+	tot=$((tot + sh))
+	per+="supervisor $((sh / 1024)).$((sh % 1024 * 10 / 1024)) MiB"
+	conc=$(cat "$tmp/rss.max")
+	row "Pipeline: peak RSS of all actors + supervisor during the batches, MiB (sum of per-process peaks; highest simultaneous sum $(calc "$conc / 1024") MiB)" \
+		"$(calc "$tot / 1024")" "—" "—" "$(verdict "$(lt "$(calc "$tot / 1024")" 64)" "< 64 MiB")"
+	note "Pipeline peak RSS per process (VmHWM, shared library pages counted in each): $per."
+	PIPE_PIDS=$(actor_pids "$pipe_run" | tr '\n' ' ')
+	stop_node "$pipe_pid"
+fi
+
+# ======================================================================
+if want recovery; then
+	log "recovery: analyzer SIGKILL mid-batch, $RUNS times"
+	newdb recov >/dev/null
+	start_node recov recov
+	rec_pid=$NODE_PID rec_run=$NODE_RUN rec_http=$NODE_HTTP
+	ra=()
+	for r in $(seq "$RUNS"); do
+		tag=ak$r
+		insert_jobs recov "$tag" "$RECOV_JOBS" 3
+		trigger "$rec_http"
+		# Kill once the analyzer has had work for a while (a tenth completed).
+		for _ in $(seq 600); do
+			d=$(sql recov "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status = 'completed'")
+			[ "$d" -ge $((RECOV_JOBS / 10)) ] && break
+			sleep 0.02
+		done
+		apid=$(actor_pids "$rec_run" | awk '$1 == "analyzer" {print $2}')
+		tk=$(now_ms)
+		kill -KILL "$apid"
+		# The jobs it held were rescued (back to pending); each is running
+		# again at its next 'processing' event. The figure: the last of them.
+		v=""
+		for _ in $(seq 300); do
+			v=$(sql recov "SELECT round(extract(epoch FROM max(nx)) * 1000 - $tk), count(*), count(nx) FROM (SELECT (SELECT min(e2.at) FROM job_events e2 WHERE e2.job_id = e.job_id AND e2.id > e.id AND e2.to_status = 'processing') AS nx FROM job_events e WHERE e.reason LIKE 'rescued%' AND e.at >= to_timestamp($tk / 1000.0)) x" | tr '|' ' ')
+			read -r ms n nx <<<"$v"
+			[ "$n" -gt 0 ] && [ "$n" = "$nx" ] && break
+			sleep 0.05
+		done
+		read -r ms n nx <<<"$v"
+		if [ "$n" -gt 0 ] && [ "$n" = "$nx" ]; then
+			ra+=("$ms")
+			log "recovery: analyzer killed holding $n job(s); running again after $ms ms"
+		else
+			log "recovery: analyzer kill $r: no rescued job seen running again ($v)"
+		fi
+		for _ in $(seq 600); do
+			d=$(sql recov "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status IN ('completed', 'failed')")
+			[ "$d" -ge "$RECOV_JOBS" ] && break
+			sleep 0.1
+		done
+	done
+	stop_node "$rec_pid"
+	if [ ${#ra[@]} -gt 0 ]; then
+		row "Recovery: analyzer SIGKILLed mid-batch → the jobs it held processing again, ms (${#ra[@]} kills)" \
+			"$(summ %.0f "${ra[@]}")" "—" "—" "—"
+	fi
+
+	log "recovery: a whole node SIGKILLed, two nodes on one database"
+	NRUNS=2
+	[ "$QUICK" = 1 ] && NRUNS=1
+	rn=() rh=()
+	for r in $(seq $NRUNS); do
+		db=node$r
+		newdb $db >/dev/null
+		start_node a$r $db VIRALSUP_PROCESSING=continuous VIRALSUP_OWNER_EXPIRY_MS=2000
+		a_pid=$NODE_PID a_run=$NODE_RUN
+		start_node b$r $db VIRALSUP_PROCESSING=continuous VIRALSUP_OWNER_EXPIRY_MS=2000
+		b_pid=$NODE_PID
+		insert_jobs $db nk "$RECOV_JOBS" 3
+		for _ in $(seq 600); do
+			d=$(sql $db "SELECT count(*) FROM viral_ideas_queue q JOIN owners o ON o.id = q.lease_owner WHERE o.node = 'a$r' AND q.status = 'processing'")
+			[ "$d" -ge 10 ] && break
+			sleep 0.02
+		done
+		victims="$a_pid $(actor_pids "$a_run" | col 2)"
+		tk=$(now_ms)
+		# shellcheck disable=SC2086
+		kill -KILL $victims
+		held=$(sql $db "SELECT count(*) FROM viral_ideas_queue q JOIN owners o ON o.id = q.lease_owner WHERE o.node = 'a$r' AND q.status = 'processing'")
+		sql $db "CREATE TABLE held AS SELECT q.id FROM viral_ideas_queue q JOIN owners o ON o.id = q.lease_owner WHERE o.node = 'a$r' AND q.status = 'processing'" >/dev/null
+		for _ in $(seq 600); do
+			left=$(sql $db "SELECT count(*) FROM viral_ideas_queue q JOIN held h ON h.id = q.id WHERE q.status NOT IN ('completed', 'failed')")
+			[ "$left" = 0 ] && break
+			sleep 0.05
+		done
+		ms=$(sql $db "SELECT round(extract(epoch FROM max(q.completed_at)) * 1000 - $tk) FROM viral_ideas_queue q JOIN held h ON h.id = q.id")
+		first=$(sql $db "SELECT round(extract(epoch FROM min(e.at)) * 1000 - $tk) FROM job_events e JOIN held h ON h.id = e.job_id WHERE e.at > to_timestamp($tk / 1000.0) AND e.to_status = 'processing'")
+		log "recovery: node a$r killed holding $held jobs; first reclaimed after $first ms, all finished by b$r after $ms ms"
+		rn+=("$ms") rh+=("$held/$first")
+		stop_node "$b_pid"
+	done
+	row "Recovery: node SIGKILLed (supervisor + all actors) → all $(printf '%s ' "${rh[@]}" | sed 's|/[^ ]*||g')jobs it held finished by the other node, ms (owner expiry 2 s; first reclaim after $(printf '%s ' "${rh[@]}" | sed 's|[^ ]*/||g')ms)" \
+		"$(summ %.0f "${rn[@]}")" "— (detection is bounded by the configured owner expiry, 2000 ms)" "—" "—"
+fi
+
+# ======================================================================
+if want scale; then
+	log "scale: $SCALE_FINISHED finished rows + 1000 pending"
+	l=$(FINISHED=$SCALE_FINISHED PENDING=1000 "$BIN/bench_scale" "$SERVER")
+	row "Scale: claim latency (K=1), 1,000 pending among $SCALE_FINISHED finished rows, ms (p99 $(kv scale_p99 "$l"), ceiling p99 $(kv base_p99 "$l"))" \
+		"$(kv scale_p50 "$l") ($(kv scale_min "$l")–$(kv scale_max "$l"))" \
+		"$(kv base_p50 "$l") ($(kv base_min "$l")–$(kv base_max "$l")) same claims, 1,000 rows only" \
+		"$(ratio "$(kv scale_p50 "$l")" "$(kv base_p50 "$l")")" "—"
+fi
+
+# ======================================================================
+elapsed=$(($(date +%s) - T0_ALL))
+cpu=$(awk -F: '/model name/ {gsub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+report=$tmp/BENCH.md
+{
+	echo "# Benchmarks"
+	echo
+	echo "Generated by \`make bench$([ "$QUICK" = 1 ] && echo -quick)\` (tests/bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'):"
+	echo "$(nproc) cores ($cpu), $mem memory, Linux $(uname -r); the run took ${elapsed}s."
+	echo "Every figure below was measured in that run; nothing is copied from an earlier one."
+	echo "The machine is shared (other processes ran at the same time), so figures are"
+	echo "noisy: read each next to its ceiling, measured in the same run on the same cores."
+	echo
+	echo "Figures are the median over the runs (min–max in brackets); ratio = ours ÷ ceiling"
+	echo "(for rates higher is better, for latencies lower is better)."
+	echo
+	echo "| what | ours | ceiling (same run) | ratio | target |"
+	echo "|---|---|---|---|---|"
+	cat "$ROWS"
+	echo
+	if [ -s "$NOTES" ]; then
+		echo "## Notes"
+		echo
+		cat "$NOTES"
+		echo
+	fi
+	cat <<EOF
+## How it was measured
+
+- PostgreSQL 15: a throwaway cluster started by the bench (\`PG_FAST=1 scripts/pg.sh start\`:
+  fsync, synchronous_commit and full_page_writes **off**), Unix socket. Durable settings cost
+  more per commit; compare database-bound rows with that in mind.
+- viralsup nodes run with \`VIRALSUP_PROVIDER=rapidapi\` against \`build/bin/fake_provider\`
+  (tests/fake_provider/fake_provider.c, on the same 2 cores) over HTTP on loopback, and this
+  configuration file (everything else default; \`VIRALSUP_ADMIN_RATE_PER_MIN=1000000\` so that
+  wrk is not rate limited):
+
+\`\`\`ini
+$(cat "$CONF")
+\`\`\`
+
+- Restart: \`build/bin/bench_restart $KILLS\` (viralsup with a test actor killed $KILLS times).
+- IPC: \`build/bin/bench_ipc $IPC_N\`, $RUNS runs.
+- Claims: \`JOBS=$CLAIM_JOBS build/bin/bench_claims\`, 3 runs; ceiling \`pgbench -n -M prepared -c N -j N -t JOBS/(N·K)\`
+  with the scripts in tests/bench/run.sh (claim = \`UPDATE … FROM (SELECT … LIMIT K FOR UPDATE
+  SKIP LOCKED)\`, complete = \`UPDATE … SET status = 'completed'\` per job (K=1) or per batch (K=32)).
+- Gateway: \`wrk -t2 -c64 -d${WRK_S}s --latency\` (and \`-t1 -c1\`), 3 runs each; POST with a Lua script
+  setting the admin header; ceiling \`build/bin/bare_http\` (tests/bench/bare_http.c).
+- Pipeline: jobs inserted with \`INSERT … SELECT generate_series\`, then \`POST
+  /api/viral-ideas/process-pending\`; end = the last \`completed_at\`; first running = the first
+  \`job_events\` row to \`processing\`; RSS from /proc/PID/status of the pids in \`viralctl status --json\`.
+- Recovery: analyzer killed with SIGKILL once a tenth of a $RECOV_JOBS-job batch completed; node
+  recovery with two nodes (\`VIRALSUP_PROCESSING=continuous\`, \`VIRALSUP_OWNER_EXPIRY_MS=2000\`) on one database.
+- Scale: \`FINISHED=$SCALE_FINISHED PENDING=1000 build/bin/bench_scale\`.
+EOF
+} >"$report"
+echo
+sed -n '/^| what/,/^$/p' "$report"
+[ -s "$NOTES" ] && cat "$NOTES"
+if [ -z "$ONLY" ] && [ "$QUICK" != 1 ]; then
+	cp "$report" docs/BENCH.md
+	log "written docs/BENCH.md (${elapsed}s)"
+else
+	log "done in ${elapsed}s (docs/BENCH.md not rewritten: QUICK or ONLY set)"
+fi
