@@ -68,6 +68,7 @@ struct listener {
 };
 
 static void conn_free(struct conn *c);
+static void on_request_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
 static int set_nonblock_cloexec(int fd)
 {
@@ -178,7 +179,7 @@ static void process_input(struct conn *c)
 		if (r < 0) {
 			char reason[160];
 			snprintf(reason, sizeof reason, "protocol error: %s",
-				 r == -EMSGSIZE ? "frame larger than the maximum" : "empty frame");
+			         r == -EMSGSIZE ? "frame larger than the maximum" : "empty frame");
 			log_warn("closing connection to %s: %s", c->peer, reason);
 			conn_close(c, reason);
 			return;
@@ -281,7 +282,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct conn *conn_new(struct ev_loop *loop, int fd, const char *peer, const struct conn_ops *ops,
-		      void *ud)
+                      void *ud)
 {
 	struct conn *c = xcalloc(1, sizeof *c);
 	struct ucred cred;
@@ -309,17 +310,13 @@ struct conn *conn_new(struct ev_loop *loop, int fd, const char *peer, const stru
 	return c;
 }
 
-int conn_send(struct conn *c, struct msg_out *out)
+/* Queues framed bytes; see conn_send for the return values. */
+static int conn_send_bytes(struct conn *c, const char *data, size_t len)
 {
-	const char *data;
-	size_t len;
 	int r;
 
 	if (c->closed)
 		return -EPIPE;
-	if ((r = msg_out_finish(out, c->max_frame)) < 0)
-		return r;
-	data = msg_out_data(out, &len);
 	if (c->out_len - c->out_off + len > c->max_out) {
 		c->refused = true;
 		return -ENOBUFS;
@@ -354,6 +351,20 @@ int conn_send(struct conn *c, struct msg_out *out)
 	return r < 0 ? r : 0;
 }
 
+int conn_send(struct conn *c, struct msg_out *out)
+{
+	const char *data;
+	size_t len;
+	int r;
+
+	if (c->closed)
+		return -EPIPE;
+	if ((r = msg_out_finish(out, c->max_frame)) < 0)
+		return r;
+	data = msg_out_data(out, &len);
+	return conn_send_bytes(c, data, len);
+}
+
 static void on_request_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct pending *p = w->data;
@@ -372,14 +383,10 @@ static void on_request_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_reply_fn cb,
-		 void *arg)
+static void pending_add(struct conn *c, uint64_t id, double timeout_s, conn_reply_fn cb, void *arg)
 {
-	int r = conn_send(c, out);
-	if (r < 0)
-		return r;
 	struct pending *p = xcalloc(1, sizeof *p);
-	p->id = out->id;
+	p->id = id;
 	p->cb = cb;
 	p->arg = arg;
 	p->conn = c;
@@ -388,6 +395,25 @@ int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_rep
 	ev_timer_start(c->loop, &p->timer);
 	p->next = c->pending;
 	c->pending = p;
+}
+
+int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_reply_fn cb, void *arg)
+{
+	int r = conn_send(c, out);
+	if (r < 0)
+		return r;
+	pending_add(c, out->id, timeout_s, cb, arg);
+	return 0;
+}
+
+/* Queues already-framed bytes of a request with the given id. */
+static int conn_request_bytes(struct conn *c, const char *data, size_t len, uint64_t id,
+                              double timeout_s, conn_reply_fn cb, void *arg)
+{
+	int r = conn_send_bytes(c, data, len);
+	if (r < 0)
+		return r;
+	pending_add(c, id, timeout_s, cb, arg);
 	return 0;
 }
 
@@ -442,13 +468,13 @@ static void on_accept_ready(struct ev_loop *loop, ev_io *w, int revents)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 		    (cred.uid != getuid() && cred.uid != 0)) {
 			log_warn("refused connection on %s from uid %d: not our user", l->path,
-				 (int)cred.uid);
+			         (int)cred.uid);
 			close(fd);
 			continue;
 		}
 		if (l->nconns >= l->max_conns) {
 			log_warn("refused connection on %s: limit of %d connections reached",
-				 l->path, l->max_conns);
+			         l->path, l->max_conns);
 			close(fd);
 			continue;
 		}
@@ -467,8 +493,8 @@ static void on_accept_ready(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct listener *listener_new(struct ev_loop *loop, const char *path, int max_conns,
-			      const struct conn_ops *ops, void *ud,
-			      void (*on_accept)(struct conn *c, void *ud))
+                              const struct conn_ops *ops, void *ud,
+                              void (*on_accept)(struct conn *c, void *ud))
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct listener *l;
@@ -527,6 +553,19 @@ void listener_free(struct listener *l)
 
 /* --- link -------------------------------------------------------------- */
 
+/* A link_request: the framed bytes, kept until the reply or the deadline. */
+struct lreq {
+	struct link *link;
+	char *data;
+	size_t len;
+	uint64_t id;
+	bool sent; /* on the current connection, awaiting the reply */
+	conn_reply_fn cb;
+	void *arg;
+	ev_timer deadline;
+	struct lreq *next;
+};
+
 struct link {
 	struct ev_loop *loop;
 	char *path;
@@ -537,7 +576,10 @@ struct link {
 	ev_timer retry;
 	double backoff;
 	bool freeing;
+	struct lreq *lreqs;
 };
+
+static void lreq_send_all(struct link *l);
 
 static void link_on_msg(struct conn *c, const struct msg *m, void *ud)
 {
@@ -588,6 +630,7 @@ static void link_try(struct link *l)
 	l->conn = conn_new(l->loop, fd, l->peer, &link_conn_ops, l);
 	if (l->ops->on_up)
 		l->ops->on_up(l, l->conn, l->ud);
+	lreq_send_all(l);
 }
 
 static void link_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -598,7 +641,7 @@ static void link_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 struct link *link_new(struct ev_loop *loop, const char *path, const char *peer,
-		      const struct link_ops *ops, void *ud)
+                      const struct link_ops *ops, void *ud)
 {
 	struct link *l = xcalloc(1, sizeof *l);
 	l->loop = loop;
@@ -618,6 +661,84 @@ struct conn *link_conn(const struct link *l)
 	return l->conn;
 }
 
+static void lreq_finish(struct lreq *q, const struct msg *reply, int err)
+{
+	struct link *l = q->link;
+	for (struct lreq **pp = &l->lreqs; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	ev_timer_stop(l->loop, &q->deadline);
+	q->cb(l->conn, reply, err, q->arg);
+	free(q->data);
+	free(q);
+}
+
+static void lreq_on_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	struct lreq *q = arg;
+	(void)c;
+	if (err == -ECONNRESET && !q->link->freeing) {
+		q->sent = false; /* the peer went away: send again when it is back */
+		return;
+	}
+	lreq_finish(q, reply, err);
+}
+
+static void lreq_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lreq *q = w->data;
+	(void)loop;
+	(void)revents;
+	/* If it is on the wire, its pending entry answers -ETIMEDOUT itself
+	 * (the per-send timeout equals the time left); only queued ones end here. */
+	if (!q->sent)
+		lreq_finish(q, NULL, -ETIMEDOUT);
+}
+
+static void lreq_send(struct link *l, struct lreq *q)
+{
+	double left = ev_timer_remaining(l->loop, &q->deadline);
+	if (!l->conn || q->sent)
+		return;
+	if (conn_request_bytes(l->conn, q->data, q->len, q->id, left > 0.001 ? left : 0.001,
+	                       lreq_on_reply, q) == 0)
+		q->sent = true;
+}
+
+static void lreq_send_all(struct link *l)
+{
+	for (struct lreq *q = l->lreqs; q && l->conn; q = q->next)
+		lreq_send(l, q);
+}
+
+int link_request(struct link *l, struct msg_out *out, double deadline_s, conn_reply_fn cb,
+                 void *arg)
+{
+	const char *data;
+	size_t len;
+	int r = msg_out_finish(out, FRAME_MAX_DEFAULT);
+	if (r < 0)
+		return r;
+	data = msg_out_data(out, &len);
+	struct lreq *q = xcalloc(1, sizeof *q);
+	q->link = l;
+	q->data = xmalloc(len);
+	memcpy(q->data, data, len);
+	q->len = len;
+	q->id = out->id;
+	q->cb = cb;
+	q->arg = arg;
+	ev_timer_init(&q->deadline, lreq_on_deadline, deadline_s, 0);
+	q->deadline.data = q;
+	ev_timer_start(l->loop, &q->deadline);
+	q->next = l->lreqs;
+	l->lreqs = q;
+	lreq_send(l, q);
+	return 0;
+}
+
 void link_free(struct link *l)
 {
 	if (!l)
@@ -626,6 +747,8 @@ void link_free(struct link *l)
 	ev_timer_stop(l->loop, &l->retry);
 	if (l->conn)
 		conn_close(l->conn, "link closed");
+	while (l->lreqs)
+		lreq_finish(l->lreqs, NULL, -ECONNRESET);
 	free(l->path);
 	free(l);
 }

@@ -12,7 +12,8 @@
  * - listener: accepts connections on a socket path (mode 0600, peer uid
  *   must be ours or root), up to a connection limit.
  * - link: a client connection to a socket path that reconnects with
- *   exponential backoff whenever the peer goes away.
+ *   exponential backoff whenever the peer goes away; link_request keeps
+ *   an idempotent request alive across such restarts.
  *
  * Callbacks may close or free the connection they are called for.
  */
@@ -40,7 +41,7 @@ struct conn_ops {
 
 /* Takes ownership of fd (made non-blocking). peer names it in logs (copied). */
 struct conn *conn_new(struct ev_loop *loop, int fd, const char *peer, const struct conn_ops *ops,
-		      void *ud);
+                      void *ud);
 /* Closes the socket, fails pending requests, calls on_close, frees c. */
 void conn_close(struct conn *c, const char *reason);
 
@@ -55,7 +56,7 @@ int conn_send(struct conn *c, struct msg_out *out);
 typedef void (*conn_reply_fn)(struct conn *c, const struct msg *reply, int err, void *arg);
 /* Sends out as a request; returns as conn_send (on error cb is never called). */
 int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_reply_fn cb,
-		 void *arg);
+                 void *arg);
 
 size_t conn_outbound(const struct conn *c);
 const char *conn_peer(const struct conn *c);
@@ -75,8 +76,8 @@ struct listener;
  * first. Returns NULL with errno set on failure.
  */
 struct listener *listener_new(struct ev_loop *loop, const char *path, int max_conns,
-			      const struct conn_ops *ops, void *ud,
-			      void (*on_accept)(struct conn *c, void *ud));
+                              const struct conn_ops *ops, void *ud,
+                              void (*on_accept)(struct conn *c, void *ud));
 int listener_count(const struct listener *l);
 /* Stops listening, unlinks the path; established conns stay open. */
 void listener_free(struct listener *l);
@@ -89,9 +90,19 @@ struct link_ops {
 };
 /* Connects to path now and again after each loss (10 ms doubling to 1 s, jittered). */
 struct link *link_new(struct ev_loop *loop, const char *path, const char *peer,
-		      const struct link_ops *ops, void *ud);
+                      const struct link_ops *ops, void *ud);
 /* The live connection, or NULL while down. */
 struct conn *link_conn(const struct link *l);
+/*
+ * Sends an idempotent request over the link and keeps it alive across
+ * the peer's restarts: if the connection drops before the reply, the same
+ * bytes are sent again as soon as the link is back. cb runs exactly once:
+ * with the reply, or with -ETIMEDOUT when deadline_s passed first (or
+ * -ECONNRESET when the link is freed). The message is copied; the caller
+ * still owns out. Returns 0, or -EMSGSIZE (cb never called).
+ */
+int link_request(struct link *l, struct msg_out *out, double deadline_s, conn_reply_fn cb,
+                 void *arg);
 void link_free(struct link *l);
 
 #endif

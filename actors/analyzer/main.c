@@ -89,7 +89,7 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 	if (err) {
 		task_finish(t, false, false, "transient",
 		            err == -ETIMEDOUT ? "writer did not answer in time"
-		                              : "writer went away before acknowledging");
+		                              : "writer unavailable");
 		return;
 	}
 	msg_get_bool(reply->body, "ok", &ok);
@@ -124,19 +124,16 @@ static void on_input(const char *json, const char *err, void *arg)
 	char *result = json_dumps(output, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(output);
 
-	struct conn *w = link_conn(A.writer);
 	struct msg_out out;
-	int r = -ENOTCONN;
-	if (w) {
-		msg_out_init(&out, MSG_WRITE_RESULT, 0, 5);
-		msg_put_str(&out, "job", t->job);
-		msg_put_int(&out, "run", t->run);
-		msg_put_str(&out, "lease", t->lease);
-		msg_put_int(&out, "owner", t->owner);
-		msg_put_str(&out, "result", result);
-		r = conn_request(w, &out, 60.0, on_write_ack, t);
-		msg_out_free(&out);
-	}
+	msg_out_init(&out, MSG_WRITE_RESULT, 0, 5);
+	msg_put_str(&out, "job", t->job);
+	msg_put_int(&out, "run", t->run);
+	msg_put_str(&out, "lease", t->lease);
+	msg_put_int(&out, "owner", t->owner);
+	msg_put_str(&out, "result", result);
+	/* Idempotent (fenced completion): re-sent if the writer restarts before acking. */
+	int r = link_request(A.writer, &out, 60.0, on_write_ack, t);
+	msg_out_free(&out);
 	free(result);
 	if (r < 0)
 		task_finish(t, false, false, "transient",

@@ -78,7 +78,7 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 	if (err) {
 		account_finish(acc, false, "transient",
 		               err == -ETIMEDOUT ? "writer did not answer in time"
-		                                 : "writer went away before acknowledging");
+		                                 : "writer unavailable");
 		return;
 	}
 	msg_get_bool(reply->body, "ok", &ok);
@@ -100,14 +100,14 @@ static void on_fetched(void *arg, enum fetch_status status, const char *reason, 
 	char *text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 
-	struct conn *w = link_conn(F.writer);
 	struct msg_out out;
-	int r = -ENOTCONN;
-	if (w && text) {
+	int r = -ENOMEM;
+	if (text) {
 		msg_out_init(&out, MSG_WRITE_CONTENT, 0, 2);
 		msg_put_str(&out, "job", acc->job);
 		msg_put_str(&out, "account", text);
-		r = conn_request(w, &out, 60.0, on_write_ack, acc);
+		/* Idempotent: re-sent if the writer restarts before acking. */
+		r = link_request(F.writer, &out, 60.0, on_write_ack, acc);
 		msg_out_free(&out);
 	}
 	free(text);

@@ -121,7 +121,7 @@ static void progress_flush(void)
 		n++;
 	}
 	if (n > 0 && queue_progress_many_async(S.pg, n, ids, tokens, pcts, steps,
-					       on_progress_written, NULL) == 0)
+	                                       on_progress_written, NULL) == 0)
 		S.progress_inflight = true;
 	free(ids);
 	free(tokens);

@@ -344,3 +344,62 @@ TEST(listener_refuses_connections_over_its_limit)
 	free(path);
 	free(dir);
 }
+
+/* A server that drops the first connection that sends it a request, and
+ * answers on the next: a peer restarting mid-request. */
+static int drops_left;
+static void flaky_on_msg(struct conn *c, const struct msg *m, void *ud)
+{
+	(void)ud;
+	if (drops_left > 0) {
+		drops_left--;
+		conn_close(c, "simulated restart");
+		return;
+	}
+	echo_on_msg(c, m, NULL);
+}
+static const struct conn_ops flaky_ops = {flaky_on_msg, quiet_close, NULL};
+
+TEST(link_request_survives_the_peer_restarting_before_it_replies)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/flaky.sock", dir);
+	struct link_seen ls = {0};
+	struct seen s = {0};
+
+	struct listener *srv = listener_new(loop, path, 8, &flaky_ops, NULL, NULL);
+	struct link *l = link_new(loop, path, "flaky", &lops, &ls);
+	drops_left = 2;
+	struct msg_out out;
+	msg_out_init(&out, MSG_PING, 0, 0);
+	ASSERT_EQ_INT(link_request(l, &out, 5.0, reply_cb, &s), 0);
+	msg_out_free(&out);
+	SPIN_UNTIL(loop, s.replies == 1, 4000);
+	ASSERT_EQ_INT(drops_left, 0);
+	ASSERT_CMP_INT(ls.ups, >=, 3);
+	ASSERT_EQ_INT(s.timeouts + s.resets, 0);
+	link_free(l);
+	listener_free(srv);
+	free(path);
+	free(dir);
+}
+
+TEST(link_request_times_out_when_the_peer_never_comes_back)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/absent.sock", dir);
+	struct link_seen ls = {0};
+	struct seen s = {0};
+	struct link *l = link_new(loop, path, "absent", &lops, &ls);
+	struct msg_out out;
+	msg_out_init(&out, MSG_PING, 0, 0);
+	ASSERT_EQ_INT(link_request(l, &out, 0.1, reply_cb, &s), 0);
+	msg_out_free(&out);
+	SPIN_UNTIL(loop, s.timeouts == 1, 2000);
+	ASSERT_EQ_INT(s.replies, 0);
+	link_free(l);
+	free(path);
+	free(dir);
+}
