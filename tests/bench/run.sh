@@ -4,7 +4,9 @@
 # Starts its own PostgreSQL (PG_FAST: no fsync) in a temp dir, its own fake
 # provider and viralsup stacks; stops all of it on exit. ONLY=row,row runs
 # some rows (restart ipc claims gateway pipeline recovery scale) and then
-# does not rewrite docs/BENCH.md.
+# does not rewrite docs/BENCH.md. PROFILE=1 adds to the pipeline row where
+# the time goes: CPU seconds per process (actors, PostgreSQL backends, the
+# fake provider) and the statements that dominate (pg_stat_statements).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -81,6 +83,13 @@ lt() { awk "BEGIN {exit !($1 < $2)}" && echo 1 || echo 0; }
 log "starting PostgreSQL (PG_FAST=1) in $tmp/pg"
 PG_CI=$(PG_FAST=1 ./scripts/pg.sh start "$tmp/pg")
 SERVER=${PG_CI% dbname=*}
+PROFILE=${PROFILE:-0}
+if [ "$PROFILE" = 1 ]; then
+	# Statement statistics for the pipeline profile (costs a little per statement).
+	psql -X -q "$PG_CI" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+	./scripts/pg.sh stop "$tmp/pg" >/dev/null
+	PG_CI=$(PG_FAST=1 ./scripts/pg.sh start "$tmp/pg")
+fi
 pghost=$(sed 's/.*host=\([^ ]*\).*/\1/' <<<"$SERVER")
 pguser=$(sed 's/.*user=\([^ ]*\).*/\1/' <<<"$SERVER")
 PSQL=(psql -X -q -t -A -v ON_ERROR_STOP=1)
@@ -101,19 +110,16 @@ start_fake() {
 }
 
 ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-# The bench configuration: no provider rate limit (the fake is local), a
-# wide scheduler window, quiet logs. Everything else is the default.
+# The bench configuration: no provider rate limit (the fake is local), 256
+# jobs in flight (default 8), quiet logs. Everything else is the default.
 CONF=$tmp/viralsup.conf
 cat >"$CONF" <<EOF
 [log]
 level = warn
 [scheduler]
-concurrency = 512
-owner_expiry_ms = 2000
-lease_ms = 5000
+concurrency = 256
 [fetcher]
 rate_limit = 0
-concurrency = 128
 EOF
 
 # start_node NAME DB [ENV=VALUE...]: a viralsup node; sets NODE_PID, NODE_RUN, NODE_HTTP
@@ -374,6 +380,25 @@ rss_sampler() {
 	done
 }
 
+# cpu_ticks PID...: utime + stime of each, summed (clock ticks)
+cpu_ticks() {
+	local t=0 p
+	for p in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
+# cpu_snapshot RUN_DIR: "name ticks" for every actor, postgres (all backends), fake
+cpu_snapshot() {
+	local name pid
+	while read -r name pid; do echo "$name $(cpu_ticks "$pid")"; done < <(actor_pids "$1")
+	local pm
+	pm=$(pgrep -o -f "postgres -D $tmp")
+	# shellcheck disable=SC2046
+	echo "postgres $(cpu_ticks "$pm" $(pgrep -P "$pm"))"
+	echo "fake_provider $(cpu_ticks "$(pgrep -f "$BIN/fake_provider")")"
+}
+
 if want pipeline; then
 	PIPE_TIMEOUT=240
 	[ "$QUICK" = 1 ] && PIPE_TIMEOUT=60
@@ -390,7 +415,22 @@ if want pipeline; then
 	fails=0
 	for nc in 0 3; do
 		for r in $(seq $PIPE_RUNS); do
+			if [ "$PROFILE" = 1 ]; then
+				cpu_snapshot "$pipe_run" >"$tmp/cpu0"
+				sql pipe "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 ||
+					sql pipe "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+				pt0=$(now_ms)
+			fi
 			pipe_batch pipe "$pipe_http" "r${nc}x$r" "$PIPE_JOBS" $nc
+			if [ "$PROFILE" = 1 ]; then
+				wall=$(calc "($(now_ms) - $pt0) / 1000")
+				cpu_snapshot "$pipe_run" >"$tmp/cpu1"
+				tck=$(getconf CLK_TCK)
+				note "Profile, $nc competitors run $r ($PIPE_JOBS jobs, ${wall}s wall): CPU seconds $(awk -v t="$tck" 'NR == FNR {a[$1] = $2; next} {printf "%s %.2f, ", $1, ($2 - a[$1]) / t}' "$tmp/cpu0" "$tmp/cpu1")"
+				note "Profile, $nc competitors run $r: top statements by total time (calls/job, ms total, ms mean):"
+				sql pipe "SELECT '  - ' || round(calls::numeric / $PIPE_JOBS, 2) || ' calls/job, ' || round(total_exec_time) || ' ms, ' || round(mean_exec_time::numeric, 3) || ' ms: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) || '\`' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe') ORDER BY total_exec_time DESC LIMIT 8" >>"$NOTES"
+				sql pipe "SELECT '  - all statements: ' || round(sum(calls)::numeric / $PIPE_JOBS, 1) || ' calls/job, ' || round(sum(total_exec_time)) || ' ms execution in total' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe')" >>"$NOTES"
+			fi
 			PJ[$nc]+="$PB_JPS " PF[$nc]+="$PB_FIRST "
 			fails=$((fails + PB_FAILED))
 			log "pipeline: $nc competitors run $r: $PB_JPS jobs/s, first running after $PB_FIRST ms, $PB_FAILED failed"
@@ -434,7 +474,11 @@ if want pipeline; then
 	row "Pipeline: peak RSS of all actors + supervisor during the batches, MiB (sum of per-process peaks; highest simultaneous sum $(calc "$conc / 1024") MiB)" \
 		"$(calc "$tot / 1024")" "—" "—" "$(verdict "$(lt "$(calc "$tot / 1024")" 64)" "< 64 MiB")"
 	note "Pipeline peak RSS per process (VmHWM, shared library pages counted in each): $per."
-	PIPE_PIDS=$(actor_pids "$pipe_run" | tr '\n' ' ')
+	pss=0
+	for p in $(actor_pids "$pipe_run" | col 2) $pipe_pid; do
+		pss=$((pss + $(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup)))
+	done
+	note "Pipeline: after the batches, the processes' proportional set size (Pss: shared pages split between the processes sharing them) sums to $(calc "$pss / 1024") MiB."
 	stop_node "$pipe_pid"
 fi
 
