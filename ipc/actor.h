@@ -15,8 +15,8 @@
 #include <ev.h>
 #include <stdbool.h>
 
-#include "ipc/conn.h"
 #include "ipc/config.h"
+#include "ipc/conn.h"
 
 /* Exit codes with meaning for the supervisor (after s6). */
 enum {
@@ -26,18 +26,18 @@ enum {
 
 struct actor {
 	struct ev_loop *loop;
-	char name[64];        /* "fetcher[1]", or "scheduler" */
-	char role[32];        /* "fetcher" */
-	int index;            /* position in a pool, 0 otherwise */
-	char run_dir[256];    /* where sockets live */
+	char name[64];     /* "fetcher[1]", or "scheduler" */
+	char role[32];     /* "fetcher" */
+	int index;         /* position in a pool, 0 otherwise */
+	char run_dir[256]; /* where sockets live */
 	struct config *config;
-	struct conn *parent;  /* NULL when standalone */
+	struct conn *parent; /* NULL when standalone */
 
 	/* Optional hooks, set before actor_run. */
 	void *ud;
 	/* PEER_UP / PEER_DOWN from the supervisor. */
 	void (*on_peer)(struct actor *a, const char *name, const char *role, int index, bool up,
-			const char *reason);
+	                const char *reason);
 	/* Any other message from the supervisor (e.g. CONTROL forwarded to us). */
 	void (*on_parent_msg)(struct actor *a, const struct msg *m);
 	/* Called once on SIGTERM/SIGINT/parent EOF before the loop stops;

@@ -98,7 +98,7 @@ struct config {
 	struct child_decl *children;
 	int nchildren;
 	const char *name;
-	int lineno; /* counted by the readers below: Debian's inih has no line argument */
+	int lineno;       /* counted by the readers below: Debian's inih has no line argument */
 	const char *text; /* config_parse: what is left to read */
 	FILE *file;
 	char *err;
@@ -116,7 +116,7 @@ static int key_index(const char *name)
 
 /* Checks and stores one value; on error writes the reason into err. */
 static int set_value(struct config *cfg, int i, const char *v, enum source src, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	const struct key_decl *k = &keys[i];
 	char *end;
@@ -135,7 +135,7 @@ static int set_value(struct config *cfg, int i, const char *v, enum source src, 
 		}
 		if (n < k->min || n > k->max) {
 			snprintf(err, errlen, "%s: %ld is out of range [%ld, %ld]", k->name, n,
-				 k->min, k->max);
+			         k->min, k->max);
 			return -ERANGE;
 		}
 		cfg->ival[i] = n;
@@ -145,23 +145,22 @@ static int set_value(struct config *cfg, int i, const char *v, enum source src, 
 		errno = 0;
 		double d = strtod(v, &end);
 		if (errno || end == v || *end || d < k->min || d > k->max) {
-			snprintf(err, errlen, "%s: \"%.80s\" is not a number in [%ld, %ld]", k->name,
-				 v, k->min, k->max);
+			snprintf(err, errlen, "%s: \"%.80s\" is not a number in [%ld, %ld]",
+			         k->name, v, k->min, k->max);
 			return -EINVAL;
 		}
 		cfg->dval[i] = d;
 		break;
 	}
 	case KEY_BOOL:
-		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") ||
-		    !strcmp(v, "1"))
+		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
 			cfg->ival[i] = 1;
 		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") ||
-			 !strcmp(v, "0"))
+		         !strcmp(v, "0"))
 			cfg->ival[i] = 0;
 		else {
-			snprintf(err, errlen, "%s: \"%.80s\" is not a boolean (true/false)", k->name,
-				 v);
+			snprintf(err, errlen, "%s: \"%.80s\" is not a boolean (true/false)",
+			         k->name, v);
 			return -EINVAL;
 		}
 		break;
@@ -191,11 +190,11 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		if (!ch) {
 			if (!*cname || strlen(cname) > 31) {
 				snprintf(cfg->err, cfg->errlen, "%s:%d: bad child name \"%s\"",
-					 cfg->name, lineno, cname);
+				         cfg->name, lineno, cname);
 				goto fail;
 			}
-			cfg->children = xrealloc(cfg->children,
-						 (size_t)(cfg->nchildren + 1) * sizeof *ch);
+			cfg->children =
+			    xrealloc(cfg->children, (size_t)(cfg->nchildren + 1) * sizeof *ch);
 			ch = &cfg->children[cfg->nchildren++];
 			memset(ch, 0, sizeof *ch);
 			ch->name = xstrdup(cname);
@@ -203,13 +202,13 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		if (!name) /* section header alone */
 			return 1;
 		static const char *const ckeys[] = {"program", "count", "restart",
-						    "shutdown_timeout_ms", NULL};
+		                                    "shutdown_timeout_ms", NULL};
 		bool known = false;
 		for (int i = 0; ckeys[i]; i++)
 			known |= !strcmp(ckeys[i], name);
 		if (!known || ch->nkv == 16) {
 			snprintf(cfg->err, cfg->errlen, "%s:%d: unknown key '%s' in [child %s]",
-				 cfg->name, lineno, name, cname);
+			         cfg->name, lineno, name, cname);
 			goto fail;
 		}
 		ch->kv[ch->nkv][0] = xstrdup(name);
@@ -221,14 +220,14 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		return 1;
 	if (!*section) {
 		snprintf(cfg->err, cfg->errlen, "%s:%d: key '%s' outside of any [section]",
-			 cfg->name, lineno, name);
+		         cfg->name, lineno, name);
 		goto fail;
 	}
 	snprintf(full, sizeof full, "%s.%s", section, name);
 	int i = key_index(full);
 	if (i < 0) {
 		snprintf(cfg->err, cfg->errlen, "%s:%d: unknown key '%s' in [%s]", cfg->name,
-			 lineno, name, section);
+		         lineno, name, section);
 		goto fail;
 	}
 	if (set_value(cfg, i, value, SRC_FILE, why, sizeof why) < 0) {
@@ -316,7 +315,7 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
 	int r = ini_parse_stream(read_text_line, cfg, on_ini, cfg);
 	if (r > 0 && !cfg->failed)
 		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
-			 name, r);
+		         name, r);
 	return finish(cfg, r);
 }
 
@@ -337,8 +336,8 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 		}
 		if (r > 0 && !cfg->failed)
 			snprintf(err, errlen,
-				 "%s:%d: syntax error (expected [section] or key = value)", path,
-				 r);
+			         "%s:%d: syntax error (expected [section] or key = value)", path,
+			         r);
 	}
 	return finish(cfg, r);
 }
@@ -414,8 +413,8 @@ void config_dump(const struct config *cfg, int fd)
 	for (size_t i = 0; i < NKEYS; i++)
 		/* database.url may carry a password: never print it. */
 		dprintf(fd, "%-34s = %-40s # %s%s%s\n", keys[i].name,
-			strcmp(keys[i].name, "database.url") || !*cfg->val[i] ? cfg->val[i]
-									: "<set, not shown>",
-			srcs[cfg->src[i]],
-			keys[i].env ? ", env " : "", keys[i].env ? keys[i].env : "");
+		        strcmp(keys[i].name, "database.url") || !*cfg->val[i] ? cfg->val[i]
+		                                                              : "<set, not shown>",
+		        srcs[cfg->src[i]], keys[i].env ? ", env " : "",
+		        keys[i].env ? keys[i].env : "");
 }

@@ -72,7 +72,7 @@ static void log_vevent(enum log_level level, const char *job, const char *fmt, v
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	pos = strftime(line, sizeof line, "ts=%Y-%m-%dT%H:%M:%S", &tm);
 	pos += (size_t)snprintf(line + pos, sizeof line - pos, ".%03ldZ level=%s actor=%s",
-				(long)tv.tv_usec / 1000, level_names[level], log_actor);
+	                        (long)tv.tv_usec / 1000, level_names[level], log_actor);
 	if (job && *job) {
 		memcpy(line + pos, " job=", 5);
 		pos += 5;

@@ -11,10 +11,9 @@
 
 #define MSG_MAX_DEPTH 16
 
-static const char *const type_names[MSG_TYPE_COUNT] = {
-    [MSG_NONE] = "NONE",
+static const char *const type_names[MSG_TYPE_COUNT] = {[MSG_NONE] = "NONE",
 #define MSG_NAME_(name) [MSG_##name] = #name,
-    MSG_TYPES(MSG_NAME_)
+                                                       MSG_TYPES(MSG_NAME_)
 #undef MSG_NAME_
 };
 
@@ -47,10 +46,10 @@ static int prescan(const uint8_t *p, size_t len, size_t *off, int depth)
 	if (depth > MSG_MAX_DEPTH || *off >= len)
 		return -1;
 	b = p[(*off)++];
-#define NEED(k)                                                                                    \
-	do {                                                                                       \
-		if (len - *off < (k))                                                              \
-			return -1;                                                                 \
+#define NEED(k)                       \
+	do {                          \
+		if (len - *off < (k)) \
+			return -1;    \
 	} while (0)
 	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
 		return 0;
@@ -64,38 +63,83 @@ static int prescan(const uint8_t *p, size_t len, size_t *off, int depth)
 		skip = b & 0x1f;
 	} else {
 		switch (b) {
-		case 0xcc: case 0xd0: skip = 1; break;
-		case 0xcd: case 0xd1: skip = 2; break;
-		case 0xca: case 0xce: case 0xd2: skip = 4; break;
-		case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-		case 0xd4: skip = 2; break;
-		case 0xd5: skip = 3; break;
-		case 0xd6: skip = 5; break;
-		case 0xd7: skip = 9; break;
-		case 0xd8: skip = 17; break;
-		case 0xc4: case 0xd9: NEED(1); skip = p[*off]; *off += 1; break;
-		case 0xc5: case 0xda: NEED(2); skip = (uint64_t)p[*off] << 8 | p[*off + 1]; *off += 2; break;
-		case 0xc6: case 0xdb:
+		case 0xcc:
+		case 0xd0:
+			skip = 1;
+			break;
+		case 0xcd:
+		case 0xd1:
+			skip = 2;
+			break;
+		case 0xca:
+		case 0xce:
+		case 0xd2:
+			skip = 4;
+			break;
+		case 0xcb:
+		case 0xcf:
+		case 0xd3:
+			skip = 8;
+			break;
+		case 0xd4:
+			skip = 2;
+			break;
+		case 0xd5:
+			skip = 3;
+			break;
+		case 0xd6:
+			skip = 5;
+			break;
+		case 0xd7:
+			skip = 9;
+			break;
+		case 0xd8:
+			skip = 17;
+			break;
+		case 0xc4:
+		case 0xd9:
+			NEED(1);
+			skip = p[*off];
+			*off += 1;
+			break;
+		case 0xc5:
+		case 0xda:
+			NEED(2);
+			skip = (uint64_t)p[*off] << 8 | p[*off + 1];
+			*off += 2;
+			break;
+		case 0xc6:
+		case 0xdb:
 			NEED(4);
 			skip = (uint64_t)p[*off] << 24 | (uint64_t)p[*off + 1] << 16 |
 			       (uint64_t)p[*off + 2] << 8 | p[*off + 3];
 			*off += 4;
 			break;
-		case 0xc7: NEED(1); skip = 1 + (uint64_t)p[*off]; *off += 1; break;
-		case 0xc8: NEED(2); skip = 1 + ((uint64_t)p[*off] << 8 | p[*off + 1]); *off += 2; break;
+		case 0xc7:
+			NEED(1);
+			skip = 1 + (uint64_t)p[*off];
+			*off += 1;
+			break;
+		case 0xc8:
+			NEED(2);
+			skip = 1 + ((uint64_t)p[*off] << 8 | p[*off + 1]);
+			*off += 2;
+			break;
 		case 0xc9:
 			NEED(4);
 			skip = 1 + ((uint64_t)p[*off] << 24 | (uint64_t)p[*off + 1] << 16 |
-				    (uint64_t)p[*off + 2] << 8 | p[*off + 3]);
+			            (uint64_t)p[*off + 2] << 8 | p[*off + 3]);
 			*off += 4;
 			break;
-		case 0xdc: case 0xde:
+		case 0xdc:
+		case 0xde:
 			NEED(2);
 			n = (uint64_t)p[*off] << 8 | p[*off + 1];
 			*off += 2;
 			containers = b == 0xdc ? 1 : 2;
 			break;
-		case 0xdd: case 0xdf:
+		case 0xdd:
+		case 0xdf:
 			NEED(4);
 			n = (uint64_t)p[*off] << 24 | (uint64_t)p[*off + 1] << 16 |
 			    (uint64_t)p[*off + 2] << 8 | p[*off + 3];
@@ -230,7 +274,7 @@ char *msg_dup_str(const msgpack_object *map, const char *key)
 }
 
 int msg_decode(const char *payload, size_t len, msgpack_zone *zone, struct msg *out,
-	       const char **why)
+               const char **why)
 {
 	msgpack_object root;
 	size_t off = 0, scan = 0;

@@ -18,28 +18,28 @@
 #include <stdint.h>
 
 /* The message catalogue: X(name). docs/ARCHITECTURE.md documents each. */
-#define MSG_TYPES(X)                                                                               \
-	X(READY)          /* actor -> supervisor: ready to serve */                                \
-	X(PEER_UP)        /* supervisor -> actors: an actor became ready */                        \
-	X(PEER_DOWN)      /* supervisor -> actors: an actor exited */                              \
-	X(PING)           /* anyone -> anyone: liveness; answered by PONG */                       \
-	X(PONG)           /* reply to PING */                                                      \
-	X(ERROR)          /* reply: the request failed {code, detail} */                           \
-	X(CONTROL)        /* viralctl -> supervisor (-> actor): a command {v, cmd, args} */        \
-	X(CONTROL_REPLY)  /* reply to CONTROL {ok, error, data} */                                 \
-	X(BATCH_TRIGGER)  /* gateway/viralctl -> scheduler: process pending jobs now */            \
-	X(JOB_PROCESS)    /* gateway/viralctl -> scheduler: run one job now */                     \
-	X(JOB_CANCEL)     /* gateway/viralctl -> scheduler: cancel one job */                      \
-	X(JOB_RETRY)      /* gateway/viralctl -> scheduler: failed job back to pending */          \
-	X(REPLY)          /* generic success reply to a request, fields per request */             \
-	X(CREDIT)         /* fetcher/analyzer/writer -> scheduler: free slots */                   \
-	X(FETCH_ACCOUNT)  /* scheduler -> fetcher: fetch one account of one job */                 \
-	X(FETCH_DONE)     /* fetcher -> scheduler: account fetched and stored, or failed */        \
-	X(ANALYZE_JOB)    /* scheduler -> analyzer: analyse one job run */                         \
-	X(ANALYZE_DONE)   /* analyzer -> scheduler: result stored, or failed */                    \
-	X(WRITE_CONTENT)  /* fetcher -> writer: profile + reels upsert */                          \
-	X(WRITE_RESULT)   /* analyzer -> writer: analysis result, reels, scripts */                \
-	X(WRITE_ACK)      /* writer -> sender: committed (or refused) */
+#define MSG_TYPES(X)                                                                       \
+	X(READY)         /* actor -> supervisor: ready to serve */                         \
+	X(PEER_UP)       /* supervisor -> actors: an actor became ready */                 \
+	X(PEER_DOWN)     /* supervisor -> actors: an actor exited */                       \
+	X(PING)          /* anyone -> anyone: liveness; answered by PONG */                \
+	X(PONG)          /* reply to PING */                                               \
+	X(ERROR)         /* reply: the request failed {code, detail} */                    \
+	X(CONTROL)       /* viralctl -> supervisor (-> actor): a command {v, cmd, args} */ \
+	X(CONTROL_REPLY) /* reply to CONTROL {ok, error, data} */                          \
+	X(BATCH_TRIGGER) /* gateway/viralctl -> scheduler: process pending jobs now */     \
+	X(JOB_PROCESS)   /* gateway/viralctl -> scheduler: run one job now */              \
+	X(JOB_CANCEL)    /* gateway/viralctl -> scheduler: cancel one job */               \
+	X(JOB_RETRY)     /* gateway/viralctl -> scheduler: failed job back to pending */   \
+	X(REPLY)         /* generic success reply to a request, fields per request */      \
+	X(CREDIT)        /* fetcher/analyzer/writer -> scheduler: free slots */            \
+	X(FETCH_ACCOUNT) /* scheduler -> fetcher: fetch one account of one job */          \
+	X(FETCH_DONE)    /* fetcher -> scheduler: account fetched and stored, or failed */ \
+	X(ANALYZE_JOB)   /* scheduler -> analyzer: analyse one job run */                  \
+	X(ANALYZE_DONE)  /* analyzer -> scheduler: result stored, or failed */             \
+	X(WRITE_CONTENT) /* fetcher -> writer: profile + reels upsert */                   \
+	X(WRITE_RESULT)  /* analyzer -> writer: analysis result, reels, scripts */         \
+	X(WRITE_ACK)     /* writer -> sender: committed (or refused) */
 
 enum msg_type {
 	MSG_NONE = 0,
@@ -70,7 +70,7 @@ struct msg {
  * of the wrong type, an unknown type).
  */
 int msg_decode(const char *payload, size_t len, msgpack_zone *zone, struct msg *out,
-	       const char **why);
+               const char **why);
 
 /* Body field access. Return 0, -ENOENT when absent (or nil), -EINVAL when of another type. */
 const msgpack_object *msg_field(const msgpack_object *map, const char *key);

@@ -151,8 +151,8 @@ int queue_progress_async(struct pg *pg, const char *id, const char *token, int p
  * scheduler coalesces its progress writes through this.
  */
 int queue_progress_many_async(struct pg *pg, int n, const char *const *ids,
-			      const char *const *tokens, const int *pcts, const char *const *steps,
-			      queue_done_fn cb, void *arg);
+                              const char *const *tokens, const int *pcts, const char *const *steps,
+                              queue_done_fn cb, void *arg);
 int queue_prune_events_async(struct pg *pg, int retention_s, int max_rows, queue_id_fn cb,
                              void *arg);
 

@@ -89,7 +89,7 @@ char *test_db_create(void)
 	if (PQstatus(pg) != CONNECTION_OK)
 		FAIL("cannot reach test PostgreSQL: %s", PQerrorMessage(pg));
 	snprintf(name, sizeof name, "t_%ld_%u_%ld", (long)getpid(), counter++,
-		 (long)time(NULL) % 100000);
+	         (long)time(NULL) % 100000);
 	char sql[128];
 	/* name is made of digits and letters above: not user input. */
 	snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
@@ -159,8 +159,8 @@ static int run_one(int i, int timeout_s)
 		return 77;
 	}
 	if (WIFSIGNALED(status))
-		printf("FAIL %s: killed by signal %d (%s)\n", tests[i].name,
-		       WTERMSIG(status), strsignal(WTERMSIG(status)));
+		printf("FAIL %s: killed by signal %d (%s)\n", tests[i].name, WTERMSIG(status),
+		       strsignal(WTERMSIG(status)));
 	else
 		printf("FAIL %s: exit %d\n", tests[i].name, WEXITSTATUS(status));
 	return 1;

@@ -42,51 +42,50 @@ char *test_db_create(void);
 /* A fresh 0700 temporary directory for the calling test (caller frees). */
 char *test_tmpdir(void);
 
-#define TEST(name)                                                             \
-	static void test_##name(void);                                         \
-	__attribute__((constructor)) static void test_reg_##name(void)         \
-	{                                                                      \
-		test_register(#name, test_##name);                             \
-	}                                                                      \
+#define TEST(name)                                                     \
+	static void test_##name(void);                                 \
+	__attribute__((constructor)) static void test_reg_##name(void) \
+	{                                                              \
+		test_register(#name, test_##name);                     \
+	}                                                              \
 	static void test_##name(void)
 
 #define FAIL(...) test_fail(__FILE__, __LINE__, __VA_ARGS__)
 
-#define ASSERT(cond)                                                           \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			FAIL("assertion failed: %s", #cond);                   \
+#define ASSERT(cond)                                         \
+	do {                                                 \
+		if (!(cond))                                 \
+			FAIL("assertion failed: %s", #cond); \
 	} while (0)
 
-#define ASSERT_EQ_INT(seen, expected)                                          \
-	do {                                                                   \
-		long long s_ = (long long)(seen), e_ = (long long)(expected);  \
-		if (s_ != e_)                                                  \
-			FAIL("%s: expected %lld, seen %lld", #seen, e_, s_);   \
+#define ASSERT_EQ_INT(seen, expected)                                         \
+	do {                                                                  \
+		long long s_ = (long long)(seen), e_ = (long long)(expected); \
+		if (s_ != e_)                                                 \
+			FAIL("%s: expected %lld, seen %lld", #seen, e_, s_);  \
 	} while (0)
 
-#define ASSERT_CMP_INT(a, op, b)                                               \
-	do {                                                                   \
-		long long a_ = (long long)(a), b_ = (long long)(b);            \
-		if (!(a_ op b_))                                               \
-			FAIL("expected %s %s %s, seen %lld %s %lld", #a, #op,  \
-			     #b, a_, #op, b_);                                 \
+#define ASSERT_CMP_INT(a, op, b)                                                                \
+	do {                                                                                    \
+		long long a_ = (long long)(a), b_ = (long long)(b);                             \
+		if (!(a_ op b_))                                                                \
+			FAIL("expected %s %s %s, seen %lld %s %lld", #a, #op, #b, a_, #op, b_); \
 	} while (0)
 
-#define ASSERT_EQ_STR(seen, expected)                                          \
-	do {                                                                   \
-		const char *s_ = (seen), *e_ = (expected);                     \
-		if (!s_ || !e_ || strcmp(s_, e_) != 0)                         \
-			FAIL("%s: expected \"%s\", seen \"%s\"", #seen,        \
-			     e_ ? e_ : "(null)", s_ ? s_ : "(null)");          \
+#define ASSERT_EQ_STR(seen, expected)                                                       \
+	do {                                                                                \
+		const char *s_ = (seen), *e_ = (expected);                                  \
+		if (!s_ || !e_ || strcmp(s_, e_) != 0)                                      \
+			FAIL("%s: expected \"%s\", seen \"%s\"", #seen, e_ ? e_ : "(null)", \
+			     s_ ? s_ : "(null)");                                           \
 	} while (0)
 
-#define ASSERT_CONTAINS(haystack, needle)                                      \
-	do {                                                                   \
-		const char *h_ = (haystack), *n_ = (needle);                   \
-		if (!h_ || !strstr(h_, n_))                                    \
-			FAIL("%s: expected to contain \"%s\", seen \"%s\"",    \
-			     #haystack, n_, h_ ? h_ : "(null)");               \
+#define ASSERT_CONTAINS(haystack, needle)                                                  \
+	do {                                                                               \
+		const char *h_ = (haystack), *n_ = (needle);                               \
+		if (!h_ || !strstr(h_, n_))                                                \
+			FAIL("%s: expected to contain \"%s\", seen \"%s\"", #haystack, n_, \
+			     h_ ? h_ : "(null)");                                          \
 	} while (0)
 
 /*
@@ -94,15 +93,14 @@ char *test_tmpdir(void);
  * fails the test with the condition's text on timeout. For conditions that
  * no event announces (another process's state); prefer awaiting events.
  */
-#define WAIT_UNTIL(cond, ms)                                                   \
-	do {                                                                   \
-		double t0_ = test_now_ms();                                    \
-		while (!(cond)) {                                              \
-			if (test_now_ms() - t0_ > (ms))                        \
-				FAIL("timed out after %d ms waiting for %s",   \
-				     (int)(ms), #cond);                        \
-			test_poll_pause();                                     \
-		}                                                              \
+#define WAIT_UNTIL(cond, ms)                                                                    \
+	do {                                                                                    \
+		double t0_ = test_now_ms();                                                     \
+		while (!(cond)) {                                                               \
+			if (test_now_ms() - t0_ > (ms))                                         \
+				FAIL("timed out after %d ms waiting for %s", (int)(ms), #cond); \
+			test_poll_pause();                                                      \
+		}                                                                               \
 	} while (0)
 void test_poll_pause(void);
 

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int r = frame_check(data + off, size - off, 64 * 1024, &plen);
 		if (r <= 0)
 			break;
-		if (msg_decode((const char *)data + off + FRAME_PREFIX, plen, &zone, &m, &why) == 0) {
+		if (msg_decode((const char *)data + off + FRAME_PREFIX, plen, &zone, &m, &why) ==
+		    0) {
 			const char *s;
 			size_t len;
 			int64_t i;
