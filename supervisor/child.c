@@ -510,8 +510,15 @@ static void child_decide(struct child *c, int status)
 
 	double initial = config_int(cfg, "supervisor.backoff_initial_ms") / 1e3;
 	double max = config_int(cfg, "supervisor.backoff_max_ms") / 1e3;
+	/* A child that had been ready for twice its next delay (four times the
+	 * last one) was not crash-looping: it worked, then died. It restarts
+	 * from the initial delay, so a kill costs milliseconds, not the capped
+	 * backoff (the chaos test, a SIGKILL every 100-300 ms, otherwise kept
+	 * every actor in a 5 s backoff). Children dying as they start still
+	 * back off; the intensity limit still catches a fast crash loop. */
 	if (c->ready_at > 0 &&
-	    now - c->ready_at >= config_int(cfg, "supervisor.stable_after_ms") / 1e3)
+	    (now - c->ready_at >= config_int(cfg, "supervisor.stable_after_ms") / 1e3 ||
+	     now - c->ready_at >= 2 * c->backoff))
 		c->backoff = initial;
 	double delay = c->backoff;
 	c->backoff = c->backoff * 2 > max ? max : c->backoff * 2;
