@@ -89,10 +89,26 @@ struct an_reel {
 };
 
 struct an_trend {
-	const char *term;
+	const char *term; /* a topic phrase as written ("one-pan dinners", "Lisbon") or a tag */
 	bool hashtag;
 	int reels, accounts;
 	double weight, lift; /* sum and mean-ratio of outlier scores (trends.c) */
+};
+
+/* A subject for the generated hooks, best first (trends.c). */
+enum topic_origin {
+	TOPIC_TREND,     /* a competitor topic phrase the creator never used */
+	TOPIC_HASHTAG,   /* a competitor hashtag the creator never used, split into words */
+	TOPIC_UNDERUSED, /* a competitor topic the creator uses at under half their rate */
+	TOPIC_THEME,     /* the creator's own theme (no competitor topic was found) */
+	TOPIC_DEFAULT,   /* "your niche" */
+};
+struct an_topic {
+	const char *text; /* as it goes into a hook */
+	bool plural, proper;
+	enum topic_origin origin;
+	int reels, accounts, creator_reels;
+	double lift;
 };
 
 struct an_ctx {
@@ -117,8 +133,12 @@ struct an_ctx {
 
 	struct an_trend *topics, *hashtags;
 	int ntopics, nhashtags;
+	struct an_topic *subjects; /* for ideas.c, best first, at least one */
+	int nsubjects;
+	struct term_index *index; /* trends.c's phrase table, for trends_hook_topic() */
+	int creator_reels_scanned, competitor_reels_scanned;
 	bool topics_overperform, hashtags_overperform;
-	const char **themes;          /* creator's own top words */
+	const char **themes;          /* creator's own top topic phrases */
 	int nthemes, theme_top_reels; /* primary reels using themes[0] */
 
 	const char *notes[AN_MAX_NOTES];
@@ -157,6 +177,8 @@ void select_picks(struct an_ctx *c);
 enum hook_type hook_classify(struct arena *a, const char *hook);
 const char *hook_type_name(enum hook_type t);
 uint64_t hook_power_words(struct arena *a, const char *text);
+/* Whether one lower-cased word is in the power-word lexicon. */
+bool hook_is_power_word(const char *word);
 json_t *hook_power_words_json(uint64_t mask);
 int hook_power_count(uint64_t mask);
 /* Extracts, classifies and scores the hook of every selected reel. */
@@ -168,6 +190,15 @@ json_t *hook_triggers_json(enum hook_type t);
 
 /* trends.c: over-performing competitor topics and hashtags the creator has not used. */
 void trends_compute(struct an_ctx *c);
+/*
+ * The topic phrase of a competitor hook: the byte span [*start, *start +
+ * *len) of the known topic phrase it contains (one seen in at least two
+ * reels, in more than one context, not part of a longer one). Returns
+ * false when the hook has none.
+ */
+bool trends_hook_topic(struct an_ctx *c, const char *hook, size_t *start, size_t *len);
+/* Whether a phrase's head noun is plural ("rest days", "savings"). */
+bool trends_plural(const char *phrase);
 json_t *trends_json(const struct an_trend *t, int n);
 
 /* ideas.c: generated_hooks, complete_scripts, scripts_summary and viral_scripts rows. */

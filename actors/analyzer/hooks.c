@@ -20,10 +20,11 @@ const char *hook_type_name(enum hook_type t)
 	return (unsigned)t < HOOK_TYPES ? type_names[t] : "statement";
 }
 
+/* Not "days": "I spent 30 days ..." is a story, not a list. */
 static const char *const list_nouns[] = {
     " tips ",    " ways ",      " things ",  " reasons ", " steps ", " mistakes ", " habits ",
     " secrets ", " rules ",     " lessons ", " signs ",   " hacks ", " ideas ",    " tools ",
-    " foods ",   " exercises ", " books ",   " apps ",    " myths ", " days ",     NULL};
+    " foods ",   " exercises ", " books ",   " apps ",    " myths ", NULL};
 static const char *const number_words[] = {" two ",    " three ",   " four ",   " five ", " six ",
                                            " seven ",  " eight ",   " nine ",   " ten ",  " top ",
                                            " twelve ", " fifteen ", " twenty ", NULL};
@@ -172,16 +173,21 @@ static int cmp_word(const void *key, const void *elem)
 	return strcmp((const char *)key, *(const char *const *)elem);
 }
 
-static int power_token(void *ud, enum token_kind kind, const char *tok, size_t len)
+static int power_token(void *ud, const struct token *t)
 {
-	(void)kind;
-	if (len < 3)
+	if (t->len < 3)
 		return 0;
 	const char *const *hit =
-	    bsearch(tok, power_words, (size_t)N_POWER, sizeof(power_words[0]), cmp_word);
+	    bsearch(t->tok, power_words, (size_t)N_POWER, sizeof(power_words[0]), cmp_word);
 	if (hit)
 		*(uint64_t *)ud |= (uint64_t)1 << (hit - power_words);
 	return 0;
+}
+
+bool hook_is_power_word(const char *word)
+{
+	return bsearch(word, power_words, (size_t)N_POWER, sizeof(power_words[0]), cmp_word) !=
+	       NULL;
 }
 
 uint64_t hook_power_words(struct arena *a, const char *text)
@@ -189,7 +195,7 @@ uint64_t hook_power_words(struct arena *a, const char *text)
 	(void)a;
 	uint64_t mask = 0;
 	if (text)
-		text_tokens(text, strlen(text), strlen(text), power_token, &mask);
+		text_tokens(text, strlen(text), strlen(text), 0, power_token, &mask);
 	return mask;
 }
 

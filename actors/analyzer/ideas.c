@@ -5,6 +5,8 @@
  * strategy. Deterministic templates, no model.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actors/analyzer/analysis.h"
@@ -13,75 +15,14 @@
 
 struct idea {
 	const struct an_reel *src;
-	const char *topic, *hook, *old_word, *strategy_text, *alignment;
+	const struct an_topic *tp;
+	const char *topic;   /* canonical subject (scripts, titles) */
+	const char *subject; /* the subject as written in the hook */
+	const char *hook, *old_phrase, *strategy_text, *alignment;
 	enum hook_type type;
 	bool substituted;
 	uint64_t power;
 };
-
-/* Topics in order of preference, deduplicated. Returns the count. */
-static int collect_topics(struct an_ctx *c, const char **out, int max)
-{
-	int n = 0;
-	const char *cand[2 * AN_TRENDS + 8];
-	int nc = 0;
-	/* Hashtags first: creators name their topics there; words come second. */
-	for (int i = 0; i < c->nhashtags; i++)
-		cand[nc++] = c->hashtags[i].term;
-	for (int i = 0; i < c->ntopics; i++)
-		cand[nc++] = c->topics[i].term;
-	if (c->strategy_given && *c->content_type)
-		cand[nc++] = c->content_type;
-	for (int i = 0; i < c->nthemes; i++)
-		cand[nc++] = c->themes[i];
-	for (int i = 0; i < nc && n < max; i++) {
-		bool dup = false;
-		for (int j = 0; j < n && !dup; j++)
-			dup = !strcmp(out[j], cand[i]);
-		if (!dup)
-			out[n++] = cand[i];
-	}
-	if (n == 0)
-		out[n++] = "your niche";
-	return n;
-}
-
-static const char *capitalised(struct arena *a, const char *s)
-{
-	char *p = arena_strndup(a, s, strlen(s));
-	if (p[0] >= 'a' && p[0] <= 'z')
-		p[0] = (char)(p[0] - 'a' + 'A');
-	return p;
-}
-
-static const char *template_hook(struct an_ctx *c, enum hook_type t, const char *topic)
-{
-	struct arena *a = &c->arena;
-	switch (t) {
-	case HOOK_NUMBER_LIST:
-		return arena_printf(a, "3 %s mistakes every %s should stop making", topic,
-		                    c->audience);
-	case HOOK_HOW_TO:
-		return arena_printf(a, "How to get better at %s without burning out", topic);
-	case HOOK_WARNING:
-		return arena_printf(a, "Stop ignoring %s if %s matters to you", topic, c->goals);
-	case HOOK_CONTRARIAN:
-		return arena_printf(a, "Unpopular opinion: %s is not what you've been told", topic);
-	case HOOK_QUESTION:
-		return arena_printf(a, "Why does nobody talk about %s?", topic);
-	case HOOK_STORY:
-		return arena_printf(a, "I tried %s for 30 days. Here's what happened", topic);
-	case HOOK_CURIOSITY:
-		return arena_printf(a, "The %s secret nobody tells %s", topic, c->audience);
-	default:
-		return arena_printf(a, "%s is the most underrated skill for %s",
-		                    capitalised(a, topic), c->audience);
-	}
-}
-
-static const char *const determiners[] = {
-    "a",  "about", "an",  "any",   "every", "for",  "her",   "his", "in",   "my",   "no", "of",
-    "on", "our",   "the", "their", "these", "this", "those", "to",  "with", "your", NULL};
 
 static bool in_words(const char *w, const char *const *list)
 {
@@ -91,68 +32,375 @@ static bool in_words(const char *w, const char *const *list)
 	return false;
 }
 
-/*
- * Replaces the source hook's subject with topic, keeping everything else.
- * The subject is a plain ASCII word of 4+ letters that is no stop word,
- * power word or time word: preferably the last one within two words after
- * a determiner or preposition ("your dough", "about hydration"), else the
- * last one. NULL when the hook has none or is over 120 characters.
- */
-static const char *substitute(struct an_ctx *c, const char *hook, const char *topic,
-                              const char **old_word)
+static bool is_letter(char ch)
 {
-	static const char *const time_words[] = {"days",    "weeks", "months", "years",
-	                                         "minutes", "hours", "time",   "today",
-	                                         "week",    "year",  NULL};
-	size_t len = strlen(hook), best = 0, best_len = 0, any = 0, any_len = 0;
-	int window = 0;
-	char w[TOKEN_MAX + 1];
-	if (text_chars(hook) > 120)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		unsigned char ch = (unsigned char)hook[i];
-		if (!((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')) {
-			if (ch >= 0x80 || (ch >= '0' && ch <= '9'))
-				window = 0; /* a number or a foreign word breaks the phrase */
+	return (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
+}
+
+static bool is_vowel(char ch)
+{
+	return strchr("aeiouAEIOU", ch) != NULL;
+}
+
+/* "Busy women 25-40 starting strength training" -> "busy women": the head of the audience. */
+static const char *audience_short(struct an_ctx *c)
+{
+	static const char *const cut[] = {"who",  "with", "that", "in",    "on",    "at",
+	                                  "for",  "from", "to",   "of",    "which", "whose",
+	                                  "like", "by",   "over", "under", NULL};
+	if (!c->strategy_given || !*c->audience)
+		return "you";
+	const char *s = c->audience;
+	char out[AN_NAME_MAX + 1];
+	size_t o = 0;
+	bool first = true;
+	for (size_t i = 0; s[i] && o < AN_NAME_MAX - 1;) {
+		while (s[i] == ' ')
 			i++;
+		size_t j = i;
+		while (s[j] && s[j] != ' ' && s[j] != ',' && s[j] != ';' && s[j] != '(')
+			j++;
+		if (j == i)
+			break;
+		char w[64];
+		size_t n = j - i < sizeof(w) - 1 ? j - i : sizeof(w) - 1;
+		bool digit = false, letters = true;
+		for (size_t k = 0; k < n; k++) {
+			w[k] =
+			    (char)((s[i + k] >= 'A' && s[i + k] <= 'Z') ? s[i + k] + 32 : s[i + k]);
+			digit |= s[i + k] >= '0' && s[i + k] <= '9';
+			letters &= is_letter(s[i + k]) || s[i + k] == '-' || s[i + k] == '\'';
+		}
+		w[n] = '\0';
+		bool participle = n > 4 && !strcmp(w + n - 3, "ing");
+		if (digit || !letters || participle || in_words(w, cut))
+			break;
+		if (o + n + 2 >= sizeof(out))
+			break;
+		if (o)
+			out[o++] = ' ';
+		/* Lower-case a capitalised first word unless it leads an acronym ("Gen Z"). */
+		size_t k2 = j;
+		while (s[k2] == ' ')
+			k2++;
+		bool acronym_next =
+		    s[k2] >= 'A' && s[k2] <= 'Z' &&
+		    (!s[k2 + 1] || s[k2 + 1] == ' ' || (s[k2 + 1] >= 'A' && s[k2 + 1] <= 'Z'));
+		bool upper_rest = false;
+		for (size_t k = 1; k < n; k++)
+			upper_rest |= s[i + k] >= 'A' && s[i + k] <= 'Z';
+		for (size_t k = 0; k < n; k++)
+			out[o++] =
+			    (first && k == 0 && !acronym_next && !upper_rest) ? w[0] : s[i + k];
+		first = false;
+		i = j;
+		if (s[i] == ',' || s[i] == ';' || s[i] == '(')
+			break;
+	}
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '-'))
+		o--;
+	/* A trailing "and" (cut at "and young ... with ...") goes. */
+	if (o >= 4 && !strncmp(out + o - 4, " and", 4))
+		o -= 4;
+	return o ? arena_strndup(&c->arena, out, o) : "you";
+}
+
+static bool mentions(const char *text, const char *const *needles)
+{
+	for (; *needles; needles++)
+		if (strcasestr(text, *needles))
+			return true;
+	return false;
+}
+
+/* The payoff of the how-to template, from the niche the strategy describes. */
+static const char *goal_verb(struct an_ctx *c)
+{
+	static const char *const fitness[] = {"strength", "workout", "fitness",  "gym",  "training",
+	                                      "lift",     "muscle",  "mobility", "yoga", NULL};
+	static const char *const cooking[] = {"recipe",  "cook",   "meal", "food",
+	                                      "kitchen", "dinner", "bak",  NULL};
+	static const char *const finance[] = {"financ", "money",  "budget", "salary",
+	                                      "invest", "saving", "debt",   NULL};
+	static const char *const travel[] = {"travel",   "trip",   "itinerar",
+	                                     "backpack", "hostel", NULL};
+	const char *all =
+	    arena_printf(&c->arena, "%s %s %s", c->content_type, c->audience, c->goals);
+	if (mentions(all, fitness))
+		return "get stronger";
+	if (mentions(all, cooking))
+		return "cook faster";
+	if (mentions(all, finance))
+		return "save more";
+	if (mentions(all, travel))
+		return "travel for less";
+	return "get better results";
+}
+
+/* The first number of a hook (2..10), else 3: a list keeps its count. */
+static int hook_count(const char *hook)
+{
+	for (const char *p = hook; *p; p++)
+		if (*p >= '0' && *p <= '9') {
+			long v = strtol(p, NULL, 10);
+			return v >= 2 && v <= 10 ? (int)v : 3;
+		}
+	return 3;
+}
+
+static const char *template_hook(struct an_ctx *c, enum hook_type t, const struct an_topic *tp,
+                                 const struct an_reel *src)
+{
+	struct arena *a = &c->arena;
+	const char *topic = tp->text;
+	switch (t) {
+	case HOOK_NUMBER_LIST:
+		return arena_printf(a, "%d mistakes everyone makes with %s.", hook_count(src->hook),
+		                    topic);
+	case HOOK_HOW_TO:
+		return arena_printf(a, "How to %s with %s in 30 days.", goal_verb(c), topic);
+	case HOOK_WARNING:
+		return arena_printf(a, "Stop doing this with %s.", topic);
+	case HOOK_CONTRARIAN:
+		return arena_printf(a, "Unpopular opinion: %s %s overrated.", topic,
+		                    tp->plural ? "are" : "is");
+	case HOOK_QUESTION:
+		return arena_printf(a, "Why is nobody talking about %s?", topic);
+	case HOOK_STORY:
+		return arena_printf(a, "I tried %s for 30 days. Here's what happened.", topic);
+	case HOOK_CURIOSITY:
+		return arena_printf(a, "The %s secret nobody tells %s.", topic, audience_short(c));
+	default:
+		return arena_printf(a, "Nobody talks about %s enough.", topic);
+	}
+}
+
+/* A word of s: [start, end) and its lower-cased copy (ASCII letters and apostrophes). */
+struct word {
+	size_t start, end;
+	char low[24];
+};
+
+/* The word ending right before s[pos] (spaces skipped); false at punctuation or the start. */
+static bool word_before(const char *s, size_t pos, struct word *w)
+{
+	size_t e = pos;
+	while (e > 0 && s[e - 1] == ' ')
+		e--;
+	size_t b = e;
+	while (b > 0 && (is_letter(s[b - 1]) || s[b - 1] == '\''))
+		b--;
+	if (b == e || e - b >= sizeof(w->low) || (b > 0 && s[b - 1] != ' '))
+		return false;
+	w->start = b, w->end = e;
+	for (size_t k = 0; k < e - b; k++)
+		w->low[k] = (char)(s[b + k] | 0x20);
+	w->low[e - b] = '\0';
+	return true;
+}
+
+/* The word starting right after s[pos] (spaces skipped); false at punctuation or the end. */
+static bool word_after(const char *s, size_t pos, struct word *w)
+{
+	size_t b = pos;
+	while (s[b] == ' ')
+		b++;
+	size_t e = b;
+	while (is_letter(s[e]) || s[e] == '\'' || (s[e] == '-' && is_letter(s[e + 1])))
+		e++;
+	if (b == e || e - b >= sizeof(w->low) || b == pos)
+		return false;
+	w->start = b, w->end = e;
+	for (size_t k = 0; k < e - b; k++)
+		w->low[k] = (char)(s[b + k] | 0x20);
+	w->low[e - b] = '\0';
+	return true;
+}
+
+/* Replaces s[off, off + n) with r (arena). */
+static char *splice(struct arena *a, const char *s, size_t off, size_t n, const char *r)
+{
+	return arena_printf(a, "%.*s%s%s", (int)off, s, r, s + off + n);
+}
+
+/* r with the case of its first letter taken from model. */
+static const char *same_case(struct arena *a, const char *model, const char *r)
+{
+	char *p = arena_strndup(a, r, strlen(r));
+	if (model[0] >= 'A' && model[0] <= 'Z' && p[0] >= 'a' && p[0] <= 'z')
+		p[0] = (char)(p[0] - 32);
+	return p;
+}
+
+/* Verbs that agree with the subject, singular then plural. */
+static const char *const agree[][2] = {
+    {"is", "are"},   {"isn't", "aren't"},   {"was", "were"}, {"wasn't", "weren't"},
+    {"has", "have"}, {"hasn't", "haven't"}, {"does", "do"},  {"doesn't", "don't"},
+};
+
+/* The agreeing form of verb w for a plural (or singular) subject; NULL when w is no such verb. */
+static const char *agreeing(const char *w, bool plural)
+{
+	for (size_t i = 0; i < sizeof(agree) / sizeof(agree[0]); i++)
+		if (!strcmp(w, agree[i][0]) || !strcmp(w, agree[i][1]))
+			return agree[i][plural];
+	return NULL;
+}
+
+/* Nouns a topic phrase can modify ("this rest days secret", "5 home workouts tips"). */
+static bool modified_noun(const char *w)
+{
+	static const char *const nouns[] = {
+	    "secret",  "secrets",  "tip",     "tips",    "hack",   "hacks", "trick",     "tricks",
+	    "mistake", "mistakes", "guide",   "routine", "recipe", "rules", "rule",      "myth",
+	    "myths",   "lesson",   "lessons", "ideas",   "idea",   "plan",  "challenge", NULL};
+	return in_words(w, nouns) || text_word_class(w, strlen(w)) == WORD_CONTENT ||
+	       text_word_class(w, strlen(w)) == WORD_TIME;
+}
+
+/*
+ * Adapts hook to the topic by replacing its own topic phrase (trends.c)
+ * and fixing what agrees with it: "the" before a proper noun, a/an, this/
+ * these, is/are and does/do next to it, a capital at the start. NULL when
+ * the hook has no topic phrase, is over 120 characters or already is about
+ * the topic.
+ */
+static const char *substitute(struct an_ctx *c, const char *hook, const struct an_topic *tp,
+                              const char **old_phrase, const char **subject)
+{
+	struct arena *a = &c->arena;
+	size_t start, len;
+	if (text_chars(hook) > 120 || !trends_hook_topic(c, hook, &start, &len))
+		return NULL;
+	const char *old = arena_strndup(a, hook + start, len);
+	if (!strcasecmp(old, tp->text))
+		return NULL;
+	bool oldpl = trends_plural(old), pl = tp->plural;
+	struct word next, prev;
+	bool has_next = word_after(hook, start + len, &next);
+	/* The phrase is the head of its noun phrase unless a noun follows it. */
+	bool head = !has_next || !modified_noun(next.low);
+	const char *topic = tp->text;
+	char *s = arena_strndup(a, hook, strlen(hook));
+	size_t tstart = start, tlen = len;
+	/* Right side first, so that offsets on the left stay valid. */
+	const char *v;
+	if (head && has_next && oldpl != pl && (v = agreeing(next.low, pl))) {
+		s = splice(a, s, next.start, next.end - next.start,
+		           same_case(a, hook + next.start, v));
+	}
+	s = splice(a, s, tstart, tlen, topic);
+	tlen = strlen(topic);
+	if (word_before(s, tstart, &prev)) {
+		const char *det = NULL;
+		bool drop = false;
+		if (!strcmp(prev.low, "the"))
+			drop = head && tp->proper;
+		else if (!strcmp(prev.low, "a") || !strcmp(prev.low, "an"))
+			drop = head && pl, det = is_vowel(topic[0]) ? "an" : "a";
+		else if (head && (!strcmp(prev.low, "this") || !strcmp(prev.low, "these")))
+			det = pl ? "these" : "this";
+		else if (head && (!strcmp(prev.low, "that") || !strcmp(prev.low, "those")))
+			det = pl ? "those" : "that";
+		if (drop) {
+			size_t cut = tstart - prev.start;
+			s = splice(a, s, prev.start, cut, "");
+			tstart = prev.start;
+		} else if (det) {
+			size_t n = prev.end - prev.start;
+			const char *r = same_case(a, s + prev.start, det);
+			s = splice(a, s, prev.start, n, r);
+			tstart = tstart - n + strlen(r);
+		}
+	}
+	/* A verb before the phrase ("Is packing light ...", "Why does restaurant pesto ..."). */
+	if (head && oldpl != pl) {
+		size_t pos = tstart;
+		for (int k = 0; k < 3 && word_before(s, pos, &prev); k++) {
+			if ((v = agreeing(prev.low, pl))) {
+				size_t n = prev.end - prev.start;
+				const char *r = same_case(a, s + prev.start, v);
+				s = splice(a, s, prev.start, n, r);
+				tstart = tstart - n + strlen(r);
+				break;
+			}
+			if (text_word_class(prev.low, strlen(prev.low)) == WORD_STOP)
+				break; /* only adjectives and nouns in between */
+			pos = prev.start;
+		}
+	}
+	/* A sentence-initial subject gets a capital. */
+	size_t b = tstart;
+	while (b > 0 && s[b - 1] == ' ')
+		b--;
+	if ((b == 0 || strchr(".!?", s[b - 1])) && s[tstart] >= 'a' && s[tstart] <= 'z')
+		s[tstart] = (char)(s[tstart] - 32);
+	*old_phrase = old;
+	*subject = arena_strndup(a, s + tstart, tlen);
+	return s;
+}
+
+/* Whether two consecutive words are the same ("tips tips"). */
+static bool doubled_word(struct arena *a, const char *s)
+{
+	const char *n = text_normalize(a, s, strlen(s));
+	const char *p = n + 1, *q;
+	while ((q = strchr(p, ' ')) && q[1]) {
+		const char *r = strchr(q + 1, ' ');
+		if (!r)
+			break;
+		if (q - p == r - q - 1 && !strncmp(p, q + 1, (size_t)(q - p)))
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
+/* Whether hook has the words of one of made[0..n) (normalised; emoji and punctuation aside). */
+static bool already_made(struct an_ctx *c, const char *const *made, int n, const char *hook)
+{
+	const char *a = text_normalize(&c->arena, hook, strlen(hook));
+	for (int j = 0; j < n; j++)
+		if (!strcmp(a, made[j]))
+			return true;
+	return false;
+}
+
+/*
+ * The hook with final punctuation: "." unless it already ends with . ! ? …
+ * (before any trailing emoji, which stay at the end).
+ */
+static const char *punctuate(struct arena *a, const char *h)
+{
+	size_t n = strlen(h), e = n;
+	while (e > 0) {
+		unsigned char ch = (unsigned char)h[e - 1];
+		if (ch == ' ' || ch >= 0x80) {
+			size_t k = e - 1;
+			while (k > 0 && ((unsigned char)h[k] & 0xC0) == 0x80)
+				k--;
+			uint32_t cp = ' ';
+			if (ch != ' ')
+				utf8_next(h, n, k, &cp);
+			bool symbol = cp == ' ' || (cp >= 0x2190 && cp <= 0x2BFF) ||
+			              cp >= 0x1F000 || cp == 0xFE0F || cp == 0x200D;
+			if (!symbol)
+				break;
+			e = k;
 			continue;
 		}
-		size_t j = i;
-		bool plain = true;
-		while (j < len) {
-			unsigned char d = (unsigned char)hook[j];
-			if (((d | 0x20) >= 'a' && (d | 0x20) <= 'z') || d == '\'')
-				j++;
-			else if (d >= 0x80 || (d >= '0' && d <= '9'))
-				plain = false, j++;
-			else
-				break;
-		}
-		size_t n = j - i;
-		bool det = false;
-		if (plain && n <= TOKEN_MAX) {
-			for (size_t k = 0; k < n; k++)
-				w[k] = (char)(hook[i + k] | 0x20);
-			w[n] = '\0';
-			det = in_words(w, determiners);
-			if (n >= 4 && !strchr(w, '\'') && !text_is_stopword(w) &&
-			    !in_words(w, time_words) && !hook_power_words(&c->arena, w)) {
-				any = i, any_len = n;
-				if (window > 0)
-					best = i, best_len = n;
-			}
-		}
-		window = det ? 2 : window > 0 ? window - 1 : 0;
-		i = j;
+		break;
 	}
-	if (!best_len)
-		best = any, best_len = any_len;
-	if (!best_len)
-		return NULL;
-	*old_word = arena_strndup(&c->arena, hook + best, best_len);
-	bool cap = hook[best] >= 'A' && hook[best] <= 'Z';
-	return arena_printf(&c->arena, "%.*s%s%s", (int)best, hook,
-	                    cap ? capitalised(&c->arena, topic) : topic, hook + best + best_len);
+	if (e == 0)
+		return h;
+	char last = h[e - 1];
+	if (strchr(".!?", last) || (e >= 3 && !memcmp(h + e - 3, "\xE2\x80\xA6", 3)))
+		return h;
+	size_t cut = e;
+	while (cut > 0 && strchr(",;:-", h[cut - 1]))
+		cut--;
+	return arena_printf(a, "%.*s.%s%s", (int)cut, h, e < n ? " " : "",
+	                    e < n ? h + e + (h[e] == ' ') : "");
 }
 
 static const char *solution_text(struct an_ctx *c, enum hook_type t, const char *topic)
@@ -284,31 +532,31 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 	const struct an_reel *src[AN_COMPETITOR_PICKS];
 	for (int k = 0; k < nsrc; k++)
 		src[k] = &c->reels[c->picks[c->npick_primary + k]];
-	const char *topics[AN_HOOKS];
-	int ntopics = collect_topics(c, topics, AN_HOOKS);
+	const struct an_topic *topics = c->subjects;
+	int ntopics = c->nsubjects;
 	const char *creator = c->accounts[c->primary].username;
 	json_t *voice_analysis;
 	const char *energy;
 	voice(c, &voice_analysis, &energy);
 
 	int used_src[AN_HOOKS], used_topic[AN_HOOKS];
+	const char *made[AN_HOOKS], *skel[AN_HOOKS];
+	bool tmpl_used[HOOK_TYPES] = {false};
 	for (int i = 0; i < AN_HOOKS; i++) {
 		struct idea d = {.src = src[i % nsrc]};
 		const struct an_reel *r = d.src;
 		const struct an_account *comp = an_acct(c, r);
 		/* Topic i, or the next one that the source hook does not already use. */
-		const char *norm = text_normalize(&c->arena, r->hook, strlen(r->hook));
 		int ti = i % ntopics;
 		bool fresh = false;
 		for (int k = 0; k < ntopics && !fresh; k++) {
-			char pat[AN_NAME_MAX + 3];
-			snprintf(pat, sizeof(pat), " %s ", topics[(i + k) % ntopics]);
-			if (!strstr(norm, pat)) {
+			if (!strcasestr(r->hook, topics[(i + k) % ntopics].text)) {
 				ti = (i + k) % ntopics;
 				fresh = true;
 			}
 		}
-		d.topic = topics[ti];
+		d.tp = &topics[ti];
+		d.topic = d.subject = d.tp->text;
 		/* A (source, topic) pair seen before gets a different structure. */
 		int seen = !fresh;
 		for (int j = 0; j < i; j++)
@@ -317,40 +565,80 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		used_topic[i] = ti;
 		d.type = (enum hook_type)((r->htype + seen) % HOOK_TYPES);
 		if (seen == 0)
-			d.hook = substitute(c, r->hook, d.topic, &d.old_word);
+			d.hook = substitute(c, r->hook, d.tp, &d.old_phrase, &d.subject);
+		skel[i] = "";
+		if (d.hook) {
+			/* The source's words around its topic: five hooks, five different shapes.
+			 */
+			const char *at = strstr(r->hook, d.old_phrase);
+			skel[i] =
+			    arena_printf(&c->arena, "%s|%s",
+			                 text_normalize(&c->arena, r->hook, (size_t)(at - r->hook)),
+			                 text_normalize(&c->arena, at + strlen(d.old_phrase),
+			                                strlen(at + strlen(d.old_phrase))));
+			bool same_shape = false;
+			for (int j = 0; j < i && !same_shape; j++)
+				same_shape = !strcmp(skel[j], skel[i]);
+			d.hook = punctuate(&c->arena, d.hook);
+			if (same_shape || doubled_word(&c->arena, d.hook) ||
+			    already_made(c, made, i, d.hook)) {
+				d.hook = NULL, d.subject = d.topic, skel[i] = "";
+				d.type =
+				    (enum hook_type)((d.type + (same_shape ? 1 : 0)) % HOOK_TYPES);
+			}
+		}
 		d.substituted = d.hook != NULL;
-		if (!d.hook)
-			d.hook = template_hook(c, d.type, d.topic);
+		/* A template of the type; the next type when it would double a word or repeat. */
+		for (int k = 0; !d.hook && k < 2 * HOOK_TYPES; k++) {
+			/* First pass: templates not used yet; second: any that reads well. */
+			enum hook_type t = (enum hook_type)((d.type + k) % HOOK_TYPES);
+			if (k < HOOK_TYPES && tmpl_used[t])
+				continue;
+			const char *h = template_hook(c, t, d.tp, r);
+			bool dup = doubled_word(&c->arena, h) || already_made(c, made, i, h);
+			if (!dup || k == 2 * HOOK_TYPES - 1)
+				d.hook = h, d.type = t, tmpl_used[t] = true;
+		}
 		d.hook = text_clean(&c->arena, d.hook, strlen(d.hook), 400,
 		                    TEXT_ONELINE | TEXT_ELLIPSIS);
+		made[i] = text_normalize(&c->arena, d.hook, strlen(d.hook));
 		d.power = hook_power_words(&c->arena, d.hook);
 		d.strategy_text =
 		    d.substituted
 		        ? arena_printf(&c->arena,
 		                       "Kept @%s's %s structure (%s) and swapped \"%s\" for \"%s\"",
 		                       comp->username, hook_type_name(d.type),
-		                       hook_strategy(d.type), d.old_word, d.topic)
+		                       hook_strategy(d.type), d.old_phrase, d.subject)
 		        : arena_printf(&c->arena,
 		                       "Applied a %s structure (%s) from @%s's reel to \"%s\"",
 		                       hook_type_name(d.type), hook_strategy(d.type),
 		                       comp->username, d.topic);
-		const struct an_trend *tr = NULL;
-		for (int k = 0; k < c->ntopics && !tr; k++)
-			if (!strcmp(c->topics[k].term, d.topic))
-				tr = &c->topics[k];
-		for (int k = 0; k < c->nhashtags && !tr; k++)
-			if (!strcmp(c->hashtags[k].term, d.topic))
-				tr = &c->hashtags[k];
-		d.alignment =
-		    tr ? arena_printf(
-		             &c->arena,
-		             "\"%s\" appears in %d competitor reels from %d accounts (lift "
-		             "%.2f) and not in @%s's reels; written as %s for %s",
-		             d.topic, tr->reels, tr->accounts, tr->lift, creator, c->content_type,
-		             c->audience)
-		       : arena_printf(&c->arena,
-		                      "\"%s\" (no competitor trend found); written as %s for %s",
-		                      d.topic, c->content_type, c->audience);
+		const struct an_topic *tp = d.tp;
+		switch (tp->origin) {
+		case TOPIC_TREND:
+		case TOPIC_HASHTAG:
+			d.alignment = arena_printf(&c->arena,
+			                           "\"%s\" appears in %d competitor reels from %d "
+			                           "accounts (lift %.2f) and "
+			                           "not in @%s's reels; written as %s for %s",
+			                           d.topic, tp->reels, tp->accounts, tp->lift,
+			                           creator, c->content_type, c->audience);
+			break;
+		case TOPIC_UNDERUSED:
+			d.alignment =
+			    arena_printf(&c->arena,
+			                 "\"%s\" appears in %d of %d competitor reels from %d "
+			                 "accounts (lift %.2f) "
+			                 "but in only %d of @%s's %d reels; written as %s for %s",
+			                 d.topic, tp->reels, c->competitor_reels_scanned,
+			                 tp->accounts, tp->lift, tp->creator_reels, creator,
+			                 c->creator_reels_scanned, c->content_type, c->audience);
+			break;
+		default:
+			d.alignment = arena_printf(
+			    &c->arena, "\"%s\" (no competitor trend found); written as %s for %s",
+			    d.topic, c->content_type, c->audience);
+		}
 
 		json_t *meta = an_reel_metadata(c, r);
 		json_t *h = json_object();
@@ -359,7 +647,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(h, "original_competitor_hook", an_str(r->hook));
 		an_set(h, "source_reel_id", an_str(r->content_id));
 		an_set(h, "source_username", an_str(comp->username));
-		an_set(h, "new_subject_used", an_str(d.topic));
+		an_set(h, "new_subject_used", an_str(d.subject));
 		an_set(h, "adaptation_strategy", an_str(d.strategy_text));
 		an_set(h, "psychological_triggers", hook_triggers_json(d.type));
 		an_set(h, "power_words_used", hook_power_words_json(d.power));

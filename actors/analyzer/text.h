@@ -58,15 +58,30 @@ size_t text_chars(const char *s);
 enum token_kind { TOKEN_WORD, TOKEN_HASHTAG };
 #define TOKEN_MAX 40 /* longer tokens are skipped as junk */
 
+struct token {
+	enum token_kind kind;
+	const char *tok; /* NUL-terminated, ASCII lower-cased, no '#', no trailing "'s" */
+	size_t len;      /* strlen(tok) */
+	const char *raw; /* the token as written in s (original case, '#' excluded) */
+	size_t rawlen;
+	bool brk; /* punctuation, a symbol, an emoji, a skipped mention/URL or a line
+	             break since the previous token (or none before it) */
+};
+
+enum token_flags {
+	TOKENS_HYPHENS = 1, /* "one-pan", "high-yield": inner hyphens join a word */
+};
+
 /*
  * Calls fn for every word and hashtag of s[0..len) (at most max_bytes
- * looked at). Words are runs of letters, digits and inner apostrophes,
- * ASCII lower-cased, without a trailing "'s"; hashtags are given without
- * '#'. Mentions (@x) and URLs are skipped. tok is NUL-terminated and only
- * valid during the call. Stops early when fn returns non-zero.
+ * looked at). Words are runs of letters, digits and inner apostrophes
+ * (and inner hyphens with TOKENS_HYPHENS), ASCII lower-cased, without a
+ * trailing "'s"; hashtags are given without '#'. Mentions (@x) and URLs are
+ * skipped. The token is only valid during the call. Stops early when fn
+ * returns non-zero.
  */
-typedef int (*token_fn)(void *ud, enum token_kind kind, const char *tok, size_t toklen);
-void text_tokens(const char *s, size_t len, size_t max_bytes, token_fn fn, void *ud);
+typedef int (*token_fn)(void *ud, const struct token *t);
+void text_tokens(const char *s, size_t len, size_t max_bytes, int flags, token_fn fn, void *ud);
 
 /*
  * " tok1 tok2 ... " (arena): s's words and hashtags, lower-cased, each
@@ -76,5 +91,17 @@ char *text_normalize(struct arena *a, const char *s, size_t len);
 
 /* True when word is in the fixed English stop-word list. */
 bool text_is_stopword(const char *word);
+
+/*
+ * What a lower-cased word can be in a topic phrase (no part-of-speech
+ * tagging: fixed lists). WORD_STOP: never (function words, common verbs,
+ * adverbs and evaluative adjectives, numbers, hook devices like "tips" or
+ * "secret", social-media filler; any word with a digit; ASCII words under 3
+ * letters); WORD_MOD: a descriptive adjective, only before the head noun
+ * ("crispy tofu"); WORD_TIME: a time unit or a list noun, only as the head after
+ * another word ("rest days", "leg day", "hostel hacks"); WORD_CONTENT: anything else.
+ */
+enum word_class { WORD_CONTENT, WORD_STOP, WORD_MOD, WORD_TIME };
+enum word_class text_word_class(const char *word, size_t len);
 
 #endif
