@@ -359,7 +359,12 @@ int main(int argc, char **argv)
 	progress_init();
 	ev_timer_init(&S.poll_timer, on_poll, S.poll_ms / 1000.0, S.poll_ms / 1000.0);
 	ev_timer_start(S.loop, &S.poll_timer);
-	double renew = S.lease_ms / 3000.0;
+	/* The renewal is also the owner's heartbeat: three per lease and per
+	 * owner expiry, whichever is shorter. (With owner_expiry_ms below
+	 * lease_ms a node's own owner expired between heartbeats and it
+	 * reclaimed, rescued and finally failed its own jobs as poison.) */
+	int period = S.lease_ms < S.owner_expiry_ms ? S.lease_ms : S.owner_expiry_ms;
+	double renew = period / 3000.0;
 	ev_timer_init(&S.lease_timer, on_lease_timer, renew, renew);
 	ev_timer_start(S.loop, &S.lease_timer);
 	control_periodic();
