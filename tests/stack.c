@@ -58,9 +58,8 @@ void stack_env(struct stack *s, const char *kv)
 
 void stack_init(struct stack *s)
 {
-	memset(s, 0, sizeof *s);
-	s->db = test_db_create();
-	const char *argv[] = {"viralsup-migrate", s->db, NULL};
+	char *db = test_db_create();
+	const char *argv[] = {"viralsup-migrate", db, NULL};
 	char prog[PATH_MAX];
 	snprintf(prog, sizeof prog, "%s/viralsup-migrate", suptest_bin());
 	pid_t pid = fork();
@@ -74,6 +73,14 @@ void stack_init(struct stack *s)
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		FAIL("viralsup-migrate failed (status %d)", st);
+	stack_init_on(s, db);
+	free(db);
+}
+
+void stack_init_on(struct stack *s, const char *db)
+{
+	memset(s, 0, sizeof *s);
+	s->db = strdup(db);
 	s->pg = PQconnectdb(s->db);
 	if (PQstatus(s->pg) != CONNECTION_OK)
 		FAIL("connect %s: %s", s->db, PQerrorMessage(s->pg));

@@ -36,6 +36,9 @@ struct stack {
 /* Creates the database and applies the migrations (viralsup-migrate), so
  * jobs can be inserted before the stack runs. */
 void stack_init(struct stack *s);
+/* The same on an existing, migrated database (another stack's s->db): a
+ * second node on one database. */
+void stack_init_on(struct stack *s, const char *db);
 /* Adds a "K=V" environment entry for viralsup (before stack_start). */
 void stack_env(struct stack *s, const char *kv);
 /* Starts the fake provider (fake_env: "K=V" entries, NULL-terminated, may be
