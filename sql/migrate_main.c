@@ -4,6 +4,7 @@
  * Exit 0 when the schema is up to date, 1 on any error.
  */
 #include "sql/migrate.h"
+#include "sql/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,11 @@ int main(int argc, char **argv)
 
 	if (!conninfo || !*conninfo) {
 		fprintf(stderr, "usage: viralsup-migrate CONNINFO (or set DATABASE_URL)\n");
+		return 1;
+	}
+	/* libpq's parse errors quote the conninfo, password included. */
+	if (pg_conninfo_check(conninfo, err, sizeof err) < 0) {
+		fprintf(stderr, "viralsup-migrate: malformed conninfo: %s\n", err);
 		return 1;
 	}
 	PGconn *pg = PQconnectdb(conninfo);

@@ -321,10 +321,51 @@ static void connect_poll(struct pg *pg)
 	}
 }
 
+int pg_conninfo_check(const char *conninfo, char *err, size_t errlen)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	/* Copy libpq's reason without what it quotes, except one-character
+	 * quotes such as "]" or "=" that only name the syntax expected. */
+	const char *w = why ? why : "out of memory";
+	size_t o = 0;
+	while (*w && *w != '\n' && o + 6 < errlen) {
+		const char *end = *w == '"' ? strchr(w + 1, '"') : NULL;
+		if (end && end - w > 2) {
+			memcpy(err + o, "\"...\"", 5);
+			o += 5;
+			w = end + 1;
+		} else if (end) {
+			/* A short quote: copied whole, so its closing quote is not
+			 * taken for an opening one. */
+			while (w <= end && o + 6 < errlen)
+				err[o++] = *w++;
+		} else {
+			err[o++] = *w++;
+		}
+	}
+	if (errlen)
+		err[o < errlen ? o : errlen - 1] = '\0';
+	PQfreemem(why);
+	return -EINVAL;
+}
+
 static void connect_start(struct pg *pg)
 {
 	const char *kw[] = {"dbname", "fallback_application_name", "options", NULL};
 	const char *val[] = {pg->conninfo, pg->appname, pg->options, NULL};
+	char why[256];
+	/* Security review: libpq's parse errors quote the URI, password and
+	 * all; report a redacted reason instead. */
+	if (pg_conninfo_check(pg->conninfo, why, sizeof why) < 0) {
+		pg->state = PG_CONNECTING;
+		conn_lost(pg, why);
+		return;
+	}
 	pg->conn = PQconnectStartParams(kw, val, 1);
 	pg->state = PG_CONNECTING;
 	if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {

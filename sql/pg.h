@@ -69,4 +69,12 @@ int pg_pending(const struct pg *pg);
  */
 char *pg_text_array(const char *const *v, int n);
 
+/*
+ * Checks that conninfo (keyword=value or URI) parses. Returns 0, or -EINVAL
+ * with libpq's reason in err, every quoted part of it replaced by "..."
+ * (libpq echoes the text it choked on, which may be the password or the
+ * whole URI with it). Log err, never the conninfo itself.
+ */
+int pg_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "ipc/log.h"
 #include "sql/migrate.h"
+#include "sql/pg.h"
 #include "supervisor/child.h"
 #include "supervisor/control.h"
 
@@ -273,6 +274,13 @@ int main(int argc, char **argv)
 		config_dump(sup.cfg, STDOUT_FILENO);
 		print_children(&sup);
 		return EXIT_OK;
+	}
+	/* A malformed URL is a config error; libpq's own message would quote
+	 * it, password included (security review), so it is redacted. */
+	if (*config_str(sup.cfg, "database.url") &&
+	    pg_conninfo_check(config_str(sup.cfg, "database.url"), err, sizeof err) < 0) {
+		log_error("database.url (DATABASE_URL) is malformed: %s", err);
+		return EXIT_CONFIG;
 	}
 	if (command && !strcmp(command, "migrate")) {
 		if (!*config_str(sup.cfg, "database.url")) {

@@ -113,6 +113,16 @@ int auth_admin(struct gateway *gw, struct http_request *req)
 		gw_error(gw, req, 403, "Client address not allowed", NULL);
 		return -1;
 	}
+	/* Every admin attempt takes from the client's budget, before the token
+	 * is looked at (security review: counting only accepted requests left
+	 * token guessing unlimited). */
+	int retry;
+	if (rate_take(gw, req->peer, gw->loop ? ev_now(gw->loop) : 0, &retry) < 0) {
+		char extra[64];
+		snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry);
+		gw_error(gw, req, 429, "Too many admin requests, slow down", extra);
+		return -1;
+	}
 	const char *tok = bearer(req);
 	if (!tok) {
 		gw_error(gw, req, 401, "Admin authentication required",
@@ -123,13 +133,6 @@ int auth_admin(struct gateway *gw, struct http_request *req)
 		log_warn("admin request from %s with a wrong token request_id=%s", req->peer,
 		         req->request_id);
 		gw_error(gw, req, 403, "Invalid admin token", NULL);
-		return -1;
-	}
-	int retry;
-	if (rate_take(gw, req->peer, gw->loop ? ev_now(gw->loop) : 0, &retry) < 0) {
-		char extra[64];
-		snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry);
-		gw_error(gw, req, 429, "Too many admin requests, slow down", extra);
 		return -1;
 	}
 	return 0;

@@ -93,8 +93,36 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Percent-decodes src (n bytes) into dst; -EINVAL on a bad escape or a
- * NUL byte, -ENAMETOOLONG when it does not fit. */
+/* Strict UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF): what PostgreSQL accepts as text. */
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s++;
+		int more = c < 0x80             ? 0
+		           : (c & 0xe0) == 0xc0 ? 1
+		           : (c & 0xf0) == 0xe0 ? 2
+		           : (c & 0xf8) == 0xf0 ? 3
+		                                : -1;
+		if (more < 0)
+			return false;
+		unsigned cp = more == 0 ? c : c & (0x3fu >> more);
+		for (int k = 0; k < more; k++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (*s & 0x3fu);
+		}
+		static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+		if (cp < min[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+/* Percent-decodes src (n bytes) into dst; -EINVAL on a bad escape, a NUL
+ * byte or invalid UTF-8 (security review: such a parameter reached
+ * PostgreSQL as text and failed there with a 500), -ENAMETOOLONG when it
+ * does not fit. */
 static int pct_decode(const char *src, size_t n, char *dst, size_t dstlen)
 {
 	size_t o = 0;
@@ -116,7 +144,7 @@ static int pct_decode(const char *src, size_t n, char *dst, size_t dstlen)
 		dst[o++] = (char)ch;
 	}
 	dst[o] = '\0';
-	return 0;
+	return utf8_valid((const unsigned char *)dst) ? 0 : -EINVAL;
 }
 
 static bool uuid_valid(const char *s)

@@ -474,7 +474,9 @@ TEST(admin_endpoints_503_without_configured_token)
 TEST(admin_auth_missing_401_wrong_403_and_rate_limited_429)
 {
 	struct gw g;
-	const char *env[] = {"ADMIN_API_TOKEN=s3cret-token", "VIRALSUP_ADMIN_RATE_PER_MIN=3", NULL};
+	/* 6: the three refused attempts below count too (wrong tokens are
+	 * rate limited), then three accepted ones. */
+	const char *env[] = {"ADMIN_API_TOKEN=s3cret-token", "VIRALSUP_ADMIN_RATE_PER_MIN=6", NULL};
 	gw_start(&g, db_fresh(), env, NULL);
 	gw_wait_db(&g);
 	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending", NULL, NULL);
