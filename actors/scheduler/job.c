@@ -172,9 +172,10 @@ static void step_text(struct job *j, int i, char *buf, size_t len)
 static void on_terminal(int rc, const char *err, void *arg)
 {
 	struct job *j = arg;
-	if (rc == QUEUE_ERROR)
+	if (rc == QUEUE_ERROR) {
 		log_event(LOG_ERROR, j->id, "queue update failed: %s", err ? err : "?");
-	else if (rc == QUEUE_LOST_LEASE)
+		S.lost_update = true;
+	} else if (rc == QUEUE_LOST_LEASE)
 		log_event(LOG_WARN, j->id, "lease lost before the update; another owner has it");
 	job_unref(j);
 }
@@ -184,8 +185,10 @@ static void job_fail(struct job *j, const char *why)
 	log_event(LOG_WARN, j->id, "failing job: %s", why);
 	S.failed++;
 	j->refs++;
-	if (queue_fail_async(S.pg, j->id, j->token, why, on_terminal, j) < 0)
+	if (queue_fail_async(S.pg, j->id, j->token, why, on_terminal, j) < 0) {
 		job_unref(j); /* database down: the lease expires and the job is reclaimed */
+		S.lost_update = true; /* database down: see sched.h */
+	}
 	job_drop(j);
 }
 
@@ -194,8 +197,10 @@ static void job_release(struct job *j, const char *why)
 	log_event(LOG_INFO, j->id, "releasing job for a retry: %s", why);
 	S.released++;
 	j->refs++;
-	if (queue_release_async(S.pg, j->id, j->token, why, 1000, 60000, on_terminal, j) < 0)
+	if (queue_release_async(S.pg, j->id, j->token, why, 1000, 60000, on_terminal, j) < 0) {
 		job_unref(j);
+		S.lost_update = true; /* database down: see sched.h */
+	}
 	job_drop(j);
 }
 
@@ -216,8 +221,10 @@ static void job_rescue(struct job *j, const char *why)
 	log_event(LOG_WARN, j->id, "crash rescue: %s", why);
 	S.rescued++;
 	j->refs++;
-	if (queue_rescue_async(S.pg, j->id, j->token, why, S.rescue_cap, on_rescued, j) < 0)
+	if (queue_rescue_async(S.pg, j->id, j->token, why, S.rescue_cap, on_rescued, j) < 0) {
 		job_unref(j);
+		S.lost_update = true; /* database down: see sched.h */
+	}
 	job_drop(j);
 }
 

@@ -180,6 +180,18 @@ static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
 		return;
 	}
 	log_info("database up");
+	if (S.lost_update && S.owner > 0 && !S.owner_pending) {
+		/* Jobs whose release/fail was lost in the outage would wait for
+		 * their lease (30 s by default). A new owner retires this one
+		 * (on_owner), so all of its jobs are claimable now; the ones
+		 * still in memory are fenced by the new claim and dropped at the
+		 * next renewal. */
+		log_warn("updates were lost while the database was down: taking a new owner "
+		         "identity so the jobs of owner %lld are reclaimed now",
+		         S.owner);
+		S.owner = 0;
+	}
+	S.lost_update = false;
 	if (S.owner <= 0 && !S.owner_pending &&
 	    queue_owner_register_async(S.pg, S.node, "scheduler", S.owner_expiry_ms, on_owner,
 	                               NULL) == 0)

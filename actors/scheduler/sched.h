@@ -83,6 +83,11 @@ struct sched {
 	long long owner;
 	char node[64];
 	bool owner_pending;
+	/* A release/fail/rescue never reached the database (it was down): that
+	 * job stays processing under our live owner until its lease expires.
+	 * When the database is back we take a new owner identity instead, so
+	 * the old one's jobs are claimable at once (see on_pg_state). */
+	bool lost_update;
 
 	/* configuration */
 	int concurrency, claim_batch, lease_ms, owner_expiry_ms, legacy_stuck_ms;
