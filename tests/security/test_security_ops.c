@@ -408,3 +408,105 @@ TEST(read_only_and_full_filesystems_are_one_clear_startup_error)
 	free(full);
 	free(ro);
 }
+
+/* ---- faults from the provider ------------------------------------------------- */
+
+/* Peak resident memory of pid in KiB (VmHWM), or -1. */
+static long peak_rss_kib(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	char *st = suptest_read(path), *p = strstr(st, "VmHWM:");
+	long kib = p ? atol(p + 6) : -1;
+	free(st);
+	return kib;
+}
+
+static char *competitor_error(struct stack *s, const char *job, const char *user)
+{
+	char *e = sql_str(s,
+	                  "SELECT processing_status || ': ' || COALESCE(error_message, '') FROM "
+	                  "viral_ideas_competitors WHERE queue_id = $1::uuid AND "
+	                  "competitor_username = $2",
+	                  job, user, NULL);
+	return e ? e : strdup("(no row)");
+}
+
+TEST(provider_faults_of_every_kind_cost_only_that_account_and_the_batch_completes)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
+	stack_env(&s, "VIRALSUP_MAX_ATTEMPTS=3");
+	const char *fenv[] = {"FAKE_REELS=12", NULL};
+	stack_fake_start(&s, fenv);
+	/* A short total timeout so slow and dripping answers end quickly. */
+	sec_stack_start(&s, "[fetcher]\ntimeout_ms = 1500\n");
+	/* Run-time faults: the first request of c7 drips, of c8 is slow; every
+	 * answer for c6 is a 50 MB body (max_body is 8 MiB). */
+	stack_fake_control(&s, "{\"username\":\"c6\",\"mode\":\"huge\",\"arg\":52428800}");
+	stack_fake_control(&s, "{\"username\":\"c7\",\"mode\":\"drip\",\"count\":1,\"arg\":300}");
+	stack_fake_control(&s, "{\"username\":\"c8\",\"mode\":\"slow\",\"count\":1,\"arg\":4000}");
+	pid_t f0 = stack_pid(&s, "fetcher[0]", 0), f1 = stack_pid(&s, "fetcher[1]", 0);
+	long rss0 = peak_rss_kib(f0), rss1 = peak_rss_kib(f1);
+
+	char *j1 = stack_submit(&s, "flaky", "p1", "e503x2__c1,e429x1__c2,resetx1__c3", 5);
+	char *j2 = stack_submit(&s, "broken", "p2", "truncated__c4,malformed__c5,c6", 5);
+	char *j3 = stack_submit(&s, "slow", "p3", "c7,c8", 5);
+	char *j4 = stack_submit(&s, "broken-primary", "truncated__p4", "c9", 5);
+	double t0 = test_now_ms();
+	char *st = stack_trigger(&s);
+	ASSERT_EQ_STR(st, "processing_started");
+	free(st);
+	stack_wait_sql(&s, 60000, "0",
+	               "SELECT count(*) FROM viral_ideas_queue WHERE status IN "
+	               "('pending', 'processing')");
+	double took = test_now_ms() - t0;
+
+	/* Transient faults were retried; the jobs completed with every account. */
+	ASSERT_EQ_STR(sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1", j1, NULL),
+	              "completed");
+	ASSERT_EQ_STR(sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1", j3, NULL),
+	              "completed");
+	const char *ok_users[] = {"e503x2__c1", "e429x1__c2", "resetx1__c3"};
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ_STR(competitor_error(&s, j1, ok_users[i]), "completed: ");
+	ASSERT_EQ_STR(competitor_error(&s, j3, "c7"), "completed: ");
+	ASSERT_EQ_STR(competitor_error(&s, j3, "c8"), "completed: ");
+	/* Broken answers fail that account with a clear reason; the job goes on. */
+	ASSERT_EQ_STR(sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1", j2, NULL),
+	              "completed");
+	const char *bad_users[] = {"truncated__c4", "malformed__c5", "c6"};
+	for (int i = 0; i < 3; i++) {
+		char *e = competitor_error(&s, j2, bad_users[i]);
+		if (strncmp(e, "failed: ", 8) != 0 || strlen(e) < 16)
+			FAIL("competitor %s: expected a failure with a reason, got \"%s\"",
+			     bad_users[i], e);
+		printf("  %-14s %s\n", bad_users[i], e);
+		free(e);
+	}
+	/* A broken primary fails its job, with why. */
+	char *e4 = sql_str(&s,
+	                   "SELECT status || ': ' || COALESCE(error_message, '') FROM "
+	                   "viral_ideas_queue WHERE id = $1",
+	                   j4, NULL);
+	ASSERT_CONTAINS(e4, "failed: ");
+	ASSERT_CONTAINS(e4, "@truncated__p4");
+	printf("  %-14s %s\n", "truncated__p4", e4);
+	/* No fetcher died, and none held the 50 MB bodies. */
+	ASSERT_EQ_INT(stack_pid(&s, "fetcher[0]", 0), f0);
+	ASSERT_EQ_INT(stack_pid(&s, "fetcher[1]", 0), f1);
+	long grow0 = peak_rss_kib(f0) - rss0, grow1 = peak_rss_kib(f1) - rss1;
+	ASSERT_CMP_INT(stack_fake_count(&s, NULL, "c6"), >=, 1);
+	ASSERT_CMP_INT(grow0, <, 40 * 1024);
+	ASSERT_CMP_INT(grow1, <, 40 * 1024);
+	printf("  4 jobs with 9 faulty accounts settled in %.1f s; fetcher peak RSS grew by "
+	       "%ld and %ld KiB\n",
+	       took / 1000, grow0, grow1);
+	free(e4);
+	free(j1);
+	free(j2);
+	free(j3);
+	free(j4);
+	stack_stop(&s);
+}
