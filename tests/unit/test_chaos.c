@@ -832,17 +832,19 @@ static void sampler(const char *base, int fd)
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	struct latency l[2];
 	for (int w = 0; w < 2; w++) {
-		struct latency l = {.n = n[w], .errors = err[w]};
+		l[w] = (struct latency){.n = n[w], .errors = err[w]};
 		if (n[w] > 0) {
 			qsort(lat[w], (size_t)n[w], sizeof(double), cmp_d);
-			l.p50 = lat[w][n[w] / 2];
-			l.p99 = lat[w][(int)(0.99 * (n[w] - 1) + 0.5)];
-			l.max = lat[w][n[w] - 1];
+			l[w].p50 = lat[w][n[w] / 2];
+			l[w].p99 = lat[w][(int)(0.99 * (n[w] - 1) + 0.5)];
+			l[w].max = lat[w][n[w] - 1];
 		}
-		if (write(fd, &l, sizeof l) != (ssize_t)sizeof l)
-			_exit(1);
 	}
+	/* One write (below PIPE_BUF): the reader gets both at once. */
+	if (write(fd, l, sizeof l) != (ssize_t)sizeof l)
+		_exit(1);
 	_exit(0);
 }
 
