@@ -100,15 +100,29 @@ enum topic_origin {
 	TOPIC_TREND,     /* a competitor topic phrase the creator never used */
 	TOPIC_HASHTAG,   /* a competitor hashtag the creator never used, split into words */
 	TOPIC_UNDERUSED, /* a competitor topic the creator uses at under half their rate */
-	TOPIC_THEME,     /* the creator's own theme (no competitor topic was found) */
-	TOPIC_DEFAULT,   /* "your niche" */
+	/* Without any competitor topic: */
+	TOPIC_OWN_RARE, /* a theme in few of the creator's reels that over-perform */
+	TOPIC_THEME,    /* one of the creator's top themes */
+	TOPIC_STRATEGY, /* a noun phrase of content_strategy (contentType, targetAudience) */
+	TOPIC_BIO,      /* a noun phrase of the creator's bio */
+	TOPIC_DEFAULT,  /* "your niche" */
+	TOPIC_ORIGINS
 };
 struct an_topic {
 	const char *text; /* as it goes into a hook */
 	bool plural, proper;
 	enum topic_origin origin;
 	int reels, accounts, creator_reels;
-	double lift;
+	double lift;      /* TOPIC_OWN_RARE: mean outlier of its reels / the creator's mean */
+	const char *from; /* TOPIC_STRATEGY: the strategy field it came from */
+};
+
+/* Where the generated hooks' structures came from (ideas.c), in fallback order. */
+enum idea_source {
+	IDEAS_NONE,       /* no hook: nothing to build on and no topic */
+	IDEAS_COMPETITOR, /* competitor picks (the normal case) */
+	IDEAS_OWN,        /* the creator's own best hooks (no competitor hook) */
+	IDEAS_TEMPLATE,   /* per-type templates (no reel with a hook at all) */
 };
 
 struct an_ctx {
@@ -140,6 +154,11 @@ struct an_ctx {
 	bool topics_overperform, hashtags_overperform;
 	const char **themes;          /* creator's own top topic phrases */
 	int nthemes, theme_top_reels; /* primary reels using themes[0] */
+
+	/* ideas.c: what the hooks were built from, for the notes */
+	enum idea_source idea_source;
+	int idea_nsources;    /* distinct source reels used */
+	unsigned idea_topics; /* bit per enum topic_origin used in a hook */
 
 	const char *notes[AN_MAX_NOTES];
 	int nnotes;
@@ -181,8 +200,10 @@ uint64_t hook_power_words(struct arena *a, const char *text);
 bool hook_is_power_word(const char *word);
 json_t *hook_power_words_json(uint64_t mask);
 int hook_power_count(uint64_t mask);
-/* Extracts, classifies and scores the hook of every selected reel. */
+/* Extracts, classifies and scores the hook of every selected reel ... */
 void hooks_extract(struct an_ctx *c);
+/* ... or of one reel (r->hook NULL when it has no text). */
+void hooks_extract_one(struct an_ctx *c, struct an_reel *r);
 /* One individual_reel_analyses entry (original shape) for a picked reel. */
 json_t *hooks_analysis_json(struct an_ctx *c, const struct an_reel *r);
 const char *hook_strategy(enum hook_type t);

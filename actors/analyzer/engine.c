@@ -677,36 +677,83 @@ static json_t *reel_rows(struct an_ctx *c, json_t *analyses, int *transcripts)
 	return rows;
 }
 
+/* Why no competitor hook was available (only meaningful when none was picked). */
+static const char *no_competitor_hook(struct an_ctx *c)
+{
+	struct arena *ar = &c->arena;
+	int ncomp_reels = 0;
+	for (int i = 0; i < c->nreels; i++)
+		ncomp_reels += !an_acct(c, &c->reels[i])->primary;
+	if (c->naccounts <= 1)
+		return "the job has no competitor accounts";
+	if (c->recurring && c->nsel_competitor == 0) {
+		char since[32];
+		an_iso_time(c->since, since);
+		return arena_printf(ar, "no competitor reel posted after %s", since);
+	}
+	if (ncomp_reels == 0)
+		return "the competitors have no reels";
+	return arena_printf(ar,
+	                    "none of the %d selected competitor reels has a caption or transcript "
+	                    "to take a hook from",
+	                    c->nsel_competitor);
+}
+
+/* The kinds of topic the hooks used, for the notes ("@x's top themes and ..."). */
+static const char *topics_used(struct an_ctx *c, const char *creator)
+{
+	struct arena *ar = &c->arena;
+	const char *names[TOPIC_ORIGINS] = {
+	    [TOPIC_UNDERUSED] = arena_printf(ar, "competitor topics @%s under-uses", creator),
+	    [TOPIC_OWN_RARE] =
+	        arena_printf(ar, "@%s's rarely used but over-performing themes", creator),
+	    [TOPIC_THEME] = arena_printf(ar, "@%s's top themes", creator),
+	    [TOPIC_STRATEGY] = "noun phrases of the content strategy",
+	    [TOPIC_BIO] = arena_printf(ar, "noun phrases of @%s's bio", creator),
+	    [TOPIC_DEFAULT] = "the placeholder \"your niche\" (no topic was found)",
+	};
+	const char *out = "";
+	for (int o = 0; o < TOPIC_ORIGINS; o++)
+		if (names[o] && (c->idea_topics & (1u << o)))
+			out = arena_printf(ar, "%s%s%s", out, *out ? ", " : "", names[o]);
+	return *out ? out : "trend topics";
+}
+
 static void explain(struct an_ctx *c, int hooks)
 {
 	struct arena *ar = &c->arena;
 	const char *creator = c->accounts[c->primary].username;
-	int ncomp_reels = 0;
-	for (int i = 0; i < c->nreels; i++)
-		ncomp_reels += !an_acct(c, &c->reels[i])->primary;
-	if (hooks == 0) {
-		if (c->naccounts <= 1)
-			an_note(c, "No hooks generated: the job has no competitor accounts");
-		else if (c->recurring && c->nsel_competitor == 0) {
-			char since[32];
-			an_iso_time(c->since, since);
-			an_note(c, arena_printf(
-			               ar, "No hooks generated: no competitor reel posted after %s",
-			               since));
-		} else if (ncomp_reels == 0)
-			an_note(c, "No hooks generated: the competitors have no reels");
-		else
-			an_note(c, arena_printf(
-			               ar,
-			               "No hooks generated: none of the %d selected competitor "
-			               "reels has a caption or transcript to take a hook from",
-			               c->nsel_competitor));
-	} else if (c->npick_competitor < AN_HOOKS) {
-		an_note(c, arena_printf(
-		               ar,
-		               "Only %d competitor hook(s) available: the five hooks reuse them "
-		               "with different topics",
-		               c->npick_competitor));
+	switch (c->idea_source) {
+	case IDEAS_NONE:
+		an_note(c,
+		        arena_printf(ar,
+		                     "No hooks generated: no competitor hook (%s), no reel of @%s "
+		                     "has a caption or transcript, and neither the content "
+		                     "strategy nor @%s's bio names a topic to write about",
+		                     no_competitor_hook(c), creator, creator));
+		break;
+	case IDEAS_OWN:
+		an_note(c,
+		        arena_printf(ar,
+		                     "No competitor hook (%s): the five hooks adapt the structures "
+		                     "of @%s's own %d best-performing hook(s) to %s",
+		                     no_competitor_hook(c), creator, c->idea_nsources,
+		                     topics_used(c, creator)));
+		break;
+	case IDEAS_TEMPLATE:
+		an_note(c,
+		        arena_printf(ar,
+		                     "No competitor hook (%s) and no reel of @%s with a caption or "
+		                     "transcript: the five hooks are per-type templates on %s",
+		                     no_competitor_hook(c), creator, topics_used(c, creator)));
+		break;
+	default:
+		if (c->npick_competitor < AN_HOOKS)
+			an_note(c,
+			        arena_printf(ar,
+			                     "Only %d competitor hook(s) available: the five hooks "
+			                     "reuse them with different topics",
+			                     c->npick_competitor));
 	}
 	if (c->nfallback)
 		an_note(c, arena_printf(
@@ -714,12 +761,12 @@ static void explain(struct an_ctx *c, int hooks)
 		               "%d reel(s) older than 30 days filled in because the window held "
 		               "too few",
 		               c->nfallback));
-	if (hooks && c->ntopics + c->nhashtags == 0)
+	if (hooks && c->idea_source == IDEAS_COMPETITOR && c->ntopics + c->nhashtags == 0)
 		an_note(c,
 		        arena_printf(ar,
-		                     "No competitor topic unused by @%s was found: hooks use the "
-		                     "content strategy or the creator's own themes",
-		                     creator));
+		                     "No competitor topic unused by @%s was found: the hooks use "
+		                     "%s",
+		                     creator, topics_used(c, creator)));
 	if (c->reels_over_cap || c->reels_unknown_account)
 		an_note(c, arena_printf(ar,
 		                        "Input over the caps: %d reel(s) beyond %d reels and %d "

@@ -306,31 +306,33 @@ static double effectiveness(const struct an_reel *r)
 	return round(s * 10) / 10;
 }
 
+void hooks_extract_one(struct an_ctx *c, struct an_reel *r)
+{
+	const char *h =
+	    r->tr ? text_first_sentence(&c->arena, r->tr, r->tr_len, AN_HOOK_MAX_CHARS) : "";
+	r->hook_src = HOOK_SRC_TRANSCRIPT;
+	if (!*h) {
+		h = r->desc
+		        ? text_first_sentence(&c->arena, r->desc, r->desc_len, AN_HOOK_MAX_CHARS)
+		        : "";
+		r->hook_src = HOOK_SRC_CAPTION;
+	}
+	if (!*h) {
+		r->hook_src = HOOK_SRC_NONE;
+		r->hook = NULL;
+		r->htype = HOOK_STATEMENT;
+		return;
+	}
+	r->hook = h;
+	r->htype = hook_classify(&c->arena, h);
+	r->power = hook_power_words(&c->arena, h);
+	r->effectiveness = effectiveness(r);
+}
+
 void hooks_extract(struct an_ctx *c)
 {
-	for (int k = 0; k < c->nselected; k++) {
-		struct an_reel *r = &c->reels[c->selected[k]];
-		const char *h =
-		    r->tr ? text_first_sentence(&c->arena, r->tr, r->tr_len, AN_HOOK_MAX_CHARS)
-		          : "";
-		r->hook_src = HOOK_SRC_TRANSCRIPT;
-		if (!*h) {
-			h = r->desc ? text_first_sentence(&c->arena, r->desc, r->desc_len,
-			                                  AN_HOOK_MAX_CHARS)
-			            : "";
-			r->hook_src = HOOK_SRC_CAPTION;
-		}
-		if (!*h) {
-			r->hook_src = HOOK_SRC_NONE;
-			r->hook = NULL;
-			r->htype = HOOK_STATEMENT;
-			continue;
-		}
-		r->hook = h;
-		r->htype = hook_classify(&c->arena, h);
-		r->power = hook_power_words(&c->arena, h);
-		r->effectiveness = effectiveness(r);
-	}
+	for (int k = 0; k < c->nselected; k++)
+		hooks_extract_one(c, &c->reels[c->selected[k]]);
 }
 
 static const char *strength(double outlier)

@@ -1,8 +1,10 @@
 /*
- * Ideas: five new hooks, each keeping a proven competitor hook's structure
- * and swapping in a trend topic, and a short script per hook (hook,
- * problem, solution, call to action) written for the job's content
- * strategy. Deterministic templates, no model.
+ * Ideas: five new hooks, each keeping a proven hook's structure and swapping
+ * in a new topic, and a short script per hook (hook, problem, solution, call
+ * to action) written for the job's content strategy. Deterministic
+ * templates, no model. The structures come, in fallback order, from the
+ * competitor picks; without any, from the creator's own best hooks; without
+ * those, from per-type templates on topics of the strategy or the bio.
  */
 #include <math.h>
 #include <stdio.h>
@@ -155,8 +157,8 @@ static const char *template_hook(struct an_ctx *c, enum hook_type t, const struc
 	const char *topic = tp->text;
 	switch (t) {
 	case HOOK_NUMBER_LIST:
-		return arena_printf(a, "%d mistakes everyone makes with %s.", hook_count(src->hook),
-		                    topic);
+		return arena_printf(a, "%d mistakes everyone makes with %s.",
+		                    src ? hook_count(src->hook) : 3, topic);
 	case HOOK_HOW_TO:
 		return arena_printf(a, "How to %s with %s in 30 days.", goal_verb(c), topic);
 	case HOOK_WARNING:
@@ -285,7 +287,8 @@ static const char *substitute(struct an_ctx *c, const char *hook, const struct a
 	size_t tstart = start, tlen = len;
 	/* Right side first, so that offsets on the left stay valid. */
 	const char *v;
-	if (head && has_next && oldpl != pl && (v = agreeing(next.low, pl))) {
+	/* Verbs agree with the new subject (next to it even where the source's did not). */
+	if (head && has_next && (v = agreeing(next.low, pl)) && strcmp(v, next.low)) {
 		s = splice(a, s, next.start, next.end - next.start,
 		           same_case(a, hook + next.start, v));
 	}
@@ -314,10 +317,14 @@ static const char *substitute(struct an_ctx *c, const char *hook, const struct a
 		}
 	}
 	/* A verb before the phrase ("Is packing light ...", "Why does restaurant pesto ..."). */
-	if (head && oldpl != pl) {
+	if (head) {
 		size_t pos = tstart;
 		for (int k = 0; k < 3 && word_before(s, pos, &prev); k++) {
 			if ((v = agreeing(prev.low, pl))) {
+				/* Further away only on a change of number: "Don't book X" is an
+				 * imperative, not X's verb. */
+				if (!strcmp(v, prev.low) || (k > 0 && oldpl == pl))
+					break;
 				size_t n = prev.end - prev.start;
 				const char *r = same_case(a, s + prev.start, v);
 				s = splice(a, s, prev.start, n, r);
@@ -524,16 +531,118 @@ static void voice(struct an_ctx *c, json_t **voice_out, const char **energy)
 	*energy = !n ? NULL : excl ? "high" : "medium";
 }
 
+/* The creator's own hooks: best outlier first (ties: views, then input order). */
+static int cmp_own(const void *pa, const void *pb)
+{
+	const struct an_reel *a = *(const struct an_reel *const *)pa;
+	const struct an_reel *b = *(const struct an_reel *const *)pb;
+	if (a->outlier != b->outlier)
+		return a->outlier > b->outlier ? -1 : 1;
+	if (a->views != b->views)
+		return a->views > b->views ? -1 : 1;
+	return (a->index > b->index) - (a->index < b->index);
+}
+
+/*
+ * The structures to build on, in fallback order: the competitor picks; else
+ * the creator's own hooks, best outlier first, from all its reels (a
+ * recurring run with nothing new still has its older hits); else none
+ * (templates). Returns how many went into src.
+ */
+static int sources(struct an_ctx *c, const struct an_reel **src, enum idea_source *kind)
+{
+	int n = 0;
+	for (int k = 0; k < c->npick_competitor && n < AN_HOOKS; k++)
+		src[n++] = &c->reels[c->picks[c->npick_primary + k]];
+	*kind = IDEAS_COMPETITOR;
+	if (n)
+		return n;
+	struct an_reel **own = arena_alloc(&c->arena, sizeof(*own) * (size_t)(c->nreels + 1));
+	int m = 0;
+	for (int i = 0; i < c->nreels; i++)
+		if (an_acct(c, &c->reels[i])->primary)
+			own[m++] = &c->reels[i];
+	qsort(own, (size_t)m, sizeof(*own), cmp_own);
+	/* Hooks were extracted for selected reels only: the others on demand, best first. */
+	for (int k = 0; k < m && n < AN_HOOKS; k++) {
+		if (!own[k]->selected)
+			hooks_extract_one(c, own[k]);
+		if (own[k]->hook)
+			src[n++] = own[k];
+	}
+	*kind = n ? IDEAS_OWN : IDEAS_TEMPLATE;
+	return n;
+}
+
+/* Why the topic suits the creator (content_theme_alignment). */
+static const char *alignment(struct an_ctx *c, const struct an_topic *tp, const char *creator)
+{
+	struct arena *a = &c->arena;
+	switch (tp->origin) {
+	case TOPIC_TREND:
+	case TOPIC_HASHTAG:
+		return arena_printf(
+		    a,
+		    "\"%s\" appears in %d competitor reels from %d accounts (lift %.2f) "
+		    "and not in @%s's reels; written as %s for %s",
+		    tp->text, tp->reels, tp->accounts, tp->lift, creator, c->content_type,
+		    c->audience);
+	case TOPIC_UNDERUSED:
+		return arena_printf(
+		    a,
+		    "\"%s\" appears in %d of %d competitor reels from %d accounts "
+		    "(lift %.2f) but in only %d of @%s's %d reels; written as %s for %s",
+		    tp->text, tp->reels, c->competitor_reels_scanned, tp->accounts, tp->lift,
+		    tp->creator_reels, creator, c->creator_reels_scanned, c->content_type,
+		    c->audience);
+	case TOPIC_OWN_RARE:
+		return arena_printf(
+		    a,
+		    "\"%s\" is in only %d of @%s's %d reels, which average %.2fx its "
+		    "typical reel (no competitor topic found); written as %s for %s",
+		    tp->text, tp->creator_reels, creator, c->creator_reels_scanned, tp->lift,
+		    c->content_type, c->audience);
+	case TOPIC_THEME:
+		return arena_printf(a,
+		                    "\"%s\" is one of @%s's top themes, in %d of its %d reels (no "
+		                    "competitor topic found); written as %s for %s",
+		                    tp->text, creator, tp->creator_reels, c->creator_reels_scanned,
+		                    c->content_type, c->audience);
+	case TOPIC_STRATEGY:
+		return arena_printf(a,
+		                    "\"%s\" comes from the content strategy's %s (no competitor or "
+		                    "own topic found); written as %s for %s",
+		                    tp->text, tp->from, c->content_type, c->audience);
+	case TOPIC_BIO:
+		return arena_printf(
+		    a,
+		    "\"%s\" comes from @%s's bio (no competitor topic, own topic or "
+		    "content strategy); written as %s for %s",
+		    tp->text, creator, c->content_type, c->audience);
+	default:
+		return arena_printf(a, "\"%s\" (no competitor trend found); written as %s for %s",
+		                    tp->text, c->content_type, c->audience);
+	}
+}
+
+/* Template shapes for hooks without any source reel, in this order: five that suit any topic. */
+static const enum hook_type template_order[AN_HOOKS] = {HOOK_NUMBER_LIST, HOOK_HOW_TO,
+                                                        HOOK_QUESTION, HOOK_STORY, HOOK_WARNING};
+
 void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *summary, json_t *rows)
 {
-	int nsrc = c->npick_competitor;
-	if (nsrc == 0)
-		return;
-	const struct an_reel *src[AN_COMPETITOR_PICKS];
-	for (int k = 0; k < nsrc; k++)
-		src[k] = &c->reels[c->picks[c->npick_primary + k]];
+	const struct an_reel *src[AN_HOOKS];
+	enum idea_source kind;
+	int nsrc = sources(c, src, &kind);
 	const struct an_topic *topics = c->subjects;
 	int ntopics = c->nsubjects;
+	c->idea_source = kind;
+	c->idea_nsources = nsrc;
+	/* Without a reel to build on, a template needs a real topic ("your niche" is none). */
+	if (kind == IDEAS_TEMPLATE && (ntopics == 0 || topics[0].origin == TOPIC_DEFAULT)) {
+		c->idea_source = IDEAS_NONE;
+		return;
+	}
 	const char *creator = c->accounts[c->primary].username;
 	json_t *voice_analysis;
 	const char *energy;
@@ -543,30 +652,46 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 	const char *made[AN_HOOKS], *skel[AN_HOOKS];
 	bool tmpl_used[HOOK_TYPES] = {false};
 	for (int i = 0; i < AN_HOOKS; i++) {
-		struct idea d = {.src = src[i % nsrc]};
-		const struct an_reel *r = d.src;
-		const struct an_account *comp = an_acct(c, r);
-		/* Topic i, or the next one that the source hook does not already use. */
+		const struct an_reel *r = nsrc ? src[i % nsrc] : NULL;
+		struct idea d = {.src = r};
+		/* The account whose hook gave the structure (the creator for templates). */
+		const char *by = r ? an_acct(c, r)->username : creator;
+		/*
+		 * Topic i, or the next one that the source hook does not already use;
+		 * in a fallback (the creator's own hooks hold its own themes), one not
+		 * given to an earlier hook first.
+		 */
 		int ti = i % ntopics;
 		bool fresh = false;
-		for (int k = 0; k < ntopics && !fresh; k++) {
-			if (!strcasestr(r->hook, topics[(i + k) % ntopics].text)) {
-				ti = (i + k) % ntopics;
-				fresh = true;
+		for (int pass = kind == IDEAS_COMPETITOR; pass < 2 && !fresh; pass++) {
+			for (int k = 0; k < ntopics && !fresh; k++) {
+				int t = (i + k) % ntopics;
+				bool taken = false;
+				for (int j = 0; j < i && pass == 0; j++)
+					taken |= used_topic[j] == t;
+				if (!taken && (!r || !strcasestr(r->hook, topics[t].text))) {
+					ti = t;
+					fresh = true;
+				}
 			}
 		}
 		d.tp = &topics[ti];
 		d.topic = d.subject = d.tp->text;
-		/* A (source, topic) pair seen before gets a different structure. */
-		int seen = !fresh;
-		for (int j = 0; j < i; j++)
-			seen += used_src[j] == i % nsrc && used_topic[j] == ti;
-		used_src[i] = i % nsrc;
-		used_topic[i] = ti;
-		d.type = (enum hook_type)((r->htype + seen) % HOOK_TYPES);
-		if (seen == 0)
-			d.hook = substitute(c, r->hook, d.tp, &d.old_phrase, &d.subject);
+		c->idea_topics |= 1u << d.tp->origin;
 		skel[i] = "";
+		used_src[i] = r ? i % nsrc : -1;
+		used_topic[i] = ti;
+		if (r) {
+			/* A (source, topic) pair seen before gets a different structure. */
+			int seen = !fresh;
+			for (int j = 0; j < i; j++)
+				seen += used_src[j] == i % nsrc && used_topic[j] == ti;
+			d.type = (enum hook_type)((r->htype + seen) % HOOK_TYPES);
+			if (seen == 0)
+				d.hook = substitute(c, r->hook, d.tp, &d.old_phrase, &d.subject);
+		} else {
+			d.type = template_order[i];
+		}
 		if (d.hook) {
 			/* The source's words around its topic: five hooks, five different shapes.
 			 */
@@ -603,62 +728,80 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		                    TEXT_ONELINE | TEXT_ELLIPSIS);
 		made[i] = text_normalize(&c->arena, d.hook, strlen(d.hook));
 		d.power = hook_power_words(&c->arena, d.hook);
-		d.strategy_text =
-		    d.substituted
-		        ? arena_printf(&c->arena,
-		                       "Kept @%s's %s structure (%s) and swapped \"%s\" for \"%s\"",
-		                       comp->username, hook_type_name(d.type),
-		                       hook_strategy(d.type), d.old_phrase, d.subject)
-		        : arena_printf(&c->arena,
-		                       "Applied a %s structure (%s) from @%s's reel to \"%s\"",
-		                       hook_type_name(d.type), hook_strategy(d.type),
-		                       comp->username, d.topic);
-		const struct an_topic *tp = d.tp;
-		switch (tp->origin) {
-		case TOPIC_TREND:
-		case TOPIC_HASHTAG:
-			d.alignment = arena_printf(&c->arena,
-			                           "\"%s\" appears in %d competitor reels from %d "
-			                           "accounts (lift %.2f) and "
-			                           "not in @%s's reels; written as %s for %s",
-			                           d.topic, tp->reels, tp->accounts, tp->lift,
-			                           creator, c->content_type, c->audience);
+		const char *tname = hook_type_name(d.type), *tstrat = hook_strategy(d.type);
+		switch (kind) {
+		case IDEAS_COMPETITOR:
+			d.strategy_text =
+			    d.substituted
+			        ? arena_printf(
+			              &c->arena,
+			              "Kept @%s's %s structure (%s) and swapped \"%s\" for \"%s\"",
+			              by, tname, tstrat, d.old_phrase, d.subject)
+			        : arena_printf(
+			              &c->arena,
+			              "Applied a %s structure (%s) from @%s's reel to \"%s\"",
+			              tname, tstrat, by, d.topic);
 			break;
-		case TOPIC_UNDERUSED:
-			d.alignment =
-			    arena_printf(&c->arena,
-			                 "\"%s\" appears in %d of %d competitor reels from %d "
-			                 "accounts (lift %.2f) "
-			                 "but in only %d of @%s's %d reels; written as %s for %s",
-			                 d.topic, tp->reels, c->competitor_reels_scanned,
-			                 tp->accounts, tp->lift, tp->creator_reels, creator,
-			                 c->creator_reels_scanned, c->content_type, c->audience);
+		case IDEAS_OWN:
+			d.strategy_text =
+			    d.substituted
+			        ? arena_printf(
+			              &c->arena,
+			              "Fallback to own hooks (no competitor hook): kept the %s "
+			              "structure (%s) of @%s's own reel \"%s\" and swapped \"%s\" "
+			              "for \"%s\"",
+			              tname, tstrat, by, r->hook, d.old_phrase, d.subject)
+			        : arena_printf(
+			              &c->arena,
+			              "Fallback to own hooks (no competitor hook): applied a %s "
+			              "structure (%s) from @%s's own reel \"%s\" to \"%s\"",
+			              tname, tstrat, by, r->hook, d.topic);
 			break;
 		default:
-			d.alignment = arena_printf(
-			    &c->arena, "\"%s\" (no competitor trend found); written as %s for %s",
-			    d.topic, c->content_type, c->audience);
+			d.strategy_text = arena_printf(
+			    &c->arena,
+			    "Fallback to templates (no competitor hook and no reel of @%s with a "
+			    "hook): the %s template (%s) applied to \"%s\"",
+			    creator, tname, tstrat, d.topic);
 		}
+		d.alignment = alignment(c, d.tp, creator);
+		/* Competitor fields only name a competitor; the source fields name the hook's
+		 * owner. */
+		bool comp = kind == IDEAS_COMPETITOR;
+		const char *comp_user = comp ? by : NULL;
+		const char *comp_hook = comp ? r->hook : NULL;
+		const char *comp_reel = comp ? r->content_id : NULL;
 
-		json_t *meta = an_reel_metadata(c, r);
+		json_t *meta = r ? an_reel_metadata(c, r) : json_object();
 		json_t *h = json_object();
 		an_set(h, "hook_id", json_integer(i + 1));
 		an_set(h, "hook_text", an_str(d.hook));
-		an_set(h, "original_competitor_hook", an_str(r->hook));
-		an_set(h, "source_reel_id", an_str(r->content_id));
-		an_set(h, "source_username", an_str(comp->username));
+		an_set(h, "original_competitor_hook", an_str(comp_hook));
+		an_set(h, "source_reel_id", an_str(r ? r->content_id : NULL));
+		an_set(h, "source_username", an_str(by));
 		an_set(h, "new_subject_used", an_str(d.subject));
 		an_set(h, "adaptation_strategy", an_str(d.strategy_text));
 		an_set(h, "psychological_triggers", hook_triggers_json(d.type));
 		an_set(h, "power_words_used", hook_power_words_json(d.power));
-		an_set(h, "estimated_effectiveness", json_real(r->effectiveness));
-		an_set(h, "why_it_works",
-		       an_str(arena_printf(&c->arena,
-		                           "%s; the source reel reached %.2fx @%s's median views",
-		                           hook_strategy(d.type), r->outlier, comp->username)));
+		an_set(h, "estimated_effectiveness", r ? json_real(r->effectiveness) : json_null());
+		const char *why =
+		    kind == IDEAS_COMPETITOR
+		        ? arena_printf(&c->arena,
+		                       "%s; the source reel reached %.2fx @%s's median views",
+		                       tstrat, r->outlier, by)
+		    : kind == IDEAS_OWN
+		        ? arena_printf(&c->arena,
+		                       "%s; @%s's own reel with this structure reached %.2fx its "
+		                       "median views",
+		                       tstrat, by, r->outlier)
+		        : arena_printf(&c->arena,
+		                       "%s; a standard %s template, not yet proven on any reel of "
+		                       "this job",
+		                       tstrat, tname);
+		an_set(h, "why_it_works", an_str(why));
 		an_set(h, "creator_voice_elements", themes_json(c, 3));
 		an_set(h, "content_theme_alignment", an_str(d.alignment));
-		an_set(h, "hook_type", an_str(hook_type_name(d.type)));
+		an_set(h, "hook_type", an_str(tname));
 		an_set(h, "source_reel_metadata", json_deep_copy(meta));
 		an_push(hooks, h);
 
@@ -666,12 +809,21 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		const char *problem =
 		    arena_printf(&c->arena, "Most %s struggle with %s, and it keeps them from %s.",
 		                 c->audience, d.topic, c->goals);
+		const char *proof =
+		    kind == IDEAS_COMPETITOR
+		        ? arena_printf(&c->arena,
+		                       " Same structure as @%s's reel (%lld views, %.2fx their "
+		                       "median).",
+		                       by, (long long)r->views, r->outlier)
+		    : kind == IDEAS_OWN
+		        ? arena_printf(&c->arena,
+		                       " Same structure as your own reel (%lld views, %.2fx your "
+		                       "median).",
+		                       (long long)r->views, r->outlier)
+		        : "";
 		const char *solution =
-		    arena_printf(&c->arena,
-		                 "%s Film it as %s. Same structure as @%s's reel (%lld views, "
-		                 "%.2fx their median).",
-		                 solution_text(c, d.type, d.topic), c->content_type, comp->username,
-		                 (long long)r->views, r->outlier);
+		    arena_printf(&c->arena, "%s Film it as %s.%s",
+		                 solution_text(c, d.type, d.topic), c->content_type, proof);
 		const char *cta = cta_text(c, d.topic);
 		const char *full =
 		    arena_printf(&c->arena, "HOOK: %s\n\nPROBLEM: %s\n\nSOLUTION: %s\n\nCTA: %s",
@@ -679,8 +831,8 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		full = text_clean(&c->arena, full, strlen(full), SCRIPT_MAX, TEXT_ELLIPSIS);
 		int dur = (int)lround(words(full) / 2.5);
 		dur = dur < 15 ? 15 : dur > 90 ? 90 : dur;
-		const char *title = arena_printf(&c->arena, "Hook Script %d: %s (%s)", i + 1,
-		                                 d.topic, hook_type_name(d.type));
+		const char *title =
+		    arena_printf(&c->arena, "Hook Script %d: %s (%s)", i + 1, d.topic, tname);
 		title = text_clean(&c->arena, title, strlen(title), AN_ID_MAX, TEXT_ELLIPSIS);
 
 		json_t *structure = json_object();
@@ -717,7 +869,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(auth, "natural_flow", json_null());
 		an_set(auth, "personality_capture", json_null());
 		json_t *ctx = json_object();
-		an_set(ctx, "hook_strategy", an_str(hook_strategy(d.type)));
+		an_set(ctx, "hook_strategy", an_str(tstrat));
 		an_set(ctx, "psychological_triggers", hook_triggers_json(d.type));
 		an_set(ctx, "unique_angle",
 		       an_str(arena_printf(&c->arena, "Script #%d - %s", i + 1, d.strategy_text)));
@@ -731,9 +883,9 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(cs, "authenticity_score", auth);
 		an_set(cs, "hook_id", json_integer(i + 1));
 		an_set(cs, "source_hook", an_str(d.hook));
-		an_set(cs, "based_on_competitor", an_str(comp->username));
-		an_set(cs, "original_competitor_hook", an_str(r->hook));
-		an_set(cs, "competitor_reel_id", an_str(r->content_id));
+		an_set(cs, "based_on_competitor", an_str(comp_user));
+		an_set(cs, "original_competitor_hook", an_str(comp_hook));
+		an_set(cs, "competitor_reel_id", an_str(comp_reel));
 		an_set(cs, "adaptation_context", json_deep_copy(ctx));
 		an_push(scripts, cs);
 
@@ -742,29 +894,48 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(sum, "hook_id", json_integer(i + 1));
 		an_set(sum, "title", an_str(title));
 		an_set(sum, "estimated_duration", json_integer(dur));
-		an_set(sum, "based_on_competitor", an_str(comp->username));
-		an_set(sum, "original_competitor_hook", an_str(r->hook));
-		an_set(sum, "competitor_reel_id", an_str(r->content_id));
+		an_set(sum, "based_on_competitor", an_str(comp_user));
+		an_set(sum, "original_competitor_hook", an_str(comp_hook));
+		an_set(sum, "competitor_reel_id", an_str(comp_reel));
 		an_push(summary, sum);
 
 		json_t *hm = json_object();
-		an_set(hm, "hook_strategy", an_str(hook_strategy(d.type)));
+		an_set(hm, "hook_strategy", an_str(tstrat));
 		an_set(hm, "psychological_triggers", hook_triggers_json(d.type));
 		an_set(hm, "power_words_used", hook_power_words_json(d.power));
-		an_set(hm, "estimated_effectiveness", json_real(r->effectiveness));
+		an_set(hm, "estimated_effectiveness",
+		       r ? json_real(r->effectiveness) : json_null());
 		an_set(hm, "content_theme_alignment", an_str(d.alignment));
-		an_set(hm, "hook_type", an_str(hook_type_name(d.type)));
+		an_set(hm, "hook_type", an_str(tname));
 		json_t *src_reels = json_object();
-		an_set(src_reels, "competitor_hook_source", meta);
+		if (comp) {
+			an_set(src_reels, "competitor_hook_source", meta);
+		} else {
+			json_decref(meta);
+			an_set(src_reels, "competitor_hook_source", json_null());
+		}
 		an_set(src_reels, "hook_id", json_integer(i + 1));
 		an_set(src_reels, "adaptation_strategy", an_str(d.strategy_text));
-		an_set(src_reels, "source_reel_id", an_str(r->content_id));
-		an_set(src_reels, "based_on_competitor", an_str(comp->username));
-		an_set(src_reels, "original_competitor_hook", an_str(r->hook));
-		an_set(src_reels, "competitor_reel_id", an_str(r->content_id));
+		an_set(src_reels, "source_reel_id", an_str(r ? r->content_id : NULL));
+		an_set(src_reels, "based_on_competitor", an_str(comp_user));
+		an_set(src_reels, "original_competitor_hook", an_str(comp_hook));
+		an_set(src_reels, "competitor_reel_id", an_str(comp_reel));
 		an_set(src_reels, "adaptation_context", ctx);
 		an_set(src_reels, "hook_metadata", hm);
 
+		const char *made_from =
+		    kind == IDEAS_COMPETITOR
+		        ? arena_printf(&c->arena, "%s structure from @%s reel %s", tname, by,
+		                       r->content_id)
+		    : kind == IDEAS_OWN
+		        ? arena_printf(&c->arena,
+		                       "%s structure from @%s's own reel %s (fallback: no "
+		                       "competitor hook)",
+		                       tname, by, r->content_id)
+		        : arena_printf(&c->arena,
+		                       "%s template (fallback: no competitor hook and no own reel "
+		                       "with a hook)",
+		                       tname);
 		json_t *row = json_object();
 		an_set(row, "script_title", an_str(title));
 		an_set(row, "script_content", an_str(full));
@@ -776,12 +947,11 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(row, "source_reels", src_reels);
 		an_set(row, "script_structure", structure);
 		an_set(row, "generation_prompt",
-		       an_str(arena_printf(
-		           &c->arena,
-		           "%s: %s structure from @%s reel %s; topic \"%s\"; content_type \"%s\"; "
-		           "target_audience \"%s\"; goals \"%s\"",
-		           AN_ENGINE_VERSION, hook_type_name(d.type), comp->username, r->content_id,
-		           d.topic, c->content_type, c->audience, c->goals)));
+		       an_str(arena_printf(&c->arena,
+		                           "%s: %s; topic \"%s\"; content_type \"%s\"; "
+		                           "target_audience \"%s\"; goals \"%s\"",
+		                           AN_ENGINE_VERSION, made_from, d.topic, c->content_type,
+		                           c->audience, c->goals)));
 		an_set(row, "ai_model", an_str(AN_ENGINE));
 		an_set(row, "generation_temperature", json_integer(0));
 		an_set(row, "status", an_str("completed"));

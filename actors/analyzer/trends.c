@@ -492,6 +492,16 @@ static bool better(const struct term *a, const struct term *b)
 	return strcmp(a->key, b->key) < 0;
 }
 
+/* Ranking of the creator's rare themes: lift, then its reels, then key. */
+static bool rare_better(const struct term *a, double la, const struct term *b, double lb)
+{
+	if (la != lb)
+		return la > lb;
+	if (a->creator_reels != b->creator_reels)
+		return a->creator_reels > b->creator_reels;
+	return strcmp(a->key, b->key) < 0;
+}
+
 static bool subject_known(const struct an_ctx *c, const char *text)
 {
 	for (int i = 0; i < c->nsubjects; i++)
@@ -500,28 +510,194 @@ static bool subject_known(const struct an_ctx *c, const char *text)
 	return false;
 }
 
-static void add_subject(struct an_ctx *c, const char *text, enum topic_origin origin, int reels,
-                        int accounts, int creator_reels, double lift)
+static struct an_topic *add_subject(struct an_ctx *c, const char *text, enum topic_origin origin,
+                                    int reels, int accounts, int creator_reels, double lift)
 {
 	if (c->nsubjects >= AN_HOOKS || subject_known(c, text))
+		return NULL;
+	struct an_topic *tp = &c->subjects[c->nsubjects++];
+	*tp = (struct an_topic){text,
+	                        trends_plural(text),
+	                        text[0] >= 'A' && text[0] <= 'Z',
+	                        origin,
+	                        reels,
+	                        accounts,
+	                        creator_reels,
+	                        lift,
+	                        NULL};
+	return tp;
+}
+
+/* ---- noun phrases of the content strategy and the bio --------------------- */
+
+#define PHRASE_WORDS 64 /* words of one field looked at */
+
+/* How a video is made, not what it is about ("workout tutorials", "finance explainers"). */
+static const char *const format_words[] = {
+    "breakdown",  "breakdowns",  "clip",         "clips",  "content", "demo",   "demos",
+    "explainer",  "explainers",  "guide",        "guides", "post",    "posts",  "reel",
+    "reels",      "review",      "reviews",      "series", "short",   "shorts", "talking-head",
+    "tutorial",   "tutorials",   "video",        "videos", "vlog",    "vlogs",  "voiceover",
+    "voiceovers", "walkthrough", "walkthroughs", NULL};
+/* Words after which the rest of a clause qualifies, not names, the topic. */
+static const char *const cut_words[] = {
+    "about", "at",   "below", "by",    "for", "from",  "in",  "into", "like",  "of",   "on", "over",
+    "ready", "that", "to",    "under", "via", "which", "who", "with", "every", "each", NULL};
+/* Too vague to be a topic on their own. */
+static const char *const generic_words[] = {
+    "community", "course", "everyone", "family",     "folks",  "followers", "friends",
+    "life",      "link",   "men",      "newsletter", "people", "person",    "plan",
+    "program",   "stuff",  "things",   "women",      "world",  NULL};
+
+struct phrase_word {
+	char low[TOKEN_MAX + 1];
+	char raw[TOKEN_MAX + 1];
+	uint8_t cls;
+	bool format, keep_case;
+};
+
+struct phrase_scan {
+	struct an_ctx *c;
+	bool after_participle; /* targetAudience: a phrase only after "starting", "learning" ... */
+	enum topic_origin origin;
+	const char *from;
+	struct phrase_word run[PHRASE_WORDS];
+	int nrun, seen;
+	bool cut, armed, have_prev;
+};
+
+/* Ends the current run: trims it into a topic phrase and adds it as a subject. */
+static void phrase_flush(struct phrase_scan *p)
+{
+	struct phrase_word *w = p->run;
+	int n = p->nrun;
+	p->nrun = 0;
+	/* A time unit or list noun heads a phrase, never leads it; nor does an adjective end it. */
+	while (n > 0 && w[0].cls == WORD_TIME)
+		w++, n--;
+	while (n > 0 && w[n - 1].cls == WORD_MOD)
+		n--;
+	/* A trailing format word goes when two words remain ("personal finance explainers"). */
+	if (n >= 3 && w[n - 1].format)
+		n--;
+	if (n > PHRASE_MAX)
+		w += n - PHRASE_MAX, n = PHRASE_MAX;
+	while (n > 0 && w[0].cls == WORD_TIME)
+		w++, n--;
+	if (n == 0)
 		return;
-	c->subjects[c->nsubjects++] = (struct an_topic){text,
-	                                                trends_plural(text),
-	                                                text[0] >= 'A' && text[0] <= 'Z',
-	                                                origin,
-	                                                reels,
-	                                                accounts,
-	                                                creator_reels,
-	                                                lift};
+	bool all_format = true;
+	for (int k = 0; k < n; k++)
+		all_format &= w[k].format;
+	if (all_format)
+		return;
+	uint8_t cls[PHRASE_MAX];
+	for (int k = 0; k < n; k++)
+		cls[k] = w[k].format ? WORD_CONTENT : w[k].cls;
+	if (!well_formed(cls, n))
+		return;
+	if (n == 1 && in_list(w[0].low, generic_words))
+		return;
+	char buf[PHRASE_MAX * (TOKEN_MAX + 1) + 1];
+	size_t o = 0;
+	for (int k = 0; k < n; k++) {
+		const char *x = w[k].keep_case ? w[k].raw : w[k].low;
+		if (o)
+			buf[o++] = ' ';
+		memcpy(buf + o, x, strlen(x));
+		o += strlen(x);
+	}
+	if (is_account(p->c, arena_strndup(&p->c->arena, buf, o)))
+		return;
+	struct an_topic *tp =
+	    add_subject(p->c, arena_strndup(&p->c->arena, buf, o), p->origin, 0, 0, 0, 0);
+	if (tp) {
+		tp->from = p->from;
+		tp->proper = w[0].keep_case;
+	}
+}
+
+static bool is_participle(const char *w, size_t n)
+{
+	return n > 4 && !strcmp(w + n - 3, "ing");
+}
+
+static int phrase_token(void *ud, const struct token *tk)
+{
+	struct phrase_scan *p = ud;
+	if (p->seen++ >= PHRASE_WORDS)
+		return 1;
+	bool initial = tk->brk || !p->have_prev;
+	p->have_prev = true;
+	if (tk->brk) {
+		phrase_flush(p);
+		p->cut = false;
+		p->armed = false;
+	}
+	if (tk->kind == TOKEN_HASHTAG) {
+		phrase_flush(p);
+		return 0;
+	}
+	if (!strcmp(tk->tok, "and") || !strcmp(tk->tok, "or") || !strcmp(tk->tok, "plus")) {
+		phrase_flush(p);
+		p->cut = false;
+		return 0;
+	}
+	if (in_list(tk->tok, cut_words)) {
+		phrase_flush(p);
+		p->cut = true;
+		return 0;
+	}
+	if (p->after_participle && p->nrun == 0 && is_participle(tk->tok, tk->len)) {
+		p->armed = true, p->cut = false;
+		return 0;
+	}
+	bool format = in_list(tk->tok, format_words);
+	enum word_class k = word_class(tk->tok, tk->len);
+	bool head_ok = k != WORD_STOP || (format && p->nrun > 0);
+	if (p->cut || !head_ok || (p->after_participle && !p->armed && p->nrun == 0) ||
+	    p->nrun >= PHRASE_WORDS || tk->len > TOKEN_MAX) {
+		phrase_flush(p);
+		if (p->after_participle && !(p->cut || head_ok))
+			p->armed = false;
+		return 0;
+	}
+	struct phrase_word *w = &p->run[p->nrun++];
+	memcpy(w->low, tk->tok, tk->len + 1);
+	size_t rl = tk->rawlen < TOKEN_MAX ? tk->rawlen : TOKEN_MAX;
+	memcpy(w->raw, tk->raw, rl);
+	w->raw[rl] = '\0';
+	w->cls = (uint8_t)k;
+	w->format = format;
+	/* A capital keeps mid-sentence ("Italian", "Lisbon"), and in an acronym ("HIIT"). */
+	bool upper = tk->raw[0] >= 'A' && tk->raw[0] <= 'Z';
+	bool acronym = rl >= 2 && tk->raw[1] >= 'A' && tk->raw[1] <= 'Z';
+	w->keep_case = upper && (!initial || acronym) && rl == tk->len;
+	return 0;
+}
+
+/* Adds the noun phrases of text (the strategy's fields, the bio) as subjects. */
+static void text_subjects(struct an_ctx *c, const char *text, bool after_participle,
+                          enum topic_origin origin, const char *from)
+{
+	if (!text || !*text)
+		return;
+	struct phrase_scan p = {
+	    .c = c, .after_participle = after_participle, .origin = origin, .from = from};
+	text_tokens(text, strlen(text), 1024, TOKENS_HYPHENS, phrase_token, &p);
+	phrase_flush(&p);
 }
 
 /*
  * The subjects of the generated hooks, best first: trend phrases the
  * creator never used, trend hashtags split into words, competitor topics the
  * creator uses at under half the competitors' rate, unsplittable hashtags
- * as "#tag"; without any, the creator's own themes, else "your niche".
+ * as "#tag". Without any: the creator's rarely used but over-performing
+ * themes, its top themes, noun phrases of the content strategy, of the bio,
+ * else "your niche".
  */
-static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean)
+static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean, double own_mean,
+                            const int *theme_reels)
 {
 	c->subjects = arena_alloc(&c->arena, sizeof(*c->subjects) * AN_HOOKS);
 	c->nsubjects = 0;
@@ -564,8 +740,47 @@ static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean)
 			            c->hashtags[i].lift);
 	if (c->nsubjects > 0)
 		return;
-	for (int i = 0; i < c->nthemes; i++)
-		add_subject(c, c->themes[i], TOPIC_THEME, 0, 0, 0, 0);
+	/*
+	 * No competitor topic: the creator's own. First themes in few of its
+	 * reels whose reels over-perform (under-used), then its top themes, then
+	 * the content strategy's noun phrases, then the bio's.
+	 */
+	const struct term *rare[AN_HOOKS - 2];
+	double rlift[AN_HOOKS - 2];
+	int nrare = 0;
+	for (size_t i = 0; i < t->cap && cr > 0 && own_mean > 0; i++) {
+		const struct term *e = &t->slots[i];
+		if (!is_topic(c, e) || e->creator_reels == 0 || 4 * e->creator_reels > cr)
+			continue;
+		double l = an_round4((e->creator_weight / e->creator_reels - 1) / own_mean);
+		if (l <= 1)
+			continue;
+		if (nrare == AN_HOOKS - 2 && !rare_better(e, l, rare[nrare - 1], rlift[nrare - 1]))
+			continue;
+		int k = nrare < AN_HOOKS - 2 ? nrare++ : AN_HOOKS - 3;
+		while (k > 0 && rare_better(e, l, rare[k - 1], rlift[k - 1])) {
+			rare[k] = rare[k - 1], rlift[k] = rlift[k - 1];
+			k--;
+		}
+		rare[k] = e, rlift[k] = l;
+	}
+	/* Two of each of the creator's kinds, then the strategy, then the rest. */
+	for (int i = 0; i < nrare && i < 2; i++)
+		add_subject(c, shown(rare[i]), TOPIC_OWN_RARE, 0, 0, rare[i]->creator_reels,
+		            rlift[i]);
+	for (int i = 0; i < c->nthemes && i < 2; i++)
+		add_subject(c, c->themes[i], TOPIC_THEME, 0, 0, theme_reels[i], 0);
+	text_subjects(c, c->strategy_given ? c->content_type : NULL, false, TOPIC_STRATEGY,
+	              "contentType");
+	text_subjects(c, c->strategy_given ? c->audience : NULL, true, TOPIC_STRATEGY,
+	              "targetAudience");
+	if (c->nsubjects == 0)
+		text_subjects(c, c->accounts[c->primary].bio, false, TOPIC_BIO, NULL);
+	for (int i = 2; i < c->nthemes; i++)
+		add_subject(c, c->themes[i], TOPIC_THEME, 0, 0, theme_reels[i], 0);
+	for (int i = 2; i < nrare; i++)
+		add_subject(c, shown(rare[i]), TOPIC_OWN_RARE, 0, 0, rare[i]->creator_reels,
+		            rlift[i]);
 	if (c->nsubjects == 0)
 		add_subject(c, "your niche", TOPIC_DEFAULT, 0, 0, 0, 0);
 }
@@ -580,7 +795,7 @@ void trends_compute(struct an_ctx *c)
 
 	/* The creator first, so that its words are known before ranking. */
 	int nbasis = 0, ncreator = 0;
-	double sum = 0;
+	double sum = 0, own_sum = 0;
 	for (int role = 0; role < 2; role++) {
 		for (int i = 0; i < c->nreels; i++) {
 			struct an_reel *r = &c->reels[i];
@@ -594,6 +809,7 @@ void trends_compute(struct an_ctx *c)
 				sum += r->outlier;
 			} else {
 				ncreator++;
+				own_sum += r->outlier;
 			}
 			struct scan s = {.c = c, .t = t, .r = r, .reel = i, .creator = creator};
 			size_t d = r->desc_len < AN_CAPTION_SCAN ? r->desc_len : AN_CAPTION_SCAN;
@@ -627,9 +843,12 @@ void trends_compute(struct an_ctx *c)
 	}
 	c->theme_top_reels = n ? own[0].reels : 0;
 	c->themes = arena_alloc(&c->arena, sizeof(char *) * 5);
-	for (c->nthemes = 0; c->nthemes < n; c->nthemes++)
+	int theme_reels[5] = {0};
+	for (c->nthemes = 0; c->nthemes < n; c->nthemes++) {
 		c->themes[c->nthemes] = own[c->nthemes].term;
-	choose_subjects(c, t, mean);
+		theme_reels[c->nthemes] = own[c->nthemes].reels;
+	}
+	choose_subjects(c, t, mean, ncreator ? own_sum / ncreator : 0, theme_reels);
 }
 
 struct hook_scan {

@@ -314,13 +314,15 @@ TEST(recurring_run_analyses_only_reels_newer_than_since_as_newly_trending)
 	ASSERT_EQ_STR(str_at(out, "analysis_data.analysis_type"), "recurring");
 	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 5);
 	json_decref(out);
-	/* Nothing new: no rows and a reason instead of hooks. */
+	/* Nothing new: no rows; the hooks fall back to the creator's own older hits. */
 	json_object_set_new(in, "since", json_integer(NOW));
 	out = run_ok(in);
 	ASSERT_EQ_INT(json_array_size(json_object_get(out, "reels")), 0);
-	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 0);
+	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 5);
+	ASSERT_EQ_STR(str_at(out, "analysis_data.generated_hooks.0.source_username"), "creator");
 	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"),
 	                "no competitor reel posted after");
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"), "own");
 	json_decref(out), json_decref(in);
 }
 
@@ -542,22 +544,25 @@ TEST(one_competitor_hook_still_gives_five_distinct_hooks)
 	json_decref(out), json_decref(in);
 }
 
-TEST(no_competitor_hook_gives_no_hooks_and_says_why)
+TEST(no_competitor_hook_falls_back_to_own_hooks_and_says_why)
 {
 	json_t *reels = json_array();
 	json_array_append_new(reels, reel("p", "creator", 100, 1, "My bread.", NULL));
 	json_t *in = doc(json_array(), reels);
 	json_t *out = run_ok(in);
-	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 0);
-	ASSERT_EQ_INT(json_array_size(json_object_get(out, "scripts")), 0);
-	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"), "no competitor");
+	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 5);
+	ASSERT_EQ_INT(json_array_size(json_object_get(out, "scripts")), 5);
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"),
+	                "No competitor hook (the job has no competitor accounts)");
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"), "@creator's own 1");
 	json_decref(out), json_decref(in);
-	/* Competitor reels without any text: a different reason. */
+	/* Competitor reels without any text: a different reason, same fallback. */
 	reels = json_array();
 	json_array_append_new(reels, reel("k", "rival", 100, 1, NULL, NULL));
+	json_array_append_new(reels, reel("p", "creator", 100, 1, "My bread.", NULL));
 	in = doc(json_array(), reels);
 	out = run_ok(in);
-	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 0);
+	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 5);
 	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"),
 	                "has a caption or transcript");
 	json_decref(out), json_decref(in);
@@ -859,6 +864,234 @@ TEST(example_jobs_get_five_natural_hooks_on_unused_trend_topics)
 	       adapted, unused);
 	ASSERT_CMP_INT(adapted, >=, 10); /* most keep the competitor's own sentence */
 	ASSERT_CMP_INT(unused, >=, 8);
+}
+
+/* ---- fallbacks without competitor hooks ------------------------------- */
+
+/* Example job i with only the accounts for which keep() says yes keeping their reels. */
+static json_t *fixture_job_reels_of(size_t i, bool keep_competitor_profiles, bool keep_own_reels)
+{
+	json_t *in = fixture_job(i);
+	const char *creator = str_at(in, "job.primary_username");
+	json_t *reels = json_array(), *profiles = json_array(), *x;
+	size_t k;
+	json_array_foreach(json_object_get(in, "reels"), k, x)
+	{
+		if (keep_own_reels && !strcmp(str_at(x, "username"), creator))
+			json_array_append(reels, x);
+	}
+	json_array_foreach(json_object_get(in, "profiles"), k, x)
+	{
+		if (keep_competitor_profiles || !strcmp(str_at(x, "username"), creator))
+			json_array_append(profiles, x);
+	}
+	json_object_set_new(in, "reels", reels);
+	json_object_set_new(in, "profiles", profiles);
+	return in;
+}
+
+/* Words that describe a format: a strategy phrase may end with one ("workout tutorials"). */
+static bool format_word(const char *w)
+{
+	static const char *const f[] = {"tutorial", "tutorials", "video", "videos", "reel",
+	                                "reels",    "content",   "post",  "posts",  NULL};
+	for (const char *const *p = f; *p; p++)
+		if (!strcmp(w, *p))
+			return true;
+	return false;
+}
+
+/*
+ * The five hooks and scripts of out are natural and distinct: each carries its
+ * subject (a noun phrase without stop words), ends with punctuation, doubles no
+ * word, glues no sentences, uses a/an right; each has a script; source fields
+ * say where it came from ("own": the creator's reels, "template": none).
+ */
+static void check_fallback_hooks(json_t *in, json_t *out, const char *source)
+{
+	const char *creator = str_at(in, "job.primary_username");
+	json_t *hooks = at(out, "analysis_data.generated_hooks"), *h;
+	ASSERT_EQ_INT(json_array_size(hooks), 5);
+	ASSERT_EQ_INT(json_array_size(json_object_get(out, "scripts")), 5);
+	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.complete_scripts")), 5);
+	ASSERT_EQ_INT(int_at(out, "analysis_data.analysis_summary.scripts_created"), 5);
+	bool show = getenv("SHOW_HOOKS") != NULL;
+	if (show)
+		printf("  @%s (%s): %s\n", creator, source,
+		       str_at(out, "analysis_data.analysis_summary.notes.0"));
+	size_t i;
+	json_array_foreach(hooks, i, h)
+	{
+		const char *text = str_at(h, "hook_text"), *subj = str_at(h, "new_subject_used");
+		ASSERT(text && subj);
+		if (show)
+			printf("    %zu. %-64s [%s] \"%s\"\n", i + 1, text, str_at(h, "hook_type"),
+			       subj);
+		if (!strstr(text, subj))
+			FAIL("hook \"%s\" lacks its subject \"%s\"", text, subj);
+		char low[256];
+		snprintf(low, sizeof(low), "%s", subj);
+		for (char *save, *w = strtok_r(low, " ", &save); w;
+		     w = strtok_r(NULL, " ", &save)) {
+			for (char *p = w; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			if (text_word_class(w, strlen(w)) == WORD_STOP && !format_word(w) &&
+			    strcmp(subj, "your niche"))
+				FAIL("hook \"%s\": subject \"%s\" has the stop word \"%s\"", text,
+				     subj, w);
+		}
+		if (!ends_with_punctuation(text))
+			FAIL("hook \"%s\" has no final punctuation", text);
+		if (doubled(text))
+			FAIL("hook \"%s\" doubles \"%s\"", text, doubled(text));
+		ASSERT(!strstr(text, " Here's what you need") && !strstr(text, " Number one"));
+		/* a/an agree with the next word (no "a hour" checks needed for these topics). */
+		for (const char *p = text; (p = strstr(p, " a ")); p++)
+			if (strchr("aeiouAEIOU", p[3]))
+				FAIL("hook \"%s\": \"a\" before a vowel", text);
+		for (const char *p = text; (p = strstr(p, " an ")); p++)
+			if (!strchr("aeiouAEIOUh", p[4]))
+				FAIL("hook \"%s\": \"an\" before a consonant", text);
+		for (size_t k = 0; k < i; k++)
+			ASSERT(strcmp(text, str_at(json_array_get(hooks, k), "hook_text")) != 0);
+		/* Where it came from. */
+		ASSERT_EQ_STR(str_at(h, "source_username"), creator);
+		ASSERT(json_is_null(at(h, "original_competitor_hook")));
+		json_t *sc = json_array_get(at(out, "analysis_data.complete_scripts"), i);
+		ASSERT(json_is_null(at(sc, "based_on_competitor")));
+		ASSERT(json_is_null(at(sc, "competitor_reel_id")));
+		ASSERT_EQ_STR(str_at(sc, "source_hook"), text);
+		json_t *row = json_array_get(json_object_get(out, "scripts"), i);
+		ASSERT_EQ_STR(str_at(row, "primary_hook"), text);
+		ASSERT_CONTAINS(str_at(row, "script_content"), "PROBLEM: ");
+		ASSERT_CONTAINS(str_at(row, "script_content"), "CTA: ");
+		ASSERT(json_is_null(at(row, "source_reels.based_on_competitor")));
+		if (!strcmp(source, "own")) {
+			ASSERT_CONTAINS(str_at(h, "adaptation_strategy"), "Fallback to own hooks");
+			ASSERT(user_text_contains(in, creator, ""));
+			ASSERT_EQ_STR(str_at(h, "source_reel_metadata.username"), creator);
+			ASSERT(json_is_number(at(h, "estimated_effectiveness")));
+			ASSERT_CONTAINS(str_at(row, "script_content"),
+			                "Same structure as your own reel");
+		} else {
+			ASSERT_CONTAINS(str_at(h, "adaptation_strategy"), "Fallback to templates");
+			ASSERT(json_is_null(at(h, "source_reel_id")));
+			ASSERT_EQ_INT(json_object_size(at(h, "source_reel_metadata")), 0);
+			ASSERT(json_is_null(at(h, "estimated_effectiveness")));
+		}
+	}
+}
+
+TEST(zero_competitors_get_five_natural_hooks_from_the_creators_own_best_hooks)
+{
+	json_t *in;
+	int jobs = 0, adapted = 0;
+	for (size_t j = 0; (in = j < 4 ? fixture_job_reels_of(j, false, true) : NULL);
+	     j++, jobs++) {
+		json_t *out = run_ok(in);
+		check_fallback_hooks(in, out, "own");
+		const char *note = str_at(out, "analysis_data.analysis_summary.notes.0");
+		ASSERT_CONTAINS(note, "No competitor hook (the job has no competitor accounts)");
+		ASSERT_CONTAINS(note, "best-performing hook(s)");
+		/* The sources are the creator's highest-outlier reels with text, best first. */
+		json_t *h;
+		size_t i;
+		double prev = 1e18;
+		json_array_foreach(at(out, "analysis_data.generated_hooks"), i, h)
+		{
+			adapted += strstr(str_at(h, "adaptation_strategy"), "kept the ") != NULL;
+			const char *id = str_at(h, "source_reel_id");
+			json_t *r;
+			size_t k;
+			json_array_foreach(json_object_get(in, "reels"), k, r)
+			{
+				if (strcmp(str_at(r, "content_id"), id))
+					continue;
+				/* views / median: order by outlier is order by views within one
+				 * account. */
+				double v = num_at(r, "view_count");
+				if (i < 5 && v > prev)
+					FAIL("hook %zu comes from a reel with more views than hook "
+					     "%zu's",
+					     i + 1, i);
+				prev = v;
+			}
+		}
+		/* Byte-identical on a second run. */
+		json_t *again = run_ok(in);
+		char *sa = json_dumps(out, JSON_SORT_KEYS), *sb = json_dumps(again, JSON_SORT_KEYS);
+		ASSERT_EQ_STR(sa, sb);
+		free(sa), free(sb);
+		json_decref(again), json_decref(out), json_decref(in);
+	}
+	ASSERT_EQ_INT(jobs, 4);
+	printf("  %d of 20 hooks adapt the creator's own sentence\n", adapted);
+	ASSERT_CMP_INT(adapted, >=, 5);
+}
+
+TEST(competitors_without_reels_get_five_hooks_from_the_creators_own_hooks)
+{
+	json_t *in = fixture_job_reels_of(0, true, true);
+	ASSERT_CMP_INT(json_array_size(json_object_get(in, "profiles")), ==, 4);
+	json_t *out = run_ok(in);
+	check_fallback_hooks(in, out, "own");
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"),
+	                "No competitor hook (the competitors have no reels)");
+	json_decref(out), json_decref(in);
+}
+
+TEST(no_reels_at_all_get_five_template_hooks_on_content_strategy_topics)
+{
+	json_t *in;
+	for (size_t j = 0; (in = j < 4 ? fixture_job_reels_of(j, true, false) : NULL); j++) {
+		json_t *out = run_ok(in);
+		check_fallback_hooks(in, out, "template");
+		const char *note = str_at(out, "analysis_data.analysis_summary.notes.0");
+		ASSERT_CONTAINS(note, "per-type templates on noun phrases of the content strategy");
+		/* Five template shapes, and the topics come from the strategy. */
+		json_t *h;
+		size_t i;
+		const char *ct = str_at(in, "job.content_strategy.contentType");
+		const char *aud = str_at(in, "job.content_strategy.targetAudience");
+		json_array_foreach(at(out, "analysis_data.generated_hooks"), i, h)
+		{
+			const char *subj = str_at(h, "new_subject_used");
+			if (!strcasestr(ct, subj) && !strcasestr(aud, subj))
+				FAIL("\"%s\" is in neither \"%s\" nor \"%s\"", subj, ct, aud);
+			ASSERT_CONTAINS(str_at(h, "content_theme_alignment"), "content strategy");
+			for (size_t k = 0; k < i; k++)
+				ASSERT(
+				    strcmp(str_at(h, "hook_type"),
+				           str_at(json_array_get(
+				                      at(out, "analysis_data.generated_hooks"), k),
+				                  "hook_type")) != 0);
+		}
+		json_decref(out), json_decref(in);
+	}
+}
+
+TEST(no_reels_and_no_strategy_use_the_bio_else_say_there_is_no_topic)
+{
+	/* A bio names the niche: five template hooks on its noun phrases. */
+	json_t *in = fixture_job_reels_of(1, false, false); /* nonna.kitchenlab */
+	json_object_set_new(json_object_get(in, "job"), "content_strategy", json_object());
+	json_t *out = run_ok(in);
+	check_fallback_hooks(in, out, "template");
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"), "bio");
+	ASSERT_CONTAINS(str_at(out, "analysis_data.generated_hooks.0.content_theme_alignment"),
+	                "bio");
+	ASSERT(json_is_false(at(out, "analysis_data.analysis_summary.content_strategy_used")));
+	json_decref(out), json_decref(in);
+	/* Nothing at all names a topic: no hooks, and a note that says why. */
+	in = fixture_job_reels_of(1, false, false);
+	json_object_set_new(json_object_get(in, "job"), "content_strategy", json_null());
+	json_object_del(json_array_get(json_object_get(in, "profiles"), 0), "bio");
+	out = run_ok(in);
+	ASSERT_EQ_INT(json_array_size(at(out, "analysis_data.generated_hooks")), 0);
+	ASSERT_EQ_INT(json_array_size(json_object_get(out, "scripts")), 0);
+	ASSERT_CONTAINS(str_at(out, "analysis_data.analysis_summary.notes.0"),
+	                "neither the content strategy nor @nonna.kitchenlab's bio names a topic");
+	json_decref(out), json_decref(in);
 }
 
 /* ---- hostile input ----------------------------------------------------- */
