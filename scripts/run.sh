@@ -5,15 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
+VAR=${VIRALSUP_VAR:-var} # where the embedded cluster lives (tests point it elsewhere)
 started_pg=0
 if [ -z "${DATABASE_URL:-}" ]; then
-	mkdir -p var
-	DATABASE_URL=$(./scripts/pg.sh start var/pg)
+	mkdir -p "$VAR"
+	DATABASE_URL=$(./scripts/pg.sh start "$VAR/pg")
 	export DATABASE_URL
 	started_pg=1
-	echo "run: embedded PostgreSQL ready (var/pg)" >&2
+	echo "run: embedded PostgreSQL ready ($VAR/pg)" >&2
 fi
-stop_pg() { [ "$started_pg" = 1 ] && ./scripts/pg.sh stop var/pg || true; }
+stop_pg() { if [ "$started_pg" = 1 ]; then ./scripts/pg.sh stop "$VAR/pg"; fi; }
 trap stop_pg EXIT
 # Forward SIGTERM/SIGINT to viralsup and wait for its ordered shutdown.
 "$B/bin/viralsup" "$@" &
