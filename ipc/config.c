@@ -77,7 +77,7 @@ static const struct key_decl keys[] = {
     {"fetcher.retries", KEY_INT, "3", NULL, 0, 20},
     {"analyzer.crash_on", KEY_STR, "", "VIRALSUP_ANALYZER_CRASH_ON", 0, 0},
     {"analyzer.slots", KEY_INT, "4", NULL, 1, 1000},
-    {"analyzer.reels_per_account", KEY_INT, "100", NULL, 1, 10000},
+    {"analyzer.reels_per_account", KEY_INT, "30", NULL, 1, 10000},
     {"writer.batch_max", KEY_INT, "64", NULL, 1, 100000},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -13,8 +13,9 @@
 static const char SQL_STORE_ACCOUNTS[] =
     "WITH docs AS (SELECT DISTINCT ON (d->>'username') d"
     "  FROM jsonb_array_elements($1::jsonb) d ORDER BY d->>'username', (d->>'fetched_at') DESC),"
-    " reels AS (SELECT DISTINCT ON (r->>'content_id') d->>'username' AS username, r"
-    "  FROM (SELECT DISTINCT ON (r->>'shortcode') d, r FROM docs,"
+    /* Sort keys only: carrying whole documents through these sorts spilled to disk. */
+    " reels AS (SELECT DISTINCT ON (r->>'content_id') username, r"
+    "  FROM (SELECT DISTINCT ON (r->>'shortcode') d->>'username' AS username, r FROM docs,"
     "   jsonb_array_elements(d->'reels') r ORDER BY r->>'shortcode') x"
     "  ORDER BY r->>'content_id'),"
     " stats AS (SELECT username,"

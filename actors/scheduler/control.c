@@ -211,13 +211,25 @@ void control_trigger(const char *source, control_trigger_fn done, void *arg)
 	batch_trigger(r);
 }
 
-/* Called when a job leaves the table or a claim came back short. */
-void control_batch_maybe_done(void)
+static void on_batch_check_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	(void)loop;
+	(void)w;
+	(void)revents;
 	if (!S.batch_id[0] || S.batch_check_inflight)
 		return;
 	if (batch_get_async(S.admin, S.batch_id, on_batch_checked, NULL) == 0)
 		S.batch_check_inflight = true;
+}
+
+/* Called when a job leaves the table or a claim came back short. Checks
+ * are coalesced: thousands of jobs finishing cost a few queries. */
+void control_batch_maybe_done(void)
+{
+	if (!S.batch_id[0] || ev_is_active(&S.batch_check_timer))
+		return;
+	ev_timer_set(&S.batch_check_timer, 0.2, 0);
+	ev_timer_start(S.loop, &S.batch_check_timer);
 }
 
 /* --- single-job actions ------------------------------------------------------ */
@@ -396,6 +408,7 @@ static void on_schedule(struct ev_loop *loop, ev_timer *w, int revents)
 
 void control_periodic(void)
 {
+	ev_timer_init(&S.batch_check_timer, on_batch_check_timer, 0.2, 0);
 	ev_timer_init(&S.periodic_timer, on_periodic, 1.0, 10.0);
 	ev_timer_start(S.loop, &S.periodic_timer);
 	if (S.schedule_s > 0) {

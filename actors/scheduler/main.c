@@ -41,6 +41,7 @@ static void on_claimed(struct queue_job *jobs, int n, const char *err, void *arg
 	for (int i = 0; i < n; i++)
 		job_start(&jobs[i]);
 	queue_jobs_free(jobs, n);
+	S.backlog = n == asked;
 	/* A full claim means more may be waiting; so does a wake-up that
 	 * arrived while this claim was in flight. */
 	if (n == asked || S.claim_again) {
@@ -61,6 +62,11 @@ static void claim_now(void)
 		return;
 	}
 	if (!sched_claiming_allowed() || (free_slots <= 0 && !S.only_id[0]))
+		return;
+	/* With a backlog, refill in chunks: a claim costs about as much for
+	 * one job as for thirty, and jobs finish one at a time. */
+	int chunk = S.concurrency / 4 < S.claim_batch ? S.concurrency / 4 : S.claim_batch;
+	if (S.backlog && S.njobs > 0 && free_slots < chunk && !S.only_id[0])
 		return;
 	o.owner = S.owner;
 	o.limit = S.only_id[0] ? 1 : (free_slots < S.claim_batch ? free_slots : S.claim_batch);

@@ -104,11 +104,13 @@ struct sched {
 	int queued;
 
 	bool claim_inflight, claim_again;
+	bool backlog;                 /* the last claim came back full: more jobs are waiting */
 	char only_id[QUEUE_UUID_LEN]; /* a job to claim out of turn (process now) */
 
 	/* The open batch ("" if none) */
 	char batch_id[37];
 	bool batch_check_inflight;
+	ev_timer batch_check_timer; /* batch checks at most every 200 ms */
 
 	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;
 	ev_timer progress_timer;
