@@ -28,6 +28,19 @@ struct pg_query {
 	pg_result_fn cb;
 	void *arg;
 	PGresult *res;
+	int preparing; /* >= 0: the prepared-statement slot being prepared for it */
+};
+
+/*
+ * Parameterised statements are prepared once per connection and then
+ * executed by name: the queue's statements are large CTEs whose parse and
+ * plan cost more than their execution. Forgotten on reconnect.
+ */
+#define PG_PREPARED_MAX 64
+struct prepared {
+	char *sql;
+	unsigned long hash;
+	bool ready;
 };
 
 struct pg {
@@ -47,7 +60,63 @@ struct pg {
 	int depth;
 	bool dead;
 	bool broken; /* a send failed in pg_query(): handle the loss from the loop */
+	struct prepared prepared[PG_PREPARED_MAX];
+	int nprepared;
 };
+
+static char *xdup(const char *s);
+
+static unsigned long sql_hash(const char *s)
+{
+	unsigned long h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static void prepared_forget(struct pg *pg)
+{
+	for (int i = 0; i < pg->nprepared; i++)
+		free(pg->prepared[i].sql);
+	pg->nprepared = 0;
+}
+
+/* The slot of sql (possibly not ready yet), or -1. */
+static int prepared_find(struct pg *pg, const char *sql, unsigned long h)
+{
+	for (int i = 0; i < pg->nprepared; i++)
+		if (pg->prepared[i].hash == h && !strcmp(pg->prepared[i].sql, sql))
+			return i;
+	return -1;
+}
+
+/* Sends q: by name when prepared, else prepares it first when there is
+ * room (read_in sends the execution once the preparation succeeded). */
+static int send_query(struct pg *pg, struct pg_query *q)
+{
+	char name[16];
+	q->preparing = -1;
+	if (q->nparams > 0) {
+		unsigned long h = sql_hash(q->sql);
+		int i = prepared_find(pg, q->sql, h);
+		if (i >= 0 && pg->prepared[i].ready) {
+			snprintf(name, sizeof name, "vs%d", i);
+			return PQsendQueryPrepared(pg->conn, name, q->nparams,
+			                           (const char *const *)q->params, NULL, NULL, 0);
+		}
+		if (i < 0 && pg->nprepared < PG_PREPARED_MAX) {
+			i = pg->nprepared++;
+			pg->prepared[i].sql = xdup(q->sql);
+			pg->prepared[i].hash = h;
+			pg->prepared[i].ready = false;
+			snprintf(name, sizeof name, "vs%d", i);
+			q->preparing = i;
+			return PQsendPrepare(pg->conn, name, q->sql, q->nparams, NULL);
+		}
+	}
+	return PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
+	                         NULL, NULL, 0);
+}
 
 static void *xalloc(size_t n)
 {
@@ -161,6 +230,7 @@ static void conn_lost(struct pg *pg, const char *why)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->state = PG_DOWN;
+	prepared_forget(pg);
 	fail_all(pg, msg);
 	if (pg->dead)
 		return;
@@ -223,10 +293,32 @@ static void read_in(struct pg *pg)
 			}
 			continue;
 		}
+		ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
+		if (q->preparing >= 0 && st == PGRES_COMMAND_OK) {
+			/* Prepared: now run it by name on the same turn. */
+			char name[16];
+			pg->prepared[q->preparing].ready = true;
+			snprintf(name, sizeof name, "vs%d", q->preparing);
+			q->preparing = -1;
+			PQclear(q->res);
+			q->res = NULL;
+			if (!PQsendQueryPrepared(pg->conn, name, q->nparams,
+			                         (const char *const *)q->params, NULL, NULL, 0)) {
+				conn_lost(pg, PQerrorMessage(pg->conn));
+				return;
+			}
+			flush_out(pg, false);
+			continue;
+		}
+		if (q->preparing >= 0) {
+			/* It did not prepare (a syntax error): forget the slot's SQL so
+			 * the error is reported by this query and not cached. */
+			pg->prepared[q->preparing].hash = 0;
+			q->preparing = -1;
+		}
 		pg->inflight = NULL;
 		const char *err = NULL;
 		char buf[512];
-		ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 			snprintf(buf, sizeof buf, "%s",
 			         q->res ? PQresultErrorMessage(q->res) : PQerrorMessage(pg->conn));
@@ -251,8 +343,7 @@ static void pump(struct pg *pg, bool from_user)
 		pg->tail = NULL;
 	q->next = NULL;
 	pg->inflight = q;
-	if (!PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
-	                       NULL, NULL, 0)) {
+	if (!send_query(pg, q)) {
 		if (from_user)
 			defer_loss(pg);
 		else
@@ -382,6 +473,7 @@ static void destroy(struct pg *pg)
 	ev_timer_stop(pg->loop, &pg->retry);
 	if (pg->conn)
 		PQfinish(pg->conn);
+	prepared_forget(pg);
 	for (char **c = pg->listen; c && *c; c++)
 		free(*c);
 	free(pg->listen);
