@@ -28,6 +28,7 @@ struct pending_req {
 	control_trigger_fn done; /* control_trigger: answered here instead of on conn */
 	void *done_arg;
 	struct pending_req *next;
+	struct pending_req *wnext; /* in the waiters of a batch query */
 };
 
 static struct pending_req *reqs;
@@ -128,63 +129,116 @@ static void reply_batch(struct pending_req *r, const char *status, const struct 
 	msg_out_free(&out);
 }
 
-static void on_batch_opened(const struct batch_info *b, const char *err, void *arg)
+/*
+ * Triggers are coalesced: while one batch query is in flight, further
+ * triggers wait for it and all get its answer (one batch, never duplicate
+ * work); while a batch is open, a trigger is answered at once from the
+ * batch's last known counts and the newly pending jobs join it in the
+ * background. process-pending thus costs a query only when it opens a batch.
+ */
+static struct pending_req *waiters; /* linked through wnext, oldest first */
+static bool trigger_inflight, join_inflight;
+static struct batch_info cache; /* the open batch's last known counts */
+
+static void waiters_answer(const struct batch_info *b, bool opened)
 {
-	struct pending_req *r = arg;
-	if (!b) {
-		log_error("opening a batch failed: %s", err ? err : "?");
-		reply_error(r->conn, r->re, "unavailable", "database unavailable");
-	} else if (!b->batch_id[0]) {
-		reply_batch(r, "no_jobs_pending", b);
-	} else {
-		if (!S.batch_id[0])
-			strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
-		log_info("batch %s opened by %s: %d pending, %d stuck", b->batch_id, r->source,
-		         b->pending, b->stuck);
-		reply_batch(r, "processing_started", b);
-		sched_claim_soon();
+	struct pending_req *list = waiters;
+	waiters = NULL;
+	for (struct pending_req *r = list, *next; r; r = next) {
+		next = r->wnext;
+		if (!b)
+			reply_error(r->conn, r->re, "unavailable", "database unavailable");
+		else if (!b->batch_id[0])
+			reply_batch(r, "no_jobs_pending", b);
+		else
+			reply_batch(
+			    r, opened && r == list ? "processing_started" : "already_processing",
+			    b);
+		req_free(r);
 	}
-	req_free(r);
 }
 
-static void on_batch_joined(const struct batch_info *b, const char *err, void *arg)
+static void on_trigger_result(const struct batch_info *b, const char *err, void *arg);
+
+static void trigger_query(void)
 {
-	struct pending_req *r = arg;
-	if (!b) {
-		log_error("joining the batch failed: %s", err ? err : "?");
-		reply_error(r->conn, r->re, "unavailable", "database unavailable");
-	} else if (b->finished) {
-		/* It finished just now: this trigger starts the next one. */
-		S.batch_id[0] = '\0';
-		if (batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
-		                     on_batch_opened, r) == 0)
-			return;
-		reply_error(r->conn, r->re, "unavailable", "database unavailable");
-	} else {
-		reply_batch(r, "already_processing", b);
-		sched_claim_soon();
+	int rc;
+	trigger_inflight = true;
+	if (S.batch_id[0])
+		rc = batch_join_async(S.admin, S.batch_id, on_trigger_result, (void *)"join");
+	else
+		rc = batch_open_async(S.admin, waiters->source, S.owner, S.legacy_stuck_ms,
+		                      on_trigger_result, (void *)"open");
+	if (rc < 0) {
+		trigger_inflight = false;
+		waiters_answer(NULL, false);
 	}
-	req_free(r);
+}
+
+static void on_trigger_result(const struct batch_info *b, const char *err, void *arg)
+{
+	bool open = !strcmp(arg, "open");
+	trigger_inflight = false;
+	if (!b) {
+		log_error("batch %s failed: %s", open ? "open" : "join", err ? err : "?");
+		waiters_answer(NULL, false);
+		return;
+	}
+	if (!open && b->finished) {
+		/* It finished just now: these triggers start the next one. */
+		S.batch_id[0] = '\0';
+		trigger_query();
+		return;
+	}
+	if (open && b->batch_id[0]) {
+		strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
+		log_info("batch %s opened by %s: %d pending, %d stuck", b->batch_id,
+		         waiters ? waiters->source : "?", b->pending, b->stuck);
+	}
+	if (b->batch_id[0])
+		cache = *b;
+	waiters_answer(b, open);
+	sched_claim_soon();
+}
+
+static void on_background_join(const struct batch_info *b, const char *err, void *arg)
+{
+	(void)arg;
+	join_inflight = false;
+	if (!b) {
+		log_warn("joining the open batch failed: %s", err ? err : "?");
+		return;
+	}
+	if (!strcmp(b->batch_id, S.batch_id)) {
+		cache = *b;
+		if (b->finished)
+			S.batch_id[0] = '\0';
+	}
+	sched_claim_soon();
 }
 
 static void batch_trigger(struct pending_req *r)
 {
-	int rc;
 	if (S.owner <= 0) {
 		reply_error(r->conn, r->re, "unavailable",
 		            "scheduler not connected to the database yet");
 		req_free(r);
 		return;
 	}
-	if (S.batch_id[0])
-		rc = batch_join_async(S.admin, S.batch_id, on_batch_joined, r);
-	else
-		rc = batch_open_async(S.admin, r->source, S.owner, S.legacy_stuck_ms,
-		                      on_batch_opened, r);
-	if (rc < 0) {
-		reply_error(r->conn, r->re, "unavailable", "database unavailable");
+	if (S.batch_id[0] && !trigger_inflight && !strcmp(cache.batch_id, S.batch_id)) {
+		reply_batch(r, "already_processing", &cache);
 		req_free(r);
+		if (!join_inflight &&
+		    batch_join_async(S.admin, S.batch_id, on_background_join, NULL) == 0)
+			join_inflight = true;
+		return;
 	}
+	struct pending_req **pp = &waiters;
+	while (*pp)
+		pp = &(*pp)->wnext;
+	*pp = r;
+	if (!trigger_inflight)
+		trigger_query();
 }
 
 static void on_batch_checked(const struct batch_info *b, const char *err, void *arg)
@@ -192,6 +246,8 @@ static void on_batch_checked(const struct batch_info *b, const char *err, void *
 	(void)err;
 	(void)arg;
 	S.batch_check_inflight = false;
+	if (b && !strcmp(b->batch_id, cache.batch_id))
+		cache = *b;
 	if (b && b->finished && !strcmp(b->batch_id, S.batch_id)) {
 		log_info("batch %s finished: %d completed, %d failed of %d", b->batch_id,
 		         b->completed, b->failed, b->total);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -801,5 +802,63 @@ TEST(writer_sigkilled_with_results_queued_loses_and_doubles_nothing)
 	assert_batch_intact(&s, ids, 4);
 	for (int i = 0; i < 4; i++)
 		free(ids[i]);
+	stack_stop(&s);
+}
+
+/* Three process-pending calls racing: every one gets a 200, one batch is
+ * opened and holds every job, and no job runs twice. */
+struct trigger_call {
+	struct stack *s;
+	long status;
+	char *body;
+};
+
+static void *trigger_thread(void *arg)
+{
+	struct trigger_call *c = arg;
+	c->status = stack_http(c->s, NULL, "POST", "/api/viral-ideas/process-pending", NULL, true,
+	                       &c->body);
+	return NULL;
+}
+
+TEST(concurrent_process_pending_calls_all_succeed_and_open_one_batch)
+{
+	struct stack s;
+	struct trigger_call calls[3];
+	pthread_t th[3];
+	start_fixtures_stack(&s, "triggered");
+	stack_start(&s);
+	for (int i = 0; i < 6; i++) {
+		char session[32];
+		snprintf(session, sizeof session, "race-%d", i);
+		free(stack_submit(&s, session, "maya.lifts", "coach.dante.fit", 5));
+	}
+	for (int i = 0; i < 3; i++) {
+		calls[i] = (struct trigger_call){.s = &s};
+		ASSERT_EQ_INT(pthread_create(&th[i], NULL, trigger_thread, &calls[i]), 0);
+	}
+	int started = 0;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		ASSERT_EQ_INT(calls[i].status, 200);
+		ASSERT_CONTAINS(calls[i].body, "\"batch_id\"");
+		started += strstr(calls[i].body, "processing_started") != NULL;
+		ASSERT(strstr(calls[i].body, "processing_started") ||
+		       strstr(calls[i].body, "already_processing"));
+	}
+	ASSERT_EQ_INT(started, 1);
+	stack_wait_sql(&s, 20000, "6",
+	               "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'");
+	ASSERT_EQ_INT(sql_int(&s, "SELECT count(*) FROM batches", NULL), 1);
+	ASSERT_EQ_INT(sql_int(&s, "SELECT count(DISTINCT batch_id) FROM viral_ideas_queue", NULL),
+	              1);
+	ASSERT_EQ_INT(
+	    sql_int(&s, "SELECT count(*) FROM job_events WHERE to_status = 'processing'", NULL), 6);
+	for (int i = 0; i < 3; i++)
+		free(calls[i].body);
+	/* A later trigger while nothing is pending. */
+	char *status = stack_trigger(&s);
+	ASSERT(!strcmp(status, "no_jobs_pending") || !strcmp(status, "already_processing"));
+	free(status);
 	stack_stop(&s);
 }
