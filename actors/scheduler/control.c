@@ -225,7 +225,10 @@ static void batch_trigger(struct pending_req *r)
 		req_free(r);
 		return;
 	}
-	if (S.batch_id[0] && !trigger_inflight && !strcmp(cache.batch_id, S.batch_id)) {
+	/* From memory only while jobs are visibly in flight here; when none
+	 * are, the batch may have just finished and the query finds out. */
+	if (S.batch_id[0] && S.njobs > 0 && !trigger_inflight &&
+	    !strcmp(cache.batch_id, S.batch_id)) {
 		reply_batch(r, "already_processing", &cache);
 		req_free(r);
 		if (!join_inflight &&
