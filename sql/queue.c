@@ -170,45 +170,52 @@ static const char SQL_RESCUE[] =
     " SELECT status FROM upd";
 
 /*
- * $1 id, $2 token, $3 analysis_run, $4 analysis_data (NULL keeps), $5 step.
- * The second branch makes a repeat by the same holder a success.
+ * Completion of one or many jobs in one transaction. $1 is a JSON array of
+ * {id, token, run, step, analysis_data, result}: result is the analysis
+ * engine's output {analysis_data, reels, scripts, counts} (or null), step
+ * overrides current_step, analysis_data overrides result's. Each job is
+ * fenced by its token. One row per input, in order: 'done', 'again' (the
+ * same holder completed it before: a repeat is a success) or 'lost'.
  */
 static const char SQL_COMPLETE[] =
-    /* The result document is parsed once here, not once per use. */
-    "WITH doc AS (SELECT $6::jsonb AS d),"
-    " upd AS (UPDATE viral_ideas_queue SET status = 'completed', progress_percentage = 100,"
-    "  current_step = left(COALESCE($5, CASE WHEN (SELECT d FROM doc) IS NULL THEN 'Analysis "
-    "completed'"
-    "   WHEN $3::int = 1 THEN format('Initial analysis completed: %s transcripts fetched',"
-    "    COALESCE((SELECT d FROM doc)->'counts'->>'transcripts_fetched', '0'))"
+    "WITH input AS (SELECT (x->>'id')::uuid AS id, (x->>'token')::uuid AS token,"
+    "  COALESCE((x->>'run')::int, 1) AS run, x->>'step' AS step,"
+    /* JSON null is not SQL NULL: NULLIF makes absent documents NULL. */
+    "  COALESCE(NULLIF(x->'analysis_data', 'null'), NULLIF(x->'result', 'null')->'analysis_data')"
+    "   AS data, NULLIF(x->'result', 'null') AS d, ord"
+    "  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, ord)),"
+    " upd AS (UPDATE viral_ideas_queue q SET status = 'completed', progress_percentage = 100,"
+    "  current_step = left(COALESCE(i.step, CASE WHEN i.d IS NULL THEN 'Analysis completed'"
+    "   WHEN i.run = 1 THEN format('Initial analysis completed: %s transcripts fetched',"
+    "    COALESCE(i.d->'counts'->>'transcripts_fetched', '0'))"
     "   ELSE format('Recurring analysis completed: %s new transcripts',"
-    "    COALESCE((SELECT d FROM doc)->'counts'->>'transcripts_fetched', '0')) END), 100),"
-    "  completed_at = now(), last_analysis_at = now(), total_runs = COALESCE(total_runs, 0) + 1,"
-    "  last_discovery_fetch_at = CASE WHEN $3::int > 1 THEN now() ELSE last_discovery_fetch_at END,"
-    "  next_scheduled_run = CASE WHEN auto_rerun_enabled"
-    "   THEN now() + make_interval(hours => COALESCE(rerun_frequency_hours, 24)) END,"
+    "    COALESCE(i.d->'counts'->>'transcripts_fetched', '0')) END), 100),"
+    "  completed_at = now(), last_analysis_at = now(), total_runs = COALESCE(q.total_runs, 0) + 1,"
+    "  last_discovery_fetch_at = CASE WHEN i.run > 1 THEN now() ELSE q.last_discovery_fetch_at END,"
+    "  next_scheduled_run = CASE WHEN q.auto_rerun_enabled"
+    "   THEN now() + make_interval(hours => COALESCE(q.rerun_frequency_hours, 24)) END,"
     "  error_message = NULL, lease_expires_at = NULL,"
-    "  transition_reason = 'completed run ' || $3" SQL_FENCE " RETURNING id, batch_id),"
-    " res AS (INSERT INTO viral_analysis_results (queue_id, analysis_run, analysis_type, status,"
-    "   analysis_completed_at, transcripts_completed_at, analysis_data, workflow_version,"
+    "  transition_reason = 'completed run ' || i.run"
+    "  FROM input i WHERE q.id = i.id AND q.lease_token = i.token AND q.status = 'processing'"
+    "  RETURNING q.id, q.batch_id, i.run, i.d, i.data),"
+    " res AS (INSERT INTO viral_analysis_results AS v (queue_id, analysis_run, analysis_type,"
+    "   status, analysis_completed_at, transcripts_completed_at, analysis_data, workflow_version,"
     "   total_reels_analyzed, primary_reels_count, competitor_reels_count, transcripts_fetched)"
-    "  SELECT id, $3::int, CASE WHEN $3::int = 1 THEN 'initial' ELSE 'recurring' END, 'completed',"
-    "   now(), now(), COALESCE($4::jsonb, (SELECT d FROM doc)->'analysis_data', '{}'::jsonb),"
-    "   'hook_based_v2',"
-    "   COALESCE(((SELECT d FROM doc)->'counts'->>'total_reels_analyzed')::int, 0),"
-    "   COALESCE(((SELECT d FROM doc)->'counts'->>'primary_reels_count')::int, 0),"
-    "   COALESCE(((SELECT d FROM doc)->'counts'->>'competitor_reels_count')::int, 0),"
-    "   COALESCE(((SELECT d FROM doc)->'counts'->>'transcripts_fetched')::int, 0) FROM upd"
+    "  SELECT id, run, CASE WHEN run = 1 THEN 'initial' ELSE 'recurring' END, 'completed',"
+    "   now(), now(), COALESCE(data, '{}'::jsonb), 'hook_based_v2',"
+    "   COALESCE((d->'counts'->>'total_reels_analyzed')::int, 0),"
+    "   COALESCE((d->'counts'->>'primary_reels_count')::int, 0),"
+    "   COALESCE((d->'counts'->>'competitor_reels_count')::int, 0),"
+    "   COALESCE((d->'counts'->>'transcripts_fetched')::int, 0) FROM upd"
     "  ON CONFLICT (queue_id, analysis_run) DO UPDATE SET status = 'completed',"
-    "   analysis_completed_at = COALESCE(viral_analysis_results.analysis_completed_at, now()),"
-    "   analysis_data = COALESCE($4::jsonb, (SELECT d FROM doc)->'analysis_data',"
-    "    viral_analysis_results.analysis_data),"
+    "   analysis_completed_at = COALESCE(v.analysis_completed_at, now()),"
+    "   analysis_data = COALESCE(EXCLUDED.analysis_data, v.analysis_data),"
     "   total_reels_analyzed = EXCLUDED.total_reels_analyzed,"
     "   primary_reels_count = EXCLUDED.primary_reels_count,"
     "   competitor_reels_count = EXCLUDED.competitor_reels_count,"
     "   transcripts_fetched = EXCLUDED.transcripts_fetched,"
     "   error_message = NULL, updated_at = now()"
-    "  RETURNING id),"
+    "  RETURNING v.id, v.queue_id),"
     " reels AS (INSERT INTO viral_analysis_reels (analysis_id, content_id, reel_type, username,"
     "   selection_reason, rank_in_selection, view_count_at_analysis, like_count_at_analysis,"
     "   comment_count_at_analysis, outlier_score_at_analysis, transcript_requested,"
@@ -223,7 +230,8 @@ static const char SQL_COMPLETE[] =
     "   COALESCE((r->>'transcript_completed')::boolean, false), r->>'hook_text',"
     "   r->'power_words', COALESCE(r->'analysis_metadata', '{}'::jsonb),"
     "   CASE WHEN (r->>'transcript_completed')::boolean THEN now() END"
-    "  FROM res, jsonb_array_elements(COALESCE((SELECT d FROM doc)->'reels', '[]'::jsonb)) r"
+    "  FROM res JOIN upd ON upd.id = res.queue_id,"
+    "   jsonb_array_elements(COALESCE(upd.d->'reels', '[]'::jsonb)) r"
     "  WHERE r->>'content_id' IS NOT NULL AND r->>'username' IS NOT NULL"
     "  ON CONFLICT (analysis_id, content_id) DO NOTHING),"
     " scripts AS (INSERT INTO viral_scripts (analysis_id, script_title, script_content,"
@@ -237,18 +245,21 @@ static const char SQL_COMPLETE[] =
     "   x->>'generation_prompt', left(x->>'ai_model', 100),"
     "   (x->>'generation_temperature')::numeric, left(COALESCE(x->>'status', 'completed'), 50),"
     "   COALESCE(x->'hook_metadata', '{}'::jsonb)"
-    "  FROM res, jsonb_array_elements(COALESCE((SELECT d FROM doc)->'scripts', '[]'::jsonb)) x"
+    "  FROM res JOIN upd ON upd.id = res.queue_id,"
+    "   jsonb_array_elements(COALESCE(upd.d->'scripts', '[]'::jsonb)) x"
     "  WHERE NOT EXISTS (SELECT 1 FROM viral_scripts v WHERE v.analysis_id = res.id)),"
     " comp AS (UPDATE viral_ideas_competitors c SET processing_status = 'completed',"
     "  processed_at = now() FROM upd WHERE c.queue_id = upd.id AND c.is_active"
     "  AND c.processing_status <> 'failed'),"
-    " bat AS (UPDATE batches b SET completed_jobs = b.completed_jobs + 1,"
-    "  finished_at = CASE WHEN b.completed_jobs + b.failed_jobs + 1 >= b.total_jobs"
-    "   THEN COALESCE(b.finished_at, now()) END FROM upd WHERE b.id = upd.batch_id)"
-    " SELECT 'done' FROM upd, res"
-    " UNION ALL"
-    " SELECT 'again' FROM viral_ideas_queue WHERE id = $1::uuid AND lease_token = $2::uuid"
-    "  AND status = 'completed' AND NOT EXISTS (SELECT 1 FROM upd)";
+    " bat AS (UPDATE batches b SET completed_jobs = b.completed_jobs + n.k,"
+    "  finished_at = CASE WHEN b.completed_jobs + b.failed_jobs + n.k >= b.total_jobs"
+    "   THEN COALESCE(b.finished_at, now()) END"
+    "  FROM (SELECT batch_id, count(*) AS k FROM upd WHERE batch_id IS NOT NULL"
+    "   GROUP BY batch_id) n WHERE b.id = n.batch_id)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM upd WHERE upd.id = i.id) THEN 'done'"
+    "  WHEN EXISTS (SELECT 1 FROM viral_ideas_queue q WHERE q.id = i.id"
+    "   AND q.lease_token = i.token AND q.status = 'completed') THEN 'again'"
+    "  ELSE 'lost' END FROM input i ORDER BY i.ord";
 
 /* $1 id, $2 token, $3 pct (NULL keeps), $4 step (NULL keeps). No transition: no event. */
 static const char SQL_PROGRESS[] =
@@ -288,6 +299,7 @@ enum op {
 	OP_FAIL,
 	OP_RESCUE,
 	OP_COMPLETE,
+	OP_COMPLETE_MANY,
 	OP_PROGRESS,
 	OP_PRUNE,
 };
@@ -441,15 +453,71 @@ static void build_rescue(struct stmt *s, const char *id, const char *token, cons
 	s->n = 4;
 }
 
+/* Appends one completion object to a JSON array being built in buf. The
+ * documents are JSON text already and go in as they are; ids and tokens
+ * must look like UUIDs (a quote in them could not forge the array). */
+static bool uuid_like(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+		if (!(s[i] == '-' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}
+
+static char *completion_array(int n, const struct queue_completion *c)
+{
+	size_t cap = 16, len = 0;
+	for (int i = 0; i < n; i++)
+		cap += 200 + (c[i].result ? strlen(c[i].result) : 4) +
+		       (c[i].analysis_data ? strlen(c[i].analysis_data) : 4) +
+		       (c[i].step ? 2 * strlen(c[i].step) + 8 : 4);
+	char *buf = malloc(cap);
+	if (!buf)
+		abort();
+	buf[len++] = '[';
+	for (int i = 0; i < n; i++) {
+		json_t *step = c[i].step ? json_string(c[i].step) : json_null();
+		char *st = json_dumps(step, JSON_ENCODE_ANY);
+		json_decref(step);
+		len += (size_t)snprintf(buf + len, cap - len,
+		                        "%s{\"id\":\"%s\",\"token\":\"%s\",\"run\":%d,\"step\":%s,"
+		                        "\"analysis_data\":%s,\"result\":%s}",
+		                        i ? "," : "", uuid_like(c[i].id) ? c[i].id : "",
+		                        uuid_like(c[i].token) ? c[i].token : "",
+		                        c[i].run > 0 ? c[i].run : 1, st ? st : "null",
+		                        c[i].analysis_data ? c[i].analysis_data : "null",
+		                        c[i].result ? c[i].result : "null");
+		free(st);
+	}
+	buf[len++] = ']';
+	buf[len] = '\0';
+	return buf;
+}
+
+static void build_complete_many(struct stmt *s, int n, const struct queue_completion *c)
+{
+	s->op = n == 1 ? OP_COMPLETE : OP_COMPLETE_MANY;
+	s->sql = SQL_COMPLETE;
+	s->owned[0] = completion_array(n, c);
+	s->p[0] = s->owned[0];
+	s->n = 1;
+}
+
 static void build_complete(struct stmt *s, const char *id, const char *token,
                            const struct queue_result *r)
 {
-	build_fenced(s, OP_COMPLETE, SQL_COMPLETE, id, token);
-	s->p[2] = num(s, 2, r && r->analysis_run > 0 ? r->analysis_run : 1);
-	s->p[3] = r ? r->analysis_data : NULL;
-	s->p[4] = r ? r->current_step : NULL;
-	s->p[5] = r ? r->result : NULL;
-	s->n = 6;
+	struct queue_completion c = {
+	    .id = id,
+	    .token = token,
+	    .run = r ? r->analysis_run : 1,
+	    .step = r ? r->current_step : NULL,
+	    .analysis_data = r ? r->analysis_data : NULL,
+	    .result = r ? r->result : NULL,
+	};
+	build_complete_many(s, 1, &c);
 }
 
 static void build_progress(struct stmt *s, const char *id, const char *token, int pct,
@@ -549,10 +617,17 @@ static int parse_claim(const PGresult *res, struct queue_job **out)
 }
 
 /* The enum queue_rc of a fenced statement's result. */
+static int completion_rc(const char *v)
+{
+	return strcmp(v, "lost") == 0 ? QUEUE_LOST_LEASE : QUEUE_OK;
+}
+
 static int parse_rc(enum op op, const PGresult *res)
 {
 	if (PQntuples(res) == 0)
 		return QUEUE_LOST_LEASE;
+	if (op == OP_COMPLETE)
+		return completion_rc(PQgetvalue(res, 0, 0));
 	if ((op == OP_RELEASE || op == OP_RESCUE) && strcmp(PQgetvalue(res, 0, 0), "failed") == 0)
 		return QUEUE_GAVE_UP;
 	return QUEUE_OK;
@@ -733,6 +808,17 @@ static void async_done(struct pg *pg, PGresult *res, const char *err, void *arg)
 		free(lost);
 		break;
 	}
+	case OP_COMPLETE_MANY: {
+		int n = err ? 0 : PQntuples(res);
+		int *rc = calloc((size_t)n + 1, sizeof *rc);
+		if (!rc)
+			abort();
+		for (int i = 0; i < n; i++)
+			rc[i] = completion_rc(PQgetvalue(res, i, 0));
+		((queue_many_fn)a->cb)(err ? -1 : n, rc, err, a->arg);
+		free(rc);
+		break;
+	}
 	case OP_OWNER_REGISTER:
 	case OP_PRUNE:
 		((queue_id_fn)a->cb)(err ? -1 : parse_id(res), err, a->arg);
@@ -892,4 +978,13 @@ int queue_progress_many_async(struct pg *pg, int n, const char *const *ids,
 	free(a_pcts);
 	free(a_steps);
 	return r;
+}
+
+int queue_complete_many_async(struct pg *pg, int n, const struct queue_completion *c,
+                              queue_many_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_complete_many(&s, n, c);
+	s.op = OP_COMPLETE_MANY; /* answers per item, whatever n is */
+	return run_async(pg, &s, (void *)cb, arg);
 }

@@ -72,6 +72,15 @@ struct queue_result {
 	const char *result;
 };
 
+/* One job's completion, for queue_complete_many_async (strings borrowed). */
+struct queue_completion {
+	const char *id, *token; /* ids and tokens that are not UUIDs never match */
+	int run;                /* analysis_run from the claim */
+	const char *result; /* engine output JSON text {analysis_data, reels, scripts, counts} */
+	const char *analysis_data; /* JSON text overriding result's analysis_data, or NULL */
+	const char *step;          /* current_step override, or NULL for the original's text */
+};
+
 /* ---- blocking, on a PGconn; err (may be NULL) gets a one-line reason ---- */
 
 /* A new per-boot owner identity (never reused); its id, or -1. */
@@ -141,6 +150,15 @@ int queue_fail_async(struct pg *pg, const char *id, const char *token, const cha
                      queue_done_fn cb, void *arg);
 int queue_rescue_async(struct pg *pg, const char *id, const char *token, const char *reason,
                        int rescue_cap, queue_done_fn cb, void *arg);
+/* rc[i] (enum queue_rc) for completion i, valid during the call; n = -1 on error. */
+typedef void (*queue_many_fn)(int n, const int *rc, const char *err, void *arg);
+/*
+ * Completes n jobs in one statement and one transaction (the writer's
+ * group commit of results). Each is fenced by its own token; an error
+ * (e.g. one malformed document) fails them all: retry them one by one.
+ */
+int queue_complete_many_async(struct pg *pg, int n, const struct queue_completion *c,
+                              queue_many_fn cb, void *arg);
 int queue_complete_async(struct pg *pg, const char *id, const char *token,
                          const struct queue_result *r, queue_done_fn cb, void *arg);
 int queue_progress_async(struct pg *pg, const char *id, const char *token, int pct,

@@ -8,6 +8,13 @@ set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 export B VIRALSUP_BIN="$PWD/$B/bin"
+if [ "$B" = build-san ]; then
+	# A small quarantine keeps ASan's memory close to the real program's, so
+	# the memory bounds some tests assert still mean something.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=8:malloc_context_size=10}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+	export VIRALSUP_SANITIZED=1
+fi
 
 passed=0 failed=0 skipped=0
 failures=()

@@ -28,7 +28,9 @@ struct write {
 	struct conn *conn; /* NULL once the sender's connection closed */
 	uint64_t re;
 	char job[QUEUE_UUID_LEN];
-	char *doc; /* JSON text */
+	char lease[QUEUE_UUID_LEN]; /* results only */
+	int run;                    /* results only */
+	char *doc;                  /* JSON text */
 	size_t len;
 	struct write *next;
 };
@@ -39,10 +41,12 @@ static struct {
 	struct pg *pg_results; /* result completions, in parallel with content */
 	struct listener *listener;
 	int batch_max;
-	struct write *head, *tail; /* content writes waiting for the next group */
-	struct write *inflight;    /* the group being written */
-	bool solo;                 /* retrying a failed group one by one */
-	struct write *results;     /* result writes waiting for their COMMIT */
+	struct write *head, *tail;      /* content writes waiting for the next group */
+	struct write *inflight;         /* the group being written */
+	bool solo;                      /* retrying a failed group one by one */
+	struct write *results;          /* result writes waiting for the next group */
+	struct write *results_inflight; /* the group being completed */
+	bool results_solo;              /* retrying a failed group one by one */
 	uint64_t groups, docs, results_stored;
 } W;
 
@@ -178,14 +182,16 @@ static void on_write_content(struct conn *c, const struct msg *m)
 
 /* --- results ------------------------------------------------------------------ */
 
-static void on_result_stored(int rc, const char *err, void *arg)
+/*
+ * Results are group-committed like content: the results that arrive while
+ * a completion statement runs are completed together by the next one. A
+ * failed group is retried one by one, so one bad document costs only its
+ * own job.
+ */
+static void flush_results(void);
+
+static void result_ack(struct write *w, int rc, const char *err)
 {
-	struct write *w = arg;
-	for (struct write **pp = &W.results; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
 	if (rc == QUEUE_OK) {
 		W.results_stored++;
 		ack(w->conn, w->re, true, false, 1, NULL);
@@ -196,12 +202,57 @@ static void on_result_stored(int rc, const char *err, void *arg)
 		log_event(LOG_ERROR, w->job, "result write failed: %s", err ? err : "?");
 		ack(w->conn, w->re, false, false, 0, "database write failed");
 	}
-	write_free(w);
+}
+
+static void on_results_stored(int n, const int *rc, const char *err, void *arg)
+{
+	struct write *group = W.results_inflight, *next;
+	(void)arg;
+	W.results_inflight = NULL;
+	if (n < 0 && group && group->next) {
+		log_warn("result group failed (%s): retrying one by one", err ? err : "?");
+		struct write *tail = group;
+		while (tail->next)
+			tail = tail->next;
+		tail->next = W.results;
+		W.results = group;
+		W.results_solo = true;
+		flush_results();
+		return;
+	}
+	int i = 0;
+	for (struct write *w = group; w; w = next, i++) {
+		next = w->next;
+		result_ack(w, n < 0 ? QUEUE_ERROR : i < n ? rc[i] : QUEUE_ERROR, err);
+		write_free(w);
+	}
+	flush_results();
+}
+
+static void flush_results(void)
+{
+	struct queue_completion c[64];
+	int max = W.results_solo ? 1 : W.batch_max < 64 ? W.batch_max : 64, n = 0;
+	struct write *last = NULL;
+
+	if (W.results_inflight || !W.results)
+		return;
+	for (struct write *w = W.results; w && n < max; w = w->next, n++) {
+		c[n] = (struct queue_completion){
+		    .id = w->job, .token = w->lease, .run = w->run, .result = w->doc};
+		last = w;
+	}
+	W.results_inflight = W.results;
+	W.results = last->next;
+	if (!W.results)
+		W.results_solo = false;
+	last->next = NULL;
+	if (queue_complete_many_async(W.pg_results, n, c, on_results_stored, NULL) < 0)
+		on_results_stored(-1, NULL, "database unavailable", NULL);
 }
 
 static void on_write_result(struct conn *c, const struct msg *m)
 {
-	char lease[QUEUE_UUID_LEN];
 	int64_t run = 0;
 	const char *doc;
 	size_t len;
@@ -210,7 +261,7 @@ static void on_write_result(struct conn *c, const struct msg *m)
 	w->conn = c;
 	w->re = m->id;
 	if (msg_copy_str(m->body, "job", w->job, sizeof w->job) < 0 ||
-	    msg_copy_str(m->body, "lease", lease, sizeof lease) < 0 ||
+	    msg_copy_str(m->body, "lease", w->lease, sizeof w->lease) < 0 ||
 	    msg_get_int(m->body, "run", &run) < 0 || run < 1 || run > 1000000 ||
 	    msg_get_str(m->body, "result", &doc, &len) < 0 || len > MAX_DOC) {
 		ack(c, m->id, false, false, 0, "WRITE_RESULT needs job, lease, run and result");
@@ -218,11 +269,13 @@ static void on_write_result(struct conn *c, const struct msg *m)
 		return;
 	}
 	w->doc = xstrndup(doc, len);
-	struct queue_result r = {.analysis_run = (int)run, .result = w->doc};
-	w->next = W.results;
-	W.results = w;
-	if (queue_complete_async(W.pg_results, w->job, lease, &r, on_result_stored, w) < 0)
-		on_result_stored(QUEUE_ERROR, "database unavailable", w);
+	w->run = (int)run;
+	/* Append: results complete in arrival order. */
+	struct write **pp = &W.results;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+	flush_results();
 }
 
 /* --- connections ---------------------------------------------------------------- */
@@ -255,8 +308,8 @@ static void on_close(struct conn *c, const char *reason, void *ud)
 {
 	(void)reason;
 	(void)ud;
-	struct write *lists[] = {W.head, W.inflight, W.results};
-	for (int i = 0; i < 3; i++)
+	struct write *lists[] = {W.head, W.inflight, W.results, W.results_inflight};
+	for (int i = 0; i < 4; i++)
 		for (struct write *w = lists[i]; w; w = w->next)
 			if (w->conn == c)
 				w->conn = NULL;

@@ -939,8 +939,9 @@ TEST(overload_of_submitted_jobs_keeps_gateway_responsive_memory_bounded_queue_dr
 	/* Responsive: a liveness probe under a second even at the 99th
 	 * percentile on a loaded 2-core machine. */
 	ASSERT_CMP_INT(l[0].p99, <, 1000);
-	/* Bounded: no actor above 256 MB whatever the queue length. */
-	ASSERT_CMP_INT(max_kb, <, 256 * 1024);
+	/* Bounded: no actor above 256 MB whatever the queue length (twice that
+	 * under AddressSanitizer, whose shadow memory and redzones count). */
+	ASSERT_CMP_INT(max_kb, <, (getenv("VIRALSUP_SANITIZED") ? 512 : 256) * 1024);
 	/* Draining at a steady rate: progress in (almost) every second. */
 	ASSERT_CMP_INT(rate, >, 5);
 	ASSERT_CMP_INT(stalls, <=, 3);
