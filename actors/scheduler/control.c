@@ -249,6 +249,10 @@ static void on_batch_checked(const struct batch_info *b, const char *err, void *
 	(void)err;
 	(void)arg;
 	S.batch_check_inflight = false;
+	if (S.batch_unconfirmed) {
+		S.batch_unconfirmed = false;
+		sched_claim_soon();
+	}
 	if (b && !strcmp(b->batch_id, cache.batch_id))
 		cache = *b;
 	if (b && b->finished && !strcmp(b->batch_id, S.batch_id)) {
@@ -285,7 +289,16 @@ static void on_batch_check_timer(struct ev_loop *loop, ev_timer *w, int revents)
  * are coalesced: thousands of jobs finishing cost a few queries. */
 void control_batch_maybe_done(void)
 {
-	if (!S.batch_id[0] || ev_is_active(&S.batch_check_timer))
+	if (!S.batch_id[0])
+		return;
+	if (S.njobs == 0 && S.triggered) {
+		/* Possibly the end: ask now, and claim nothing until answered. */
+		S.batch_unconfirmed = true;
+		ev_timer_stop(S.loop, &S.batch_check_timer);
+		on_batch_check_timer(S.loop, &S.batch_check_timer, 0);
+		return;
+	}
+	if (ev_is_active(&S.batch_check_timer))
 		return;
 	ev_timer_set(&S.batch_check_timer, 0.2, 0);
 	ev_timer_start(S.loop, &S.batch_check_timer);

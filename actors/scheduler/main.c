@@ -27,7 +27,10 @@ bool sched_claiming_allowed(void)
 		return true;
 	if (S.paused)
 		return false;
-	return !S.triggered || S.batch_id[0];
+	/* Triggered mode claims for an open batch only; once nothing is in
+	 * flight here, only after the database confirmed it is not finished
+	 * (a batch that just ended must not swallow jobs submitted after it). */
+	return !S.triggered || (S.batch_id[0] && !S.batch_unconfirmed);
 }
 
 static void on_claimed(struct queue_job *jobs, int n, const char *err, void *arg)

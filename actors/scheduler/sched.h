@@ -110,6 +110,7 @@ struct sched {
 	/* The open batch ("" if none) */
 	char batch_id[37];
 	bool batch_check_inflight;
+	bool batch_unconfirmed;     /* nothing in flight: is the batch finished? (asked) */
 	ev_timer batch_check_timer; /* batch checks at most every 200 ms */
 
 	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;

@@ -862,3 +862,39 @@ TEST(concurrent_process_pending_calls_all_succeed_and_open_one_batch)
 	free(status);
 	stack_stop(&s);
 }
+
+/* Triggered mode: jobs submitted right after a batch finished wait for the
+ * next trigger; they do not slip into the batch that just ended. */
+TEST(triggered_mode_keeps_jobs_submitted_after_a_batch_for_the_next_trigger)
+{
+	struct stack s;
+	start_fixtures_stack(&s, "triggered");
+	stack_start(&s);
+	free(stack_submit(&s, "first-1", "maya.lifts", "coach.dante.fit", 5));
+	free(stack_submit(&s, "first-2", "frugal.finn", "budgetbae.co", 5));
+	char *status = stack_trigger(&s);
+	ASSERT_EQ_STR(status, "processing_started");
+	free(status);
+	stack_wait_sql(&s, 20000, "2",
+	               "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'");
+	free(stack_submit(&s, "second-1", "maya.lifts", "strongwithsam", 5));
+	free(stack_submit(&s, "second-2", "frugal.finn", "invest.with.ines", 5));
+	/* Nothing may claim them without a trigger: watch for a second (an
+	 * absence has no event to wait for; the poll interval is 1 s). */
+	double t0 = test_now_ms();
+	while (test_now_ms() - t0 < 1500) {
+		ASSERT_EQ_INT(sql_int(&s,
+		                      "SELECT count(*) FROM viral_ideas_queue"
+		                      " WHERE session_id LIKE 'second-%' AND status <> 'pending'",
+		                      NULL),
+		              0);
+		test_poll_pause();
+	}
+	status = stack_trigger(&s);
+	ASSERT_EQ_STR(status, "processing_started");
+	free(status);
+	stack_wait_sql(&s, 20000, "4",
+	               "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'");
+	ASSERT_EQ_INT(sql_int(&s, "SELECT count(*) FROM batches", NULL), 2);
+	stack_stop(&s);
+}
