@@ -229,14 +229,12 @@ struct qctx {
 	const char *fail_detail;
 };
 
-static void on_query(struct pg *pg, PGresult *res, const char *err, void *arg)
+/* Answers a request whose query failed: 503 when the database is away, 409
+ * for a duplicate session, else 500 with the detail logged, not shown. */
+static void answer_query_error(struct gw_req *r, PGresult *res, const char *err,
+                               const char *fail_detail)
 {
-	(void)pg;
-	struct qctx *q = arg;
-	struct gw_req *r = q->r;
-	if (!err) {
-		q->fn(r, res);
-	} else {
+	{
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		if (!res || !state || !strncmp(state, "08", 2) || !strcmp(state, "57014") ||
 		    !strncmp(state, "57P", 3)) {
@@ -249,9 +247,19 @@ static void on_query(struct pg *pg, PGresult *res, const char *err, void *arg)
 			gw_error(r->gw, r->req, 409,
 			         "A queue entry with this session_id already exists", NULL);
 		} else {
-			fail_internal(r, q->fail_detail, err);
+			fail_internal(r, fail_detail, err);
 		}
 	}
+}
+
+static void on_query(struct pg *pg, PGresult *res, const char *err, void *arg)
+{
+	(void)pg;
+	struct qctx *q = arg;
+	if (!err)
+		q->fn(q->r, res);
+	else
+		answer_query_error(q->r, res, err, q->fail_detail);
 	free(q);
 }
 
@@ -719,9 +727,60 @@ static void queue_status_done(struct gw_req *r, PGresult *res)
 		gw_ok(r->gw, r->req, data, NULL);
 }
 
+/*
+ * Dashboards poll queue-status, often many at once. Requests that arrive
+ * while its query runs wait for the next one, and that one query answers
+ * them all: every answer is still a snapshot taken after its request
+ * arrived, and a thousand pollers cost one query at a time.
+ */
+#define QS_WAITERS_MAX 4096
+static struct {
+	struct gw_req *waiting[QS_WAITERS_MAX], *running[QS_WAITERS_MAX];
+	int nwaiting, nrunning;
+} qs;
+
+static void qs_start(struct gateway *gw);
+
+static void qs_done(struct pg *pg, PGresult *res, const char *err, void *arg)
+{
+	(void)pg;
+	for (int i = 0; i < qs.nrunning; i++) {
+		if (err)
+			answer_query_error(qs.running[i], res, err, "Failed to get queue status");
+		else
+			queue_status_done(qs.running[i], res);
+	}
+	qs.nrunning = 0;
+	if (qs.nwaiting)
+		qs_start(arg);
+}
+
+static void qs_start(struct gateway *gw)
+{
+	struct pg *pg = gw_pg(gw);
+	memcpy(qs.running, qs.waiting, sizeof qs.waiting[0] * (size_t)qs.nwaiting);
+	qs.nrunning = qs.nwaiting;
+	qs.nwaiting = 0;
+	if (pg && pg_query(pg, SQL_QUEUE_STATUS, 0, NULL, qs_done, gw) == 0)
+		return;
+	for (int i = 0; i < qs.nrunning; i++) {
+		gw->metrics.db_unavailable++;
+		gw_error(gw, qs.running[i]->req, 503, "Database unavailable, retry shortly",
+		         RETRY_DB);
+	}
+	qs.nrunning = 0;
+}
+
 static void h_queue_status(struct gw_req *r)
 {
-	run_query(r, SQL_QUEUE_STATUS, 0, NULL, queue_status_done, "Failed to get queue status");
+	if (qs.nwaiting == QS_WAITERS_MAX) {
+		run_query(r, SQL_QUEUE_STATUS, 0, NULL, queue_status_done,
+		          "Failed to get queue status");
+		return;
+	}
+	qs.waiting[qs.nwaiting++] = r;
+	if (qs.nrunning == 0)
+		qs_start(r->gw);
 }
 
 /* ---- GET /api/viral-analysis/{queue_id}/results ---------------------------- */
