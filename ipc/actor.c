@@ -22,13 +22,9 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 	int64_t index = 0;
 
 	switch (m->type) {
-	case MSG_PING: {
-		struct msg_out out;
-		msg_out_init(&out, MSG_PONG, m->id, 0);
-		conn_send(c, &out);
-		msg_out_free(&out);
+	case MSG_PING:
+		conn_answer_ping(c, m);
 		break;
-	}
 	case MSG_PEER_UP:
 	case MSG_PEER_DOWN:
 		if (msg_copy_str(m->body, "name", name, sizeof name) < 0 ||

@@ -417,6 +417,14 @@ static int conn_request_bytes(struct conn *c, const char *data, size_t len, uint
 	return 0;
 }
 
+void conn_answer_ping(struct conn *c, const struct msg *ping)
+{
+	struct msg_out out;
+	msg_out_init(&out, MSG_PONG, ping->id, 0);
+	conn_send(c, &out);
+	msg_out_free(&out);
+}
+
 size_t conn_outbound(const struct conn *c)
 {
 	return c->out_len - c->out_off;

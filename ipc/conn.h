@@ -58,6 +58,9 @@ typedef void (*conn_reply_fn)(struct conn *c, const struct msg *reply, int err, 
 int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_reply_fn cb,
                  void *arg);
 
+/* Answers a PING with its PONG (liveness checks, on any of our sockets). */
+void conn_answer_ping(struct conn *c, const struct msg *ping);
+
 size_t conn_outbound(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 void *conn_userdata(const struct conn *c);

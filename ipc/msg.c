@@ -4,6 +4,7 @@
 #include "ipc/msg.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "ipc/frame.h"
@@ -428,4 +429,51 @@ void msg_out_free(struct msg_out *out)
 	msgpack_sbuffer_destroy(&out->buf);
 	out->buf.data = NULL;
 	out->buf.size = 0;
+}
+
+static json_t *to_json(const msgpack_object *o, int depth)
+{
+	if (depth > 16)
+		return json_null();
+	switch (o->type) {
+	case MSGPACK_OBJECT_BOOLEAN:
+		return json_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return json_integer((json_int_t)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return json_integer((json_int_t)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return json_real(o->via.f64);
+	case MSGPACK_OBJECT_STR: {
+		json_t *s = json_stringn(o->via.str.ptr, o->via.str.size);
+		return s ? s : json_null();
+	}
+	case MSGPACK_OBJECT_ARRAY: {
+		json_t *a = json_array();
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			json_array_append_new(a, to_json(&o->via.array.ptr[i], depth + 1));
+		return a;
+	}
+	case MSGPACK_OBJECT_MAP: {
+		json_t *m = json_object();
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > 255)
+				continue;
+			char key[256];
+			memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+			key[kv->key.via.str.size] = '\0';
+			json_object_set_new(m, key, to_json(&kv->val, depth + 1));
+		}
+		return m;
+	}
+	default:
+		return json_null();
+	}
+}
+
+json_t *msg_to_json(const msgpack_object *o)
+{
+	return to_json(o, 0);
 }

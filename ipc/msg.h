@@ -84,6 +84,15 @@ int msg_copy_str(const msgpack_object *map, const char *key, char *dst, size_t d
 char *msg_dup_str(const msgpack_object *map, const char *key);
 
 /*
+ * A new jansson value for a msgpack object (caller owns it): maps with
+ * string keys become objects (other keys are skipped), strings that are
+ * not UTF-8 become null, nesting deeper than 16 becomes null. For
+ * relaying replies as JSON (gateway, viralctl).
+ */
+typedef struct json_t json_t;
+json_t *msg_to_json(const msgpack_object *o);
+
+/*
  * An outgoing message being built: the frame prefix, the envelope, and a
  * body map of nfields entries that the caller then packs, each as a key
  * followed by a value, with the msg_put_* helpers or directly on pk.

@@ -10,17 +10,7 @@
 #include <string.h>
 
 #include "ipc/log.h"
-
-/* "Stuck": the same rule as the claim in queue.c. $N = legacy threshold ms. */
-#define SQL_STUCK(N)                                                                     \
-	"(q.status = 'processing' AND (q.lease_expires_at < now()"                       \
-	" OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at," \
-	"  q.submitted_at) < now() - $" N "::int * interval '1 millisecond')"            \
-	" OR EXISTS (SELECT 1 FROM owners o WHERE o.id = q.lease_owner"                  \
-	"  AND (o.stopped_at IS NOT NULL OR o.heartbeat_at + o.heartbeat_expiry < now()))))"
-
-#define SQL_DUE \
-	"(q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now()))"
+#include "sql/fragments.h"
 
 /* Columns every batch statement ends with: see read_batch. */
 #define SQL_BATCH_TAIL                                                                           \

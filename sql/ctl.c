@@ -9,18 +9,7 @@
 #include <stdlib.h>
 
 #include "ipc/log.h"
-
-/* "Stuck": the same rule as the claim (queue.c) and batches (batch.c).
- * $N = the legacy threshold in ms. */
-#define SQL_STUCK(N)                                                                     \
-	"(q.status = 'processing' AND (q.lease_expires_at < now()"                       \
-	" OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at," \
-	"  q.submitted_at) < now() - $" N "::int * interval '1 millisecond')"            \
-	" OR EXISTS (SELECT 1 FROM owners o WHERE o.id = q.lease_owner"                  \
-	"  AND (o.stopped_at IS NOT NULL OR o.heartbeat_at + o.heartbeat_expiry < now()))))"
-
-#define SQL_DUE \
-	"(q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now()))"
+#include "sql/fragments.h"
 
 #define ISO(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* Events follow each other within milliseconds: they get them. */

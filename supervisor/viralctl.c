@@ -277,47 +277,6 @@ static int ctl_exchange(int fd, struct msg_out *out, char **payload, size_t *ple
 
 /* --- output ----------------------------------------------------------------- */
 
-static json_t *to_json(const msgpack_object *o)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_null();
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_integer((json_int_t)o->via.i64);
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		return json_real(o->via.f64);
-	case MSGPACK_OBJECT_STR:
-		return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
-	case MSGPACK_OBJECT_BIN:
-		return json_stringn_nocheck(o->via.bin.ptr, o->via.bin.size);
-	case MSGPACK_OBJECT_ARRAY: {
-		json_t *a = json_array();
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			json_array_append_new(a, to_json(&o->via.array.ptr[i]));
-		return a;
-	}
-	case MSGPACK_OBJECT_MAP: {
-		json_t *m = json_object();
-		for (uint32_t i = 0; i < o->via.map.size; i++) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
-			if (k->type != MSGPACK_OBJECT_STR)
-				continue;
-			char *key = strndup(k->via.str.ptr, k->via.str.size);
-			json_object_set_new(m, key, to_json(&o->via.map.ptr[i].val));
-			free(key);
-		}
-		return m;
-	}
-	default:
-		return json_null();
-	}
-}
-
 static void print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -446,7 +405,7 @@ static int call(const struct request *rq, json_t **data)
 			code = fail(code_exit(ecode, rq->cmd), "%s", err);
 		} else {
 			const msgpack_object *d = msg_field(reply.body, "data");
-			*data = d ? to_json(d) : json_null();
+			*data = d ? msg_to_json(d) : json_null();
 		}
 	}
 	msgpack_zone_destroy(&zone);

@@ -1072,52 +1072,6 @@ static void h_content(struct gw_req *r)
 
 /* ---- actions: messages to the scheduler ------------------------------------- */
 
-/* msgpack -> jansson, bounded depth (the scheduler is trusted, but a bug
- * there must not crash the gateway). */
-static json_t *mp_to_json(const msgpack_object *o, int depth)
-{
-	if (depth > 16)
-		return json_null();
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_null();
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_integer((json_int_t)o->via.i64);
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		return json_real(o->via.f64);
-	case MSGPACK_OBJECT_STR: {
-		json_t *s = json_stringn(o->via.str.ptr, o->via.str.size);
-		return s ? s : json_null();
-	}
-	case MSGPACK_OBJECT_ARRAY: {
-		json_t *a = json_array();
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			json_array_append_new(a, mp_to_json(&o->via.array.ptr[i], depth + 1));
-		return a;
-	}
-	case MSGPACK_OBJECT_MAP: {
-		json_t *m = json_object();
-		for (uint32_t i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > 128)
-				continue;
-			char key[129];
-			memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
-			key[kv->key.via.str.size] = '\0';
-			json_object_set_new(m, key, mp_to_json(&kv->val, depth + 1));
-		}
-		return m;
-	}
-	default:
-		return json_null();
-	}
-}
-
 static const char *action_message(int route, const char *status)
 {
 	if (route == GW_ROUTE_PROCESS_PENDING) {
@@ -1170,7 +1124,7 @@ static void on_action_reply(struct conn *c, const struct msg *reply, int err, vo
 		fail_internal(r, "Failed to start processing", msg_type_name(reply->type));
 		return;
 	}
-	json_t *data = mp_to_json(reply->body, 0);
+	json_t *data = msg_to_json(reply->body);
 	char *msg = NULL;
 	json_t *m = json_object_get(data, "message");
 	if (json_is_string(m))

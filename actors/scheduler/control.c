@@ -76,7 +76,7 @@ static void reply_error(struct conn *c, uint64_t re, const char *code, const cha
 	msg_out_free(&out);
 }
 
-static bool uuid_ok(const char *s)
+bool sched_uuid_ok(const char *s)
 {
 	if (strlen(s) != 36)
 		return false;
@@ -88,7 +88,7 @@ static bool uuid_ok(const char *s)
 	return true;
 }
 
-static void iso_time(time_t t, char *buf, size_t len)
+void sched_iso_time(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	gmtime_r(&t, &tm);
@@ -112,7 +112,7 @@ static void reply_batch(struct pending_req *r, const char *status, const struct 
 		int remaining = b->total - b->completed - b->failed;
 		double per_job = b->avg_job_s > 0 ? b->avg_job_s : 5.0;
 		double waves = (remaining + S.concurrency - 1) / S.concurrency;
-		iso_time(time(NULL) + (time_t)(waves * per_job + 0.5), eta, sizeof eta);
+		sched_iso_time(time(NULL) + (time_t)(waves * per_job + 0.5), eta, sizeof eta);
 	}
 	msg_out_init(&out, MSG_REPLY, r->re, 9);
 	msg_put_str(&out, "status", status);
@@ -370,13 +370,9 @@ void control_on_msg(struct conn *c, const struct msg *m)
 	int rc;
 
 	switch (m->type) {
-	case MSG_PING: {
-		struct msg_out out;
-		msg_out_init(&out, MSG_PONG, m->id, 0);
-		conn_send(c, &out);
-		msg_out_free(&out);
+	case MSG_PING:
+		conn_answer_ping(c, m);
 		return;
-	}
 	case MSG_BATCH_TRIGGER:
 		r = req_new(c, m);
 		if (msg_copy_str(m->body, "source", r->source, sizeof r->source) < 0)
@@ -389,7 +385,7 @@ void control_on_msg(struct conn *c, const struct msg *m)
 		r = req_new(c, m);
 		if ((msg_copy_str(m->body, "job_id", r->queue_id, sizeof r->queue_id) < 0 &&
 		     msg_copy_str(m->body, "queue_id", r->queue_id, sizeof r->queue_id) < 0) ||
-		    !uuid_ok(r->queue_id)) {
+		    !sched_uuid_ok(r->queue_id)) {
 			reply_error(c, m->id, "bad_request", "job_id must be a UUID");
 			req_free(r);
 			return;

@@ -116,25 +116,6 @@ static void req_done(struct ctl_req *r)
 	free(r);
 }
 
-static bool is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	}
-	return true;
-}
-
-static void iso_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* --- memory: this scheduler and its jobs ------------------------------------------ */
 
 static const char *step_name(enum job_step s)
@@ -256,7 +237,7 @@ static void on_queue(const char *json, const char *err, void *arg)
 		double waves = rem > 0 ? ceil((double)rem / S.concurrency) : 0;
 		double eta = waves * (avg > 0 ? avg : 5.0);
 		char iso[32];
-		iso_time(time(NULL) + (time_t)(eta + 0.5), iso, sizeof iso);
+		sched_iso_time(time(NULL) + (time_t)(eta + 0.5), iso, sizeof iso);
 		json_object_set_new(b, "remaining", json_integer(rem > 0 ? rem : 0));
 		json_object_set_new(b, "eta_s", json_real(eta));
 		json_object_set_new(b, "eta", rem > 0 ? json_string(iso) : json_null());
@@ -315,9 +296,9 @@ static void on_trigger(const char *status, const struct batch_info *b, void *arg
 		int rem = b->total - b->completed - b->failed;
 		double waves = rem > 0 ? ceil((double)rem / S.concurrency) : 0;
 		char iso[32];
-		iso_time(time(NULL) +
-		             (time_t)(waves * (b->avg_job_s > 0 ? b->avg_job_s : 5.0) + 0.5),
-		         iso, sizeof iso);
+		sched_iso_time(time(NULL) +
+		                   (time_t)(waves * (b->avg_job_s > 0 ? b->avg_job_s : 5.0) + 0.5),
+		               iso, sizeof iso);
 		json_object_set_new(d, "estimated_completion_time", json_string(iso));
 	} else {
 		json_object_set_new(d, "estimated_completion_time", json_null());
@@ -406,7 +387,7 @@ void ctl_on_parent_msg(struct actor *a, const struct msg *m)
 			ctl_reply(m->id, "bad_request", "a job id is needed", NULL);
 			return;
 		}
-		if (!is_uuid(id)) {
+		if (!sched_uuid_ok(id)) {
 			ctl_reply(m->id, "unknown_job", "unknown job (a job id is a UUID)", NULL);
 			return;
 		}

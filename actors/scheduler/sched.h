@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "ipc/ipc.h"
 #include "sql/batch.h"
@@ -147,6 +148,10 @@ void control_trigger(const char *source, control_trigger_fn done, void *arg);
 
 /* ctl.c: CONTROL commands the supervisor forwards (docs/viralctl.md) */
 void ctl_on_parent_msg(struct actor *a, const struct msg *m);
+
+/* control.c: a 36-character UUID text; t as ISO 8601 UTC. */
+bool sched_uuid_ok(const char *s);
+void sched_iso_time(time_t t, char *buf, size_t len);
 
 /* main.c */
 void sched_claim_soon(void);

@@ -8,6 +8,8 @@
 #include "ipc/msg.h"
 #include "tests/harness.h"
 
+#include <jansson.h>
+
 static int decode_bytes(const char *p, size_t n, struct msg *m, const char **why)
 {
 	msgpack_zone z;
@@ -223,4 +225,36 @@ TEST(type_catalogue_names_round_trip)
 	}
 	ASSERT_EQ_INT(msg_type_lookup("PIN", 3), MSG_NONE);
 	ASSERT_EQ_STR(msg_type_name(MSG_TYPE_COUNT), "?");
+}
+
+TEST(msg_to_json_converts_maps_and_nulls_what_json_cannot_hold)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone z;
+	msgpack_object o;
+	size_t off = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	msg_pack_str(&pk, "n");
+	msgpack_pack_int(&pk, -7);
+	msg_pack_str(&pk, "bad");
+	msgpack_pack_str(&pk, 2);
+	msgpack_pack_str_body(&pk, "\xff\xfe", 2);
+	msg_pack_str(&pk, "list");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_true(&pk);
+	msgpack_pack_double(&pk, 1.5);
+	msgpack_pack_int(&pk, 3); /* a non-string key: skipped */
+	msgpack_pack_int(&pk, 4);
+	msgpack_zone_init(&z, 1024);
+	ASSERT_EQ_INT(msgpack_unpack(sb.data, sb.size, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
+	json_t *j = msg_to_json(&o);
+	char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	ASSERT_EQ_STR(text, "{\"bad\":null,\"list\":[true,1.5],\"n\":-7}");
+	free(text);
+	json_decref(j);
+	msgpack_zone_destroy(&z);
+	msgpack_sbuffer_destroy(&sb);
 }
