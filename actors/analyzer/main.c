@@ -29,6 +29,7 @@ struct task {
 	int naccounts;
 	int run;
 	long long since, owner;
+	double waiting_since; /* > 0: waiting for the database to come back */
 	struct task *next;
 };
 
@@ -37,6 +38,7 @@ static struct {
 	struct pg *pg;
 	struct link *sched, *writer;
 	int slots, reels_per_account;
+	ev_timer wait_timer;
 	const char *crash_on;
 	struct task *tasks;
 	uint64_t done, failed;
@@ -98,12 +100,57 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 	task_finish(t, ok, fenced, ok ? NULL : "transient", ok ? NULL : error);
 }
 
+/* While PostgreSQL is away a task waits (up to WAIT_DB_S) instead of
+ * failing: an outage must cost time, not attempts. */
+#define WAIT_DB_S 30.0
+
+static void on_input(const char *json, const char *err, void *arg);
+
+static void task_read_input(struct task *t)
+{
+	struct analysis_input_req req = {
+	    .job_id = t->job,
+	    .primary = t->primary,
+	    .analysis_type = t->type,
+	    .content_strategy = t->strategy ? t->strategy : "{}",
+	    .run = t->run,
+	    .since = t->since,
+	    .accounts = (const char *const *)t->accounts,
+	    .naccounts = t->naccounts,
+	    .reels_per_account = A.reels_per_account,
+	};
+	if (store_analysis_input_async(A.pg, &req, on_input, t) == 0) {
+		t->waiting_since = 0;
+		return;
+	}
+	if (pg_is_up(A.pg))
+		task_finish(t, false, false, "transient", "database refused the query");
+	else if (t->waiting_since == 0)
+		t->waiting_since = ev_now(A.actor->loop);
+}
+
+static void on_wait_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	for (struct task *t = A.tasks, *next; t; t = next) {
+		next = t->next;
+		if (t->waiting_since > 0 && ev_now(loop) - t->waiting_since > WAIT_DB_S)
+			task_finish(t, false, false, "transient", "database unavailable");
+	}
+}
+
 static void on_input(const char *json, const char *err, void *arg)
 {
 	struct task *t = arg;
 	json_error_t jerr;
 	char why[300];
 
+	if (!json && !pg_is_up(A.pg)) {
+		/* The connection went away under the query: ask again when back. */
+		t->waiting_since = ev_now(A.actor->loop);
+		return;
+	}
 	if (!json) {
 		task_finish(t, false, false, "transient", "could not read the job's content");
 		log_event(LOG_WARN, t->job, "input query failed: %s", err ? err : "?");
@@ -179,19 +226,7 @@ static void on_analyze(struct conn *c, const struct msg *m)
 		if (o->type == MSGPACK_OBJECT_STR && o->via.str.size < 256)
 			t->accounts[t->naccounts++] = xstrndup(o->via.str.ptr, o->via.str.size);
 	}
-	struct analysis_input_req req = {
-	    .job_id = t->job,
-	    .primary = t->primary,
-	    .analysis_type = t->type,
-	    .content_strategy = t->strategy ? t->strategy : "{}",
-	    .run = t->run,
-	    .since = t->since,
-	    .accounts = (const char *const *)t->accounts,
-	    .naccounts = t->naccounts,
-	    .reels_per_account = A.reels_per_account,
-	};
-	if (store_analysis_input_async(A.pg, &req, on_input, t) < 0)
-		task_finish(t, false, false, "transient", "database unavailable");
+	task_read_input(t);
 }
 
 static void on_sched_msg(struct link *l, struct conn *c, const struct msg *m, void *ud)
@@ -238,6 +273,11 @@ static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
 	(void)pg;
 	(void)why;
 	(void)arg;
+	for (struct task *t = A.tasks, *next; up && t; t = next) {
+		next = t->next;
+		if (t->waiting_since > 0)
+			task_read_input(t);
+	}
 	if (up && !A.sched) {
 		char *sp = actor_socket_path(A.actor, "scheduler");
 		A.sched = link_new(A.actor->loop, sp, "scheduler", &sched_ops, NULL);
@@ -259,6 +299,7 @@ int main(int argc, char **argv)
 		return EXIT_PERMANENT;
 	}
 	struct pg_config pc = {.conninfo = url,
+	                       .reconnect_max_ms = 1000, /* tasks may be waiting */
 	                       .application_name = "viralsup-analyzer",
 	                       .statement_timeout_ms = 30000,
 	                       .on_state = on_pg_state};
@@ -266,6 +307,8 @@ int main(int argc, char **argv)
 	A.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);
 	free(wp);
 	A.pg = pg_new(a.loop, &pc); /* the scheduler link follows (on_pg_state) */
+	ev_timer_init(&A.wait_timer, on_wait_timer, 1.0, 1.0);
+	ev_timer_start(a.loop, &A.wait_timer);
 	actor_ready(&a);
 	int code = actor_run(&a);
 	for (struct task *t = A.tasks; t; t = t->next)

@@ -11,6 +11,10 @@
  * cannot sink the others. A result is stored and its job completed in one
  * transaction, fenced by the job's lease token. Acks go out only after
  * COMMIT; a re-sent write is harmless (upserts, idempotent completion).
+ *
+ * While PostgreSQL is away, writes wait here (at most HOLD_S seconds, at
+ * most HOLD_MAX of them) and go out when it is back, instead of failing
+ * their jobs: an outage must cost time, not attempts.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -22,7 +26,9 @@
 #include "sql/queue.h"
 #include "sql/store.h"
 
-#define MAX_DOC (4 * 1024 * 1024)
+#define MAX_DOC  (4 * 1024 * 1024)
+#define HOLD_S   50.0  /* under the senders' 60 s request deadline */
+#define HOLD_MAX 20000 /* writes waiting for the database, at most */
 
 struct write {
 	struct conn *conn; /* NULL once the sender's connection closed */
@@ -31,6 +37,7 @@ struct write {
 	char lease[QUEUE_UUID_LEN]; /* results only */
 	int run;                    /* results only */
 	char *doc;                  /* JSON text */
+	double since;               /* when it arrived (ev_now) */
 	size_t len;
 	struct write *next;
 };
@@ -48,12 +55,27 @@ static struct {
 	struct write *results_inflight; /* the group being completed */
 	bool results_solo;              /* retrying a failed group one by one */
 	uint64_t groups, docs, results_stored;
+	int held; /* writes queued (both kinds) */
+	ev_timer hold_timer;
 } W;
 
 static void write_free(struct write *w)
 {
+	W.held--;
 	free(w->doc);
 	free(w);
+}
+
+/* Puts a group that met a lost connection back at the head of its queue. */
+static void requeue(struct write **head, struct write **tail, struct write *group)
+{
+	struct write *last = group;
+	while (last->next)
+		last = last->next;
+	last->next = *head;
+	*head = group;
+	if (tail && !*tail)
+		*tail = last;
 }
 
 static void ack(struct conn *c, uint64_t re, bool ok, bool fenced, long long rows,
@@ -81,6 +103,11 @@ static void on_content_stored(long long rows, const char *err, void *arg)
 	struct write *group = W.inflight, *next;
 	(void)arg;
 	W.inflight = NULL;
+	if (err && group && !pg_is_up(W.pg)) {
+		/* The database went away, not the documents: wait for it. */
+		requeue(&W.head, &W.tail, group);
+		return;
+	}
 	if (err && group && group->next) {
 		/* Someone's document broke the group: write them one by one. */
 		log_warn("group write failed (%s): retrying %s documents one by one", err, "its");
@@ -109,7 +136,7 @@ static void on_content_stored(long long rows, const char *err, void *arg)
 
 static void flush_content(void)
 {
-	if (W.inflight || !W.head)
+	if (W.inflight || !W.head || !pg_is_up(W.pg))
 		return;
 	/* Take up to batch_max documents (one when retrying solo). */
 	int max = W.solo ? 1 : W.batch_max, n = 0;
@@ -170,8 +197,15 @@ static void on_write_content(struct conn *c, const struct msg *m)
 		free(w);
 		return;
 	}
+	if (W.held >= HOLD_MAX) {
+		ack(c, m->id, false, false, 0, "writer overloaded: too many writes waiting");
+		free(w);
+		return;
+	}
 	w->doc = xstrndup(doc, len);
 	w->len = len;
+	w->since = ev_now(W.loop);
+	W.held++;
 	if (W.tail)
 		W.tail->next = w;
 	else
@@ -209,6 +243,10 @@ static void on_results_stored(int n, const int *rc, const char *err, void *arg)
 	struct write *group = W.results_inflight, *next;
 	(void)arg;
 	W.results_inflight = NULL;
+	if (n < 0 && group && !pg_is_up(W.pg_results)) {
+		requeue(&W.results, NULL, group);
+		return;
+	}
 	if (n < 0 && group && group->next) {
 		log_warn("result group failed (%s): retrying one by one", err ? err : "?");
 		struct write *tail = group;
@@ -235,7 +273,7 @@ static void flush_results(void)
 	int max = W.results_solo ? 1 : W.batch_max < 64 ? W.batch_max : 64, n = 0;
 	struct write *last = NULL;
 
-	if (W.results_inflight || !W.results)
+	if (W.results_inflight || !W.results || !pg_is_up(W.pg_results))
 		return;
 	for (struct write *w = W.results; w && n < max; w = w->next, n++) {
 		c[n] = (struct queue_completion){
@@ -268,8 +306,15 @@ static void on_write_result(struct conn *c, const struct msg *m)
 		free(w);
 		return;
 	}
+	if (W.held >= HOLD_MAX) {
+		ack(c, m->id, false, false, 0, "writer overloaded: too many writes waiting");
+		free(w);
+		return;
+	}
 	w->doc = xstrndup(doc, len);
 	w->run = (int)run;
+	w->since = ev_now(W.loop);
+	W.held++;
 	/* Append: results complete in arrival order. */
 	struct write **pp = &W.results;
 	while (*pp)
@@ -315,12 +360,48 @@ static const struct conn_ops ops = {.on_msg = on_msg, .on_close = on_close};
 
 static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
 {
-	(void)pg;
 	(void)arg;
-	if (up)
-		log_info("database up");
-	else
+	if (up) {
+		log_info("database up (%s)", pg == W.pg ? "content" : "results");
+		flush_content();
+		flush_results();
+	} else {
 		log_warn("database down: %s", why ? why : "?");
+	}
+}
+
+/* Writes that waited too long for the database fail now, so their senders
+ * hear it before their own deadline. */
+static void expire_queue(struct write **head, struct write **tail)
+{
+	double now = ev_now(W.loop);
+	struct write *prev = NULL;
+	for (struct write *w = *head, *next; w; w = next) {
+		next = w->next;
+		if (now - w->since < HOLD_S) {
+			prev = w;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			*head = next;
+		if (tail && *tail == w)
+			*tail = prev;
+		log_event(LOG_WARN, w->job, "write waited %.0f s for the database: giving up",
+		          now - w->since);
+		ack(w->conn, w->re, false, false, 0, "database unavailable");
+		write_free(w);
+	}
+}
+
+static void on_hold_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	expire_queue(&W.head, &W.tail);
+	expire_queue(&W.results, NULL);
 }
 
 int main(int argc, char **argv)
@@ -338,12 +419,14 @@ int main(int argc, char **argv)
 	    .conninfo = url,
 	    .application_name = "viralsup-writer",
 	    .statement_timeout_ms = 60000,
+	    .reconnect_max_ms = 1000, /* writes are waiting: come back soon */
 	    .on_state = on_pg_state,
 	};
 	W.pg = pg_new(W.loop, &pc);
 	pc.application_name = "viralsup-writer-results";
-	pc.on_state = NULL;
 	W.pg_results = pg_new(W.loop, &pc);
+	ev_timer_init(&W.hold_timer, on_hold_timer, 1.0, 1.0);
+	ev_timer_start(W.loop, &W.hold_timer);
 	char *path = actor_socket_path(&a, "writer");
 	W.listener = listener_new(W.loop, path, 256, &ops, NULL, NULL);
 	if (!W.listener) {
