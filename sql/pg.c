@@ -230,6 +230,7 @@ static void conn_lost(struct pg *pg, const char *why)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->state = PG_DOWN;
+	pg->broken = false; /* a deferred loss is handled by this one */
 	prepared_forget(pg);
 	fail_all(pg, msg);
 	if (pg->dead)
@@ -294,6 +295,14 @@ static void read_in(struct pg *pg)
 			continue;
 		}
 		ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    PQstatus(pg->conn) == CONNECTION_BAD) {
+			/* The query died with the connection: mark the connection down
+			 * before any callback runs, so callers can tell an outage (wait
+			 * and retry) from an error of their own (don't). */
+			conn_lost(pg, PQerrorMessage(pg->conn));
+			return;
+		}
 		if (q->preparing >= 0 && st == PGRES_COMMAND_OK) {
 			/* Prepared: now run it by name on the same turn. */
 			char name[16];
@@ -591,7 +600,7 @@ int pg_query(struct pg *pg, const char *sql, int nparams, const char *const *par
 
 bool pg_is_up(const struct pg *pg)
 {
-	return pg && !pg->dead && pg->state == PG_UP;
+	return pg && !pg->dead && !pg->broken && pg->state == PG_UP;
 }
 
 int pg_pending(const struct pg *pg)
