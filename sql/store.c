@@ -81,8 +81,10 @@ static const char SQL_STORE_ACCOUNTS[] =
     "   jsonb_strip_nulls(jsonb_build_object('thumbnail_url', r->'thumbnail_url'))"
     "  FROM reels JOIN prof ON prof.username = reels.username"
     "  LEFT JOIN stats s ON s.username = reels.username"
-    "  WHERE NOT EXISTS (SELECT 1 FROM content o WHERE o.content_id = r->>'content_id'"
-    "   AND o.shortcode <> r->>'shortcode')"
+    /* A scalar subquery probes the content_id index per reel; as NOT EXISTS
+     * the planner chose a hash anti-join over a scan of the whole table. */
+    "  WHERE COALESCE((SELECT o.shortcode = r->>'shortcode' FROM content o"
+    "   WHERE o.content_id = r->>'content_id'), true)"
     "  ON CONFLICT (shortcode) DO UPDATE SET view_count = EXCLUDED.view_count,"
     "   like_count = EXCLUDED.like_count, comment_count = EXCLUDED.comment_count,"
     "   outlier_score = EXCLUDED.outlier_score, description = EXCLUDED.description,"
