@@ -4,6 +4,7 @@
 #
 #   scripts/pg.sh start DIR     create on first use, start, print a conninfo
 #   scripts/pg.sh stop DIR      fast shutdown
+#   scripts/pg.sh destroy DIR   stop, then remove the cluster's files
 #   scripts/pg.sh conninfo DIR  print the conninfo of a cluster
 #   scripts/pg.sh status DIR    exit 0 when it is running
 #
@@ -14,7 +15,7 @@ set -eu
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|status|conninfo DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|destroy|status|conninfo DIR" >&2; exit 2; }
 
 bindir=""
 for d in /usr/lib/postgresql/*/bin; do
@@ -95,11 +96,19 @@ stop)
 status)
 	as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
 	;;
+destroy)
+	if [ -f "$data/PG_VERSION" ]; then
+		as_owner "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	fi
+	# A relocated cluster (root, see above) lives outside DIR.
+	[ "$base" != "$dir" ] && rm -rf "$base"
+	rm -rf "$dir/data" "$dir/sock" "$dir/postgres.log" "$dir/location" "$dir/initdb.log"
+	;;
 conninfo)
 	conninfo
 	;;
 *)
-	echo "usage: $0 start|stop|status|conninfo DIR" >&2
+	echo "usage: $0 start|stop|destroy|status|conninfo DIR" >&2
 	exit 2
 	;;
 esac

@@ -22,8 +22,7 @@ failures=()
 tmp=$(mktemp -d /tmp/viralsup-check-XXXXXX)
 chmod 0711 "$tmp"
 cleanup() {
-	./scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1
-	[ -f "$tmp/pg/location" ] && rm -rf "$(cat "$tmp/pg/location")"
+	./scripts/pg.sh destroy "$tmp/pg" >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

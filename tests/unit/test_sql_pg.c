@@ -27,6 +27,16 @@ static char *cluster_start(void)
 	return strdup(line);
 }
 
+/* Stops the cluster and removes its files (also those relocated out of
+ * cluster_dir when running as root). */
+static void cluster_destroy(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "scripts/pg.sh destroy %s", cluster_dir);
+	if (system(cmd) != 0)
+		FAIL("pg.sh destroy failed");
+}
+
 static void cluster_stop(void)
 {
 	char cmd[512];
@@ -211,7 +221,7 @@ TEST(pg_reconnects_after_postgres_restart_and_the_queue_continues)
 	}
 	int st;
 	waitpid(pid, &st, 0);
-	cluster_stop();
+	cluster_destroy();
 	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
