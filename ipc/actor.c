@@ -157,6 +157,17 @@ void actor_ready(struct actor *a)
 	msg_out_free(&out);
 }
 
+void actor_offer_slots(const struct actor *a, struct conn *c, int slots)
+{
+	struct msg_out out;
+	msg_out_init(&out, MSG_CREDIT, 0, 3);
+	msg_put_str(&out, "name", a->name);
+	msg_put_str(&out, "role", a->role);
+	msg_put_int(&out, "slots", slots);
+	conn_send(c, &out);
+	msg_out_free(&out);
+}
+
 int actor_run(struct actor *a)
 {
 	ev_run(a->loop, 0);

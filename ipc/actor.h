@@ -58,6 +58,9 @@ struct actor {
 void actor_init(struct actor *a, const char *role, int argc, char **argv);
 /* Sends READY to the supervisor (no-op standalone). */
 void actor_ready(struct actor *a);
+/* A worker's hello to the scheduler: CREDIT {name, role, slots}, the
+ * number of requests it takes at once. */
+void actor_offer_slots(const struct actor *a, struct conn *c, int slots);
 /* Runs the loop; returns the exit code for main(). */
 int actor_run(struct actor *a);
 /* Leaves the loop with code. */

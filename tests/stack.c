@@ -152,7 +152,12 @@ void stack_fake_start(struct stack *s, const char *const *fake_env)
 
 void stack_start(struct stack *s)
 {
-	suprun_spawn(&s->sup, "", (const char *const *)s->env);
+	stack_start_conf(s, "");
+}
+
+void stack_start_conf(struct stack *s, const char *conf_text)
+{
+	suprun_spawn(&s->sup, conf_text, (const char *const *)s->env);
 	char *path = xfmt("%s/gateway.http", s->sup.run_dir);
 	double t0 = test_now_ms();
 	for (;;) {
@@ -169,8 +174,8 @@ void stack_start(struct stack *s)
 		int st;
 		if (waitpid(s->sup.pid, &st, WNOHANG) == s->sup.pid)
 			FAIL("viralsup exited early (status %d):\n%s", st, stack_log_tail(s, 30));
-		if (test_now_ms() - t0 > 10000)
-			FAIL("the gateway did not come up within 10 s:\n%s", stack_log_tail(s, 30));
+		if (test_now_ms() - t0 > 15000)
+			FAIL("the gateway did not come up within 15 s:\n%s", stack_log_tail(s, 30));
 		test_poll_pause();
 	}
 	free(path);
@@ -181,8 +186,8 @@ void stack_start(struct stack *s)
 	/* And the gateway's link to the scheduler is up (admin actions work). */
 	t0 = test_now_ms();
 	while (stack_http(s, NULL, "GET", "/readyz", NULL, false, NULL) != 200) {
-		if (test_now_ms() - t0 > 5000)
-			FAIL("/readyz not 200 within 5 s:\n%s", stack_log_tail(s, 30));
+		if (test_now_ms() - t0 > 10000)
+			FAIL("/readyz not 200 within 10 s:\n%s", stack_log_tail(s, 30));
 		test_poll_pause();
 	}
 }

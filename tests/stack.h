@@ -46,6 +46,9 @@ void stack_env(struct stack *s, const char *kv);
 void stack_fake_start(struct stack *s, const char *const *fake_env);
 /* Starts viralsup; returns when the gateway has written its address. */
 void stack_start(struct stack *s);
+/* The same with conf_text as viralsup's configuration file (for settings
+ * that have no environment variable). */
+void stack_start_conf(struct stack *s, const char *conf_text);
 /* SIGTERM to viralsup (SIGKILL after 5 s) and to the fake provider. */
 void stack_stop(struct stack *s);
 

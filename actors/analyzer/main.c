@@ -241,15 +241,9 @@ static void on_sched_msg(struct link *l, struct conn *c, const struct msg *m, vo
 
 static void on_sched_up(struct link *l, struct conn *c, void *ud)
 {
-	struct msg_out out;
 	(void)l;
 	(void)ud;
-	msg_out_init(&out, MSG_CREDIT, 0, 3);
-	msg_put_str(&out, "name", A.actor->name);
-	msg_put_str(&out, "role", "analyzer");
-	msg_put_int(&out, "slots", A.slots);
-	conn_send(c, &out);
-	msg_out_free(&out);
+	actor_offer_slots(A.actor, c, A.slots);
 }
 
 static void on_sched_down(struct link *l, const char *reason, void *ud)

@@ -155,15 +155,9 @@ static void on_sched_msg(struct link *l, struct conn *c, const struct msg *m, vo
 
 static void on_sched_up(struct link *l, struct conn *c, void *ud)
 {
-	struct msg_out out;
 	(void)l;
 	(void)ud;
-	msg_out_init(&out, MSG_CREDIT, 0, 3);
-	msg_put_str(&out, "name", F.actor->name);
-	msg_put_str(&out, "role", "fetcher");
-	msg_put_int(&out, "slots", F.slots);
-	conn_send(c, &out);
-	msg_out_free(&out);
+	actor_offer_slots(F.actor, c, F.slots);
 }
 
 static void on_sched_down(struct link *l, const char *reason, void *ud)

@@ -15,44 +15,6 @@
 
 #include "tests/harness.h"
 
-void sec_stack_start(struct stack *s, const char *conf_text)
-{
-	/* The same steps as stack_start(), with our config file. */
-	suprun_spawn(&s->sup, conf_text, (const char *const *)s->env);
-	char *path;
-	if (asprintf(&path, "%s/gateway.http", s->sup.run_dir) < 0)
-		abort();
-	double t0 = test_now_ms();
-	for (;;) {
-		char *addr = suptest_read(path);
-		size_t len = strcspn(addr, "\r\n");
-		addr[len] = '\0';
-		if (len > 0 && addr[len - 1] != ':' && strchr(addr, ':')) {
-			const char *a = strncmp(addr, "http://", 7) ? addr : addr + 7;
-			snprintf(s->url, sizeof s->url, "http://%s", a);
-			free(addr);
-			break;
-		}
-		free(addr);
-		int st;
-		if (waitpid(s->sup.pid, &st, WNOHANG) == s->sup.pid)
-			FAIL("viralsup exited early (status %d):\n%s", st, stack_log_tail(s, 30));
-		if (test_now_ms() - t0 > 15000)
-			FAIL("the gateway did not come up within 15 s:\n%s", stack_log_tail(s, 30));
-		test_poll_pause();
-	}
-	free(path);
-	const char *names[] = {"writer", "scheduler", "analyzer", "fetcher[0]", "gateway"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		stack_pid(s, names[i], 0);
-	t0 = test_now_ms();
-	while (stack_http(s, NULL, "GET", "/readyz", NULL, false, NULL) != 200) {
-		if (test_now_ms() - t0 > 10000)
-			FAIL("/readyz not 200 within 10 s:\n%s", stack_log_tail(s, 30));
-		test_poll_pause();
-	}
-}
-
 int sec_run(const char *const *argv, const char *const *env, int ms, char **out)
 {
 	int p[2];

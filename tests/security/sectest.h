@@ -9,9 +9,6 @@
 
 #include "tests/stack.h"
 
-/* stack_start() with conf_text as viralsup's config file ("" for none). */
-void sec_stack_start(struct stack *s, const char *conf_text);
-
 /* Runs argv[0] (a path) with env entries ("K=V", NULL-terminated, may be
  * NULL) added; stdout and stderr together into *out (malloc'd). Returns
  * the wait status, or -1 when it ran longer than ms (it is killed). */

@@ -170,7 +170,7 @@ TEST(slowloris_connections_get_408_and_close_while_others_are_served)
 {
 	struct stack s;
 	stack_init(&s);
-	sec_stack_start(&s, "[http]\nheader_timeout_ms = 1500\nbody_timeout_ms = 1500\n");
+	stack_start_conf(&s, "[http]\nheader_timeout_ms = 1500\nbody_timeout_ms = 1500\n");
 	enum { NSLOW = 40, NBODY = 10, N = NSLOW + NBODY };
 	/* Headers that would take 10 s at one byte per 50 ms; bodies the same. */
 	char head[600], body_req[200];
@@ -259,7 +259,7 @@ TEST(ten_thousand_connection_attempts_are_refused_cleanly_and_fds_return)
 	struct stack s;
 	stack_init(&s);
 	stack_env(&s, "VIRALSUP_HTTP_MAX_CONNECTIONS=256");
-	sec_stack_start(&s, "[http]\nheader_timeout_ms = 2000\n");
+	stack_start_conf(&s, "[http]\nheader_timeout_ms = 2000\n");
 	pid_t gw = stack_pid(&s, "gateway", 0);
 	assert_alive(&s);
 	/* curl's keep-alive connection is gone once its handle is cleaned up. */
@@ -345,7 +345,7 @@ TEST(oversized_headers_and_bodies_get_431_and_413)
 {
 	struct stack s;
 	stack_init(&s);
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	bool eof;
 	char *r, *req;
 	int n;
@@ -437,7 +437,7 @@ TEST(invalid_utf8_in_bodies_paths_and_headers_is_a_client_error)
 {
 	struct stack s;
 	stack_init(&s);
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	const char *bad_bodies[] = {
 	    "\xff\xfe",         /* never valid */
 	    "\xc0\xaf",         /* overlong '/' */
@@ -503,7 +503,7 @@ TEST(path_traversal_attempts_never_serve_a_file)
 {
 	struct stack s;
 	stack_init(&s);
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	const char *paths[] = {
 	    "/api/viral-ideas/queue/../../etc/passwd",
 	    "/api/viral-ideas/queue/..%2f..%2fetc%2fpasswd",
@@ -603,7 +603,7 @@ TEST(sql_injection_in_every_field_is_stored_verbatim_or_rejected)
 	struct stack s;
 	stack_init(&s);
 	stack_env(&s, "VIRALSUP_PROCESSING=triggered"); /* jobs stay as submitted */
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	const char *tables = "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
 	                     "WHERE schemaname = 'public'";
 	char *before = sql_str(&s, tables, NULL);
@@ -727,7 +727,7 @@ TEST(admin_endpoints_refuse_missing_and_wrong_tokens_and_limit_guessing)
 	struct stack s;
 	stack_init(&s);
 	stack_env(&s, "VIRALSUP_PROCESSING=triggered"); /* jobs stay as submitted */
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	char *job = stack_submit(&s, "admin-victim", "victim", "", 5);
 	const char *fmts[] = {
 	    "/api/viral-ideas/process-pending", "/api/viral-ideas/queue/%s/process",
@@ -795,7 +795,7 @@ TEST(admin_endpoints_refuse_missing_and_wrong_tokens_and_limit_guessing)
 	struct stack g;
 	stack_init(&g);
 	stack_env(&g, "VIRALSUP_ADMIN_RATE_PER_MIN=5");
-	sec_stack_start(&g, "");
+	stack_start_conf(&g, "");
 	for (int i = 0; i < 5; i++)
 		ASSERT_EQ_INT(request(&g, "POST", "/api/viral-ideas/process-pending",
 		                      "Bearer guess", NULL, NULL),

@@ -162,7 +162,7 @@ TEST(secrets_never_appear_in_logs_config_output_metrics_or_command_lines)
 	stack_env(&s, "VIRALSUP_LOG_LEVEL=debug");
 	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
 	stack_fake_start(&s, NULL);
-	sec_stack_start(&s, "");
+	stack_start_conf(&s, "");
 	/* The actors really connect as that role, with that URL. */
 	char *q;
 	ASSERT(asprintf(&q, "SELECT count(*) FROM pg_stat_activity WHERE usename = '%s'", role) >
@@ -441,7 +441,7 @@ TEST(provider_faults_of_every_kind_cost_only_that_account_and_the_batch_complete
 	const char *fenv[] = {"FAKE_REELS=12", NULL};
 	stack_fake_start(&s, fenv);
 	/* A short total timeout so slow and dripping answers end quickly. */
-	sec_stack_start(&s, "[fetcher]\ntimeout_ms = 1500\n");
+	stack_start_conf(&s, "[fetcher]\ntimeout_ms = 1500\n");
 	/* Run-time faults: the first request of c7 drips, of c8 is slow; every
 	 * answer for c6 is a 50 MB body (max_body is 8 MiB). */
 	stack_fake_control(&s, "{\"username\":\"c6\",\"mode\":\"huge\",\"arg\":52428800}");
