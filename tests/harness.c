@@ -181,12 +181,12 @@ static int run_one(int i, int timeout_s)
 		if (r == pid)
 			break;
 		if (test_now_ms() - t0 > timeout_s * 1e3) {
-			printf("FAIL %s: timed out after %d s; its processes were:\n", tests[i].name,
-			       timeout_s);
+			printf("FAIL %s: timed out after %d s; its processes were:\n",
+			       tests[i].name, timeout_s);
 			/* What was still running (and in which state) says where it hung. */
 			char ps[128];
-			snprintf(ps, sizeof ps, "ps -o pid=,stat=,etime=,args= -g %d | sed 's/^/    /'",
-			         (int)pid);
+			snprintf(ps, sizeof ps,
+			         "ps -o pid=,stat=,etime=,args= -g %d | sed 's/^/    /'", (int)pid);
 			if (system(ps) != 0)
 				printf("    (ps failed)\n");
 			kill(-pid, SIGKILL);

@@ -288,9 +288,9 @@ void suprun_check_log(struct suprun *r, const char *when)
 {
 	/* What a sanitizer or UBSan prints; under SANITIZE=1 an actor's report
 	 * goes to its stderr, which the supervisor forwards into this log. */
-	static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer",
-	                                    "UndefinedBehaviorSanitizer", "runtime error:",
-	                                    "MemorySanitizer", "ThreadSanitizer"};
+	static const char *const marks[] = {
+	    "AddressSanitizer", "LeakSanitizer",   "UndefinedBehaviorSanitizer",
+	    "runtime error:",   "MemorySanitizer", "ThreadSanitizer"};
 	char *log = suptest_read(r->log);
 	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
 		const char *hit = strstr(log, marks[i]);
