@@ -160,6 +160,7 @@ void stack_start(struct stack *s)
 struct stack_watch {
 	struct suprun sup; /* a copy: its strings are never freed */
 	bool restarts_expected;
+	bool started; /* stack_start made it (else: stack_expect_restarts, before) */
 	bool checked;
 };
 
@@ -186,10 +187,12 @@ void stack_expect_restarts(struct stack *s)
 void stack_start_conf(struct stack *s, const char *conf_text)
 {
 	suprun_spawn(&s->sup, conf_text, (const char *const *)s->env);
-	bool expected = s->watch && s->watch->restarts_expected;
-	/* A new record per start: a restarted stack is checked again. */
+	/* A new record per start: a restarted stack is checked again, and a
+	 * stack_expect_restarts() made before this start carries over. */
+	bool expected = s->watch && !s->watch->started && s->watch->restarts_expected;
 	s->watch = calloc(1, sizeof *s->watch);
 	s->watch->sup = s->sup;
+	s->watch->started = true;
 	s->watch->restarts_expected = expected;
 	test_at_pass(stack_check_at_end, s->watch);
 	char *path = xfmt("%s/gateway.http", s->sup.run_dir);

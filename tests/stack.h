@@ -57,8 +57,10 @@ void stack_start_conf(struct stack *s, const char *conf_text);
  * sanitizer report or a "runtime error" line. A stack the test leaves
  * running gets the same checks when the test's body returns. */
 void stack_stop(struct stack *s);
-/* The test kills actors (or the whole node) on purpose: restarts are not a
- * failure for this stack. Sanitizer reports still are. */
+/* The test kills actors on purpose: restarts are not a failure for this
+ * stack (until its next stack_start; call it after, or just before, the
+ * start). Sanitizer reports still are. A supervisor the test killed or
+ * stopped itself needs no call: only its log is checked. */
 void stack_expect_restarts(struct stack *s);
 /* Child NAME's current pid from viralctl status, 0 when it has none; no
  * wait. A crash that the supervisor repaired shows as a new pid:

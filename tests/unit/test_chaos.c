@@ -314,6 +314,7 @@ static double run_batch(int n, int ghosts, bool with_chaos, struct chaos_stats *
 	}
 	stack_start(&s);
 	if (with_chaos) {
+		stack_expect_restarts(&s);
 		char *logpath = NULL;
 		if (asprintf(&logpath, "%s/chaos.log", s.sup.dir) < 0)
 			abort();
