@@ -547,8 +547,8 @@ void http_respond(struct http_request *req, int status, const char *ctype, const
 		if (!ka)
 			c->closing = true;
 		conn_flush(c);
-		/* SCRATCH (issue 16 experiment): crash right after answering /healthz. */
-		if (req->path && !strcmp(req->path, "/healthz"))
+		/* SCRATCH (issue 16 experiment): crash right after a 404 reply. */
+		if (status == 404)
 			abort();
 	}
 	request_reset(c);
