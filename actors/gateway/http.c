@@ -547,10 +547,6 @@ void http_respond(struct http_request *req, int status, const char *ctype, const
 		if (!ka)
 			c->closing = true;
 		conn_flush(c);
-		/* SCRATCH (issue 16 experiment): crash right after the 20th reply. */
-		static int scratch_replies;
-		if (++scratch_replies == 20)
-			abort();
 	}
 	request_reset(c);
 	c->state = ST_IDLE;
