@@ -276,10 +276,11 @@ void suprun_check_children(struct suprun *r, bool restarts_expected, const char 
 		if (restarts == 0 && state && (!strcmp(state, "ready") || clean_stop))
 			continue;
 		char *desc = json_dumps(c, JSON_COMPACT);
+		char *who = strdup(name ? name : "?");
 		json_decref(st);
 		FAIL("%s: actor %s restarted or is down and the test did not expect it "
 		     "(stack_expect_restarts): %s\nlog:\n%s",
-		     when, name ? name : "?", desc, suptest_read(r->log));
+		     when, who, desc, suptest_read(r->log));
 	}
 	json_decref(st);
 }
