@@ -485,11 +485,7 @@ static void conn_free(struct http_conn *c)
 	request_reset(c);
 	free(c->in);
 	free(c->out);
-	/* SCRATCH (issue 16 experiment): a read after free in connection teardown. */
-	struct http_conn *volatile stale = c;
 	free(c);
-	if (stale->fd == -42)
-		log_info("never");
 }
 
 static void conn_update_watchers(struct http_conn *c)
