@@ -20,11 +20,9 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 	struct actor *a = ud;
 	char name[64] = "", role[32] = "", reason[160] = "";
 	int64_t index = 0;
+	(void)c;
 
 	switch (m->type) {
-	case MSG_PING:
-		conn_answer_ping(c, m);
-		break;
 	case MSG_PEER_UP:
 	case MSG_PEER_DOWN:
 		if (msg_copy_str(m->body, "name", name, sizeof name) < 0 ||
@@ -85,6 +83,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload; ignored");
+		return;
+	}
 	begin_stop(w->data, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -133,9 +135,11 @@ void actor_init(struct actor *a, const char *role, int argc, char **argv)
 	a->loop = ev_default_loop(EVFLAG_AUTO);
 	ev_signal_init(&a->sigterm, on_signal, SIGTERM);
 	ev_signal_init(&a->sigint, on_signal, SIGINT);
-	a->sigterm.data = a->sigint.data = a;
+	ev_signal_init(&a->sighup, on_signal, SIGHUP);
+	a->sigterm.data = a->sigint.data = a->sighup.data = a;
 	ev_signal_start(a->loop, &a->sigterm);
 	ev_signal_start(a->loop, &a->sigint);
+	ev_signal_start(a->loop, &a->sighup);
 
 	env = getenv("VIRALSUP_PARENT_FD");
 	if (env && *env) {

@@ -46,7 +46,7 @@ struct actor {
 	void (*on_stop)(struct actor *a);
 
 	int exit_code;
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	bool stopping;
 };
 

@@ -28,8 +28,12 @@ struct worker {
 	char role[16]; /* "fetcher" | "analyzer" */
 	int slots;     /* requests it takes at once */
 	int inflight;
-	int alone; /* in flight here: an analysis that must run alone (job.isolate) */
-	bool dead; /* its connection failed a request: closing, take nothing more */
+	/* Dedicated to one suspect job (job.isolate) while it has units here:
+	 * nothing else is sent, so a death here is certainly that job's. */
+	struct job *alone_job;
+	bool dead;    /* its connection failed a request: closing, take nothing more */
+	bool slow;    /* a unit timed out here: no new units until it answers a PING */
+	bool probing; /* that PING is in flight */
 	struct worker *next;
 };
 
@@ -53,14 +57,15 @@ struct job {
 	int64_t *since; /* recurring runs: newest stored reel per account */
 	int settled, transcripts;
 	enum job_step step;
-	int redispatches; /* units re-sent after a worker died */
+	int timeouts;     /* units re-sent because a worker did not answer in time */
 	int pct;          /* progress not yet written (coalesced, see job.c) */
 	char step_text[101];
 	bool dirty;
 	struct job *dirty_next;
 	int attempts;    /* from the claim, this one included */
-	bool isolate;    /* crashed an analyzer before (rescues > 0): analysed alone, so a
-	                    crash is charged to the job that caused it, not to bystanders */
+	bool isolate;    /* a worker died while holding one of its units among others'
+	                    (crash_suspect): from then on its units run alone, so that a
+	                    death is charged (a strike) only to the job that caused it */
 	char holder[64]; /* the worker the newest unit went to (viralctl jobs) */
 	double started;
 	struct job *next;
@@ -70,7 +75,7 @@ struct job {
 struct unit {
 	struct job *job;
 	int account; /* -1: analyse */
-	bool alone;  /* sent to an otherwise idle analyzer (job.isolate) */
+	bool alone;  /* sent to a worker dedicated to its job (job.isolate) */
 	struct worker *worker;
 	struct unit *next; /* in the dispatch queue */
 };
@@ -139,6 +144,9 @@ void control_on_msg(struct conn *c, const struct msg *m);
 void control_periodic(void);
 void control_batch_maybe_done(void);
 void control_conn_closed(struct conn *c);
+/* Triggered mode, no batch held: adopt the open batch from the database
+ * (after a restart, or one another node opened). */
+void control_batch_resume(void);
 /* A batch trigger's answer: status as BATCH_TRIGGER's REPLY ("processing_started",
  * "already_processing", "no_jobs_pending"), or status and b NULL when the database or
  * the scheduler's owner registration is not there. */
