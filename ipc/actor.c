@@ -19,7 +19,7 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 {
 	struct actor *a = ud;
 	char name[64] = "", role[32] = "", reason[160] = "";
-	int64_t index = 0;
+	int64_t index = 0, pid = 0;
 	(void)c;
 
 	switch (m->type) {
@@ -32,8 +32,10 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 			break;
 		}
 		msg_copy_str(m->body, "reason", reason, sizeof reason);
+		msg_get_int(m->body, "pid", &pid);
 		if (a->on_peer)
-			a->on_peer(a, name, role, (int)index, m->type == MSG_PEER_UP, reason);
+			a->on_peer(a, name, role, (int)index, (int)pid, m->type == MSG_PEER_UP,
+			           reason);
 		break;
 	default:
 		if (a->on_parent_msg)

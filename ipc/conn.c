@@ -176,7 +176,8 @@ static void dispatch(struct conn *c, const struct msg *m)
 		for (unsigned i = 0; i < sizeof c->expired / sizeof c->expired[0]; i++)
 			if (c->expired[i] == m->re) {
 				log_debug("late %s from %s (request %llu timed out): dropped",
-				          msg_type_name(m->type), c->peer, (unsigned long long)m->re);
+				          msg_type_name(m->type), c->peer,
+				          (unsigned long long)m->re);
 				c->expired[i] = 0;
 				return;
 			}

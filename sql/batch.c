@@ -109,7 +109,8 @@ static const char SQL_RERUNS[] =
     "WITH due AS (SELECT id FROM viral_ideas_queue WHERE status = 'completed'"
     "  AND auto_rerun_enabled AND next_scheduled_run <= now()"
     "  ORDER BY next_scheduled_run LIMIT $1::int FOR UPDATE SKIP LOCKED),"
-    " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', attempts = 0, rescues = 0, crash_suspect = false,"
+    " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', attempts = 0, rescues = 0, "
+    "crash_suspect = false,"
     "  progress_percentage = 0, next_attempt_at = NULL, error_message = NULL,"
     "  current_step = 'Re-run scheduled', transition_reason = 'auto re-run due'"
     "  FROM due WHERE q.id = due.id RETURNING 1)"
@@ -120,8 +121,15 @@ static const char SQL_SCHEDULE_FIRE[] =
     " VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int), $3::bigint)"
     " ON CONFLICT DO NOTHING RETURNING 1";
 
-enum call_kind { CALL_BATCH, CALL_ACTION, CALL_NEWEST, CALL_COUNT, CALL_FIRE, CALL_OWNERS,
-                 CALL_BATCH_FIND };
+enum call_kind {
+	CALL_BATCH,
+	CALL_ACTION,
+	CALL_NEWEST,
+	CALL_COUNT,
+	CALL_FIRE,
+	CALL_OWNERS,
+	CALL_BATCH_FIND
+};
 
 struct call {
 	enum call_kind kind;

@@ -57,8 +57,8 @@ struct queue_job {
 	char **competitors;     /* active competitor usernames */
 	int ncompetitors;
 	int priority, attempts, max_attempts, rescues;
-	int analysis_run; /* the run this claim is for: completed runs + 1 */
-	bool reclaimed;   /* taken over from a dead owner / expired lease / legacy row */
+	int analysis_run;   /* the run this claim is for: completed runs + 1 */
+	bool reclaimed;     /* taken over from a dead owner / expired lease / legacy row */
 	bool crash_suspect; /* a worker died while its unit was there among others: runs alone */
 };
 void queue_jobs_free(struct queue_job *jobs, int n);

@@ -506,8 +506,15 @@ static void child_decide(struct child *c, int status)
 	}
 
 	ev_tstamp now = ev_now(s->loop);
-	c->window[c->window_pos] = now;
-	c->window_pos = (c->window_pos + 1) % c->window_len;
+	/* The intensity limit is for a child that crashes by itself (a fault, an
+	 * exit code, no READY in time). A SIGKILL comes from outside (an operator,
+	 * the OOM killer, the watchdog, chaos): restarted with backoff, but it
+	 * never marks the child failed, so a burst of such kills at the default
+	 * settings cannot leave the node without an actor. */
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !c->ready_timed_out)) {
+		c->window[c->window_pos] = now;
+		c->window_pos = (c->window_pos + 1) % c->window_len;
+	}
 	int in_window = child_restarts_in_window(c);
 	long intensity = config_int(cfg, "supervisor.intensity");
 	if (in_window > intensity) {

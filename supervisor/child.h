@@ -66,9 +66,9 @@ struct child {
 	ev_tstamp *window; /* restart times, ring of intensity+1 */
 	int window_len, window_pos;
 
-	ev_tstamp heard_at;  /* last message on its channel (watchdog) */
-	bool unresponsive;   /* silent for two watchdog intervals */
-	bool hung_kill;      /* the watchdog SIGKILLed it: its exit is a hang */
+	ev_tstamp heard_at; /* last message on its channel (watchdog) */
+	bool unresponsive;  /* silent for two watchdog intervals */
+	bool hung_kill;     /* the watchdog SIGKILLed it: its exit is a hang */
 	unsigned hangs_total;
 
 	bool has_exit;

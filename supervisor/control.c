@@ -456,8 +456,8 @@ int control_socket_check(struct control *ctl)
 	if (listener_path_is_ours(ctl->listener))
 		return 0;
 	char *path = xstrdup(ctl->path);
-	struct listener *l = listener_new(ctl->sup->loop, path, 32, &control_ops, ctl,
-	                                  control_on_accept);
+	struct listener *l =
+	    listener_new(ctl->sup->loop, path, 32, &control_ops, ctl, control_on_accept);
 	if (!l) {
 		int err = -errno;
 		log_error("control socket %s is gone and cannot be recreated: %s", path,

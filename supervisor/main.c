@@ -175,7 +175,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	 * SIGINT and the wrapper's SIGTERM: one request, not an impatient second.
 	 * The same signal again is the impatient second. */
 	if (w->signum != first_signal && ev_now(loop) - first_signal_at < 1.0) {
-		log_debug("%s within 1 s of the first stop signal: same request", strsignal(w->signum));
+		log_debug("%s within 1 s of the first stop signal: same request",
+		          strsignal(w->signum));
 		signals_seen--;
 		return;
 	}
@@ -373,9 +374,10 @@ int main(int argc, char **argv)
 	control = control_new(&sup, ctlpath);
 	if (!control) {
 		if (errno == EADDRINUSE)
-			log_error("another viralsup serves %s (its pidfile is gone): not starting a "
-			          "second one on the same run directory",
-			          ctlpath);
+			log_error(
+			    "another viralsup serves %s (its pidfile is gone): not starting a "
+			    "second one on the same run directory",
+			    ctlpath);
 		else
 			log_error("control socket %s: %s", ctlpath, strerror(errno));
 		free(ctlpath);

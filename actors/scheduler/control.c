@@ -276,8 +276,8 @@ static void on_batch_found(const struct batch_info *b, const char *err, void *ar
 		return;
 	strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
 	cache = *b;
-	log_info("resuming open batch %s: %d completed, %d failed of %d", b->batch_id,
-	         b->completed, b->failed, b->total);
+	log_info("resuming open batch %s: %d completed, %d failed of %d", b->batch_id, b->completed,
+	         b->failed, b->total);
 	sched_claim_soon();
 }
 

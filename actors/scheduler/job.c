@@ -14,8 +14,13 @@
  *   - among other jobs' units: no strike; the job is marked crash_suspect
  *     (in the database too) and its units are re-sent at once, from now on
  *     to a worker dedicated to it ("alone");
- *   - alone: the death is the job's own, a strike (queue_rescue, counted in
- *     the database, so a poison job fails after the cap even across restarts).
+ *   - alone: the death is the job's own if the worker crashed (a fault signal,
+ *     an exit) or hung (the watchdog's kill): a strike (queue_rescue, counted
+ *     in the database, so a poison job fails after the cap even across
+ *     restarts). A SIGKILL from outside (an operator, the OOM killer, chaos)
+ *     is nobody's fault: the unit is re-sent, alone still, with no strike.
+ *     The cause comes from the supervisor (PEER_DOWN); without word from it
+ *     within 2 s the death counts as a crash.
  * A worker that does not answer in time is marked slow (no new units until
  * it answers a PING) and the unit goes to another worker; a late reply is
  * dropped by the connection. The supervisor's watchdog kills a hung worker.
@@ -610,6 +615,116 @@ static void unit_requeue(struct unit *u)
 	unit_enqueue(u, true);
 }
 
+/* --- blame ------------------------------------------------------------------ */
+
+static void unit_finish(struct unit *u)
+{
+	job_unref(u->job);
+	free(u);
+	dispatch_pump();
+}
+
+/* Decides a dead alone worker's unit once the cause of death is known. */
+static void verdict_apply(struct unit *u, const char *worker, const char *cause)
+{
+	struct job *j = u->job;
+	char why[256];
+	const char *what = u->account >= 0 ? "fetching for this job" : "analysing this job";
+	if (j->gone) {
+		unit_finish(u);
+		return;
+	}
+	if (!strncmp(cause, "signal 9 ", 9)) {
+		/* Killed from outside: not the job's doing. Bounded, so a job that
+		 * somehow gets its worker killed every time still ends. */
+		if (++j->kills <= 10) {
+			log_event(LOG_WARN, j->id,
+			          "%s was killed (%s) while %s alone: no strike, "
+			          "re-dispatching",
+			          worker, cause, what);
+			unit_requeue(u);
+			dispatch_pump();
+			return;
+		}
+		snprintf(why, sizeof why, "%s killed %d times while %s alone", worker, j->kills,
+		         what);
+		job_release(j, why);
+		unit_finish(u);
+		return;
+	}
+	snprintf(why, sizeof why, "%s died while %s alone: %s", worker, what, cause);
+	job_rescue(j, why);
+	unit_finish(u);
+}
+
+static void on_verdict_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	double now = ev_now(loop);
+	for (struct verdict **pp = &S.verdicts; *pp;) {
+		struct verdict *v = *pp;
+		if (now - v->since < 2.0) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		verdict_apply(v->unit, v->worker, "no word from the supervisor on why");
+		free(v);
+	}
+	if (S.verdicts) {
+		ev_timer_set(&S.verdict_timer, 0.5, 0);
+		ev_timer_start(loop, &S.verdict_timer);
+	}
+}
+
+/* The cause of pid's death if the supervisor already reported it, else NULL. */
+static const char *death_cause(int pid)
+{
+	for (unsigned i = 0; i < sizeof S.deaths / sizeof S.deaths[0]; i++)
+		if (S.deaths[i].pid == pid && pid > 0 && ev_now(S.loop) - S.deaths[i].at < 10)
+			return S.deaths[i].reason;
+	return NULL;
+}
+
+static void verdict_await(struct unit *u, struct worker *w)
+{
+	const char *cause = w ? death_cause(w->pid) : NULL;
+	if (cause) {
+		verdict_apply(u, w->name, cause);
+		return;
+	}
+	struct verdict *v = xcalloc(1, sizeof *v);
+	v->unit = u;
+	v->pid = w ? w->pid : 0;
+	strlcpy(v->worker, w ? w->name : "a worker", sizeof v->worker);
+	v->since = ev_now(S.loop);
+	v->next = S.verdicts;
+	S.verdicts = v;
+	if (!ev_is_active(&S.verdict_timer)) {
+		ev_timer_init(&S.verdict_timer, on_verdict_timer, 2.0, 0);
+		ev_timer_start(S.loop, &S.verdict_timer);
+	}
+}
+
+void job_worker_died(int pid, const char *reason)
+{
+	unsigned k = S.ndeaths++ % (sizeof S.deaths / sizeof S.deaths[0]);
+	S.deaths[k].pid = pid;
+	strlcpy(S.deaths[k].reason, reason, sizeof S.deaths[k].reason);
+	S.deaths[k].at = ev_now(S.loop);
+	for (struct verdict **pp = &S.verdicts; *pp;) {
+		struct verdict *v = *pp;
+		if (v->pid != pid || pid <= 0) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		verdict_apply(v->unit, v->worker, reason);
+		free(v);
+	}
+}
+
 static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void *arg)
 {
 	struct unit *u = arg;
@@ -627,21 +742,22 @@ static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void
 		/* The worker died with our request: re-dispatch now, no lease wait. */
 		if (w)
 			w->dead = true;
-		snprintf(why, sizeof why, "%s died while %s%s", w ? w->name : "a worker", what,
-		         u->alone ? " alone" : " among other jobs");
 		if (u->alone) {
-			job_rescue(j, why);
-		} else {
-			job_suspect(j, why);
-			unit_requeue(u);
-			dispatch_pump();
+			verdict_await(u, w);
 			return;
 		}
+		snprintf(why, sizeof why, "%s died while %s among other jobs",
+		         w ? w->name : "a worker", what);
+		job_suspect(j, why);
+		unit_requeue(u);
+		dispatch_pump();
+		return;
 	} else if (err == -ETIMEDOUT) {
 		snprintf(why, sizeof why, "%s did not answer in time while %s",
 		         w ? w->name : "a worker", what);
 		if (w && !w->slow) {
-			log_warn("%s did not answer in time: no new units until it answers", w->name);
+			log_warn("%s did not answer in time: no new units until it answers",
+			         w->name);
 			w->slow = true;
 			worker_probe(w);
 		}

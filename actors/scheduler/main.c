@@ -162,8 +162,8 @@ static void on_retired(long long n, const char *err, void *arg)
 	if (n < 0)
 		log_warn("retiring dead owners failed: %s", err ? err : "?");
 	else if (n > 0)
-		log_info("retired %lld dead scheduler(s) of this node: their jobs are claimable now",
-		         n);
+		log_info(
+		    "retired %lld dead scheduler(s) of this node: their jobs are claimable now", n);
 	sched_claim_soon();
 }
 
@@ -290,6 +290,7 @@ static void on_conn_msg(struct conn *c, const struct msg *m, void *ud)
 		if (!w) {
 			w = xcalloc(1, sizeof *w);
 			w->conn = c;
+			w->pid = conn_peer_pid(c);
 			w->next = S.workers;
 			S.workers = w;
 		}
@@ -326,15 +327,17 @@ static const struct conn_ops conn_ops = {
     .on_close = on_conn_close,
 };
 
-static void on_peer(struct actor *a, const char *name, const char *role, int index, bool up,
-                    const char *reason)
+static void on_peer(struct actor *a, const char *name, const char *role, int index, int pid,
+                    bool up, const char *reason)
 {
 	(void)a;
 	(void)index;
-	/* A dead worker's requests already failed when its socket closed;
-	 * this is for the log and for status. */
-	if (!up && (!strcmp(role, "fetcher") || !strcmp(role, "analyzer")))
-		log_info("supervisor reports %s down (%s)", name, reason);
+	/* A dead worker's requests already failed when its socket closed; the
+	 * cause decides whether a job it ran alone gets a strike. */
+	if (!up && (!strcmp(role, "fetcher") || !strcmp(role, "analyzer"))) {
+		log_info("supervisor reports %s (pid %d) down (%s)", name, pid, reason);
+		job_worker_died(pid, reason);
+	}
 }
 
 static void on_stop(struct actor *a)

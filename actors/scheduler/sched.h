@@ -26,6 +26,7 @@ struct worker {
 	struct conn *conn;
 	char name[64];
 	char role[16]; /* "fetcher" | "analyzer" */
+	int pid;       /* from the socket's peer credentials */
 	int slots;     /* requests it takes at once */
 	int inflight;
 	/* Dedicated to one suspect job (job.isolate) while it has units here:
@@ -57,8 +58,9 @@ struct job {
 	int64_t *since; /* recurring runs: newest stored reel per account */
 	int settled, transcripts;
 	enum job_step step;
-	int timeouts;     /* units re-sent because a worker did not answer in time */
-	int pct;          /* progress not yet written (coalesced, see job.c) */
+	int timeouts; /* units re-sent because a worker did not answer in time */
+	int kills;    /* units re-sent because a worker running them alone was killed */
+	int pct;      /* progress not yet written (coalesced, see job.c) */
 	char step_text[101];
 	bool dirty;
 	struct job *dirty_next;
@@ -69,6 +71,19 @@ struct job {
 	char holder[64]; /* the worker the newest unit went to (viralctl jobs) */
 	double started;
 	struct job *next;
+};
+
+/*
+ * A unit whose worker died while running it alone waits here for the
+ * supervisor's word on why (PEER_DOWN): a crash or a hang is the job's
+ * strike, a SIGKILL from outside is not (job.c, "Blame").
+ */
+struct verdict {
+	struct unit *unit;
+	int pid;
+	char worker[64];
+	double since;
+	struct verdict *next;
 };
 
 /* One request to a worker: fetch one account, or analyse the job. */
@@ -121,6 +136,14 @@ struct sched {
 
 	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;
 	ev_timer progress_timer;
+	struct verdict *verdicts; /* units waiting for the cause of their worker's death */
+	ev_timer verdict_timer;
+	struct {
+		int pid;
+		char reason[64];
+		double at;
+	} deaths[16]; /* the supervisor's recent PEER_DOWN reports, a ring */
+	unsigned ndeaths;
 	struct job *dirty; /* jobs whose progress waits for the next write */
 	bool progress_inflight;
 
@@ -138,6 +161,8 @@ void job_drop(struct job *j);
 struct job *job_find(const char *id);
 void job_unref(struct job *j);
 void progress_init(void);
+/* The supervisor reported worker pid dead for reason (PEER_DOWN). */
+void job_worker_died(int pid, const char *reason);
 
 /* control.c */
 void control_on_msg(struct conn *c, const struct msg *m);

@@ -425,7 +425,8 @@ TEST(suspect_marks_the_job_without_a_strike_and_survives_a_reclaim)
 	                     j[0].id),
 	              1);
 	queue_jobs_free(j, 1);
-	WAIT_UNTIL(scalar(c, "SELECT count(*) FROM viral_ideas_queue WHERE lease_expires_at < now()",
+	WAIT_UNTIL(scalar(c,
+	                  "SELECT count(*) FROM viral_ideas_queue WHERE lease_expires_at < now()",
 	                  NULL) == 1,
 	           2000);
 	ASSERT_EQ_INT(claim(c, b, 1, 60000, &j), 1);
@@ -435,7 +436,8 @@ TEST(suspect_marks_the_job_without_a_strike_and_survives_a_reclaim)
 	ASSERT_EQ_INT(queue_rescue(c, j[0].id, j[0].lease_token, "died alone", 3, err, sizeof err),
 	              QUEUE_OK);
 	queue_jobs_free(j, 1);
-	ASSERT_EQ_INT(scalar(c, "SELECT rescues FROM viral_ideas_queue WHERE crash_suspect", NULL), 1);
+	ASSERT_EQ_INT(scalar(c, "SELECT rescues FROM viral_ideas_queue WHERE crash_suspect", NULL),
+	              1);
 	PQfinish(c);
 	free(ci);
 }

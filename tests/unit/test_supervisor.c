@@ -541,7 +541,8 @@ TEST(second_signal_forces_the_stop)
 TEST(sigint_and_sigterm_together_stop_gracefully_once)
 {
 	struct suprun r;
-	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
+	suprun_start(&r,
+	             SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
 	WAIT_UNTIL(suptest_state_is(&r, "b", "ready"), 5000);
 	kill(r.pid, SIGINT);
 	kill(r.pid, SIGTERM);
@@ -585,7 +586,8 @@ TEST(sighup_is_logged_and_ignored)
 TEST(hung_child_is_killed_by_the_watchdog_and_restarted)
 {
 	struct suprun r;
-	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
+	suprun_start(&r,
+	             SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
 	wait_ready(&r, "a");
 	wait_ready(&r, "b");
 	pid_t pid = suptest_pid(&r, "a"), other = suptest_pid(&r, "b");
