@@ -407,6 +407,7 @@ static void chaos_at_defaults(const char *mode)
 	const int n = 100, chaos_ms = 20000;
 	defaults_stack(&s, "chaos-defaults", mode);
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "d-", "slowx150__", "100", NULL);
 	if (!strcmp(mode, "triggered")) {
 		char *status = stack_trigger(&s);
@@ -489,6 +490,7 @@ TEST(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes)
 	static const char *const victims[] = {"fetcher[0]", "analyzer", "writer", "scheduler"};
 	defaults_stack(&s, "chaos-hangs", "continuous");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "h-", "slowx300__", "50", NULL);
 	char figures[512] = "";
 	for (int i = 0; i < 4; i++) {

@@ -193,12 +193,14 @@ TEST(peers_are_told_when_a_child_goes_down_and_up)
 	wait_ready(&r, "victim");
 	pid_t victim = suptest_pid(&r, "victim");
 	kill(victim, SIGKILL);
-	char *log = NULL;
-	WAIT_UNTIL(
-	    (free(log), log = suptest_read(r.log),
-	     strstr(log, "peer down name=victim role=victim index=0 reason=signal 9 (Killed)") &&
-	         strstr(strstr(log, "peer down name=victim"), "peer up name=victim")),
-	    5000);
+	/* PEER_DOWN names the dead process (pid) and why; PEER_UP follows. */
+	char *log = NULL, down[128];
+	snprintf(down, sizeof down,
+	         "peer down name=victim role=victim index=0 pid=%d reason=signal 9 (Killed)",
+	         (int)victim);
+	WAIT_UNTIL((free(log), log = suptest_read(r.log),
+	            strstr(log, down) && strstr(strstr(log, down), "peer up name=victim")),
+	           5000);
 	free(log);
 }
 
