@@ -433,6 +433,44 @@ static double await_ready_line(struct stack *s, const char *name, pid_t old, dou
 	}
 }
 
+/*
+ * The machine's scheduling delay right now: the slowest of five
+ * fork / _exit / waitpid round trips of a process that does nothing. On
+ * an idle machine well under 1 ms; when other builds crowd the cores it
+ * grows, and so do the bounds below (10x the documented figure plus ten
+ * of these), instead of failing on someone else's load.
+ */
+static double scheduling_unit_ms(void)
+{
+	double worst = 0;
+	for (int i = 0; i < 5; i++) {
+		double t0 = test_now_ms();
+		pid_t pid = fork();
+		if (pid < 0)
+			FAIL("fork: %s", strerror(errno));
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+		double ms = test_now_ms() - t0;
+		if (ms > worst)
+			worst = ms;
+	}
+	return worst;
+}
+
+/* 10x the documented figure, plus ten scheduling delays measured now. */
+static void assert_within(const char *what, double seen_ms, double documented_ms)
+{
+	double unit = scheduling_unit_ms(), bound = 10 * documented_ms + 10 * unit;
+	printf("  %s: %.1f ms (documented %.0f ms; bound %.0f ms = 10x + 10 x %.1f ms "
+	       "scheduling delay)\n",
+	       what, seen_ms, documented_ms, bound, unit);
+	if (seen_ms >= bound)
+		FAIL("%s took %.1f ms: over 10 x %.0f ms documented + 10 x %.1f ms (scheduling "
+		     "delay now)",
+		     what, seen_ms, documented_ms, unit);
+}
+
 static int by_value(const void *x, const void *y)
 {
 	double a = *(const double *)x, b = *(const double *)y;
@@ -460,9 +498,8 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 		stack_pid(&s, victims[i], old);
 	}
 	qsort(ms, N, sizeof ms[0], by_value);
-	printf("  actor kill -> ready: median %.1f ms, max %.1f ms over %d kills\n", ms[N / 2],
-	       ms[N - 1], N);
-	ASSERT_CMP_INT(ms[N / 2], <, 250);
+	printf("  actor kill -> ready: max %.1f ms over %d kills\n", ms[N - 1], N);
+	assert_within("actor kill -> new process ready (median)", ms[N / 2], 25);
 
 	/* SIGTERM: exit 0 in < 100 ms -> 1,000 ms. */
 	pid_t kids[16];
@@ -480,8 +517,7 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 	ASSERT_EQ_INT(WEXITSTATUS(st), 0);
 	for (int i = 0; i < nkids; i++)
 		ASSERT(!suptest_alive(kids[i]));
-	printf("  SIGTERM -> exit 0 in %.0f ms\n", stop_ms);
-	ASSERT_CMP_INT(stop_ms, <, 1000);
+	assert_within("SIGTERM -> exit 0", stop_ms, 100);
 	s.sup.pid = 0;
 	suprun_check_log(&s.sup, "after SIGTERM");
 
@@ -504,8 +540,7 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 			nanosleep(&ts, NULL);
 		}
 	double orphan_ms = test_now_ms() - t0;
-	printf("  supervisor SIGKILL -> every orphan gone in %.1f ms\n", orphan_ms);
-	ASSERT_CMP_INT(orphan_ms, <, 200);
+	assert_within("supervisor SIGKILL -> every orphan gone", orphan_ms, 20);
 	waitpid(k.sup.pid, NULL, 0);
 	k.sup.pid = 0;
 }
