@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -499,6 +500,283 @@ TEST(results_return_newest_completed_run_with_real_objects)
 	ASSERT_EQ_INT(r.status, 422);
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"limit\"]");
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"content_type\"]");
+	gw_stop(&g);
+}
+
+/* A header line of a raw answer ("Name: value"), or NULL. */
+static const char *header_in(const char *raw, const char *name)
+{
+	const char *end = strstr(raw, "\r\n\r\n");
+	for (const char *p = strstr(raw, "\r\n"); p && (!end || p < end); p = strstr(p + 2, "\r\n"))
+		if (!strncasecmp(p + 2, name, strlen(name)) && p[2 + strlen(name)] == ':')
+			return p + 2;
+	return NULL;
+}
+
+static const char PREFLIGHT_HEADERS[] = "Origin: %s\r\nAccess-Control-Request-Method: POST\r\n"
+                                        "Access-Control-Request-Headers: authorization, "
+                                        "content-type\r\n";
+
+TEST(preflight_from_a_listed_origin_gets_204_with_the_cors_headers)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL,
+	         "[http]\ncors_origins = http://localhost:3000, https://dash.example.com\n");
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://localhost:3000");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 204);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: http://localhost:3000\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Allow-Headers"), "Authorization");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Allow-Headers"), "Content-Type");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Max-Age: 600\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Vary"), "Origin");
+	ASSERT(!header_in(r.raw, "Content-Length")); /* a 204 has no body */
+	ASSERT_EQ_STR(r.body, "");
+	/* The actual request from that origin carries the headers too. */
+	r = call(&g, "GET", "/api/viral-ideas/queue-status", "Origin: https://dash.example.com\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: https://dash.example.com\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nVary: Origin\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Expose-Headers"), "X-Request-Id");
+	/* Errors too: a browser must be able to read the detail. */
+	r = call(&g, "GET", "/api/viral-ideas/queue/nope", "Origin: http://localhost:3000\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: http://localhost:3000\r\n");
+	gw_stop(&g);
+}
+
+TEST(unlisted_origin_gets_no_cors_headers)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\ncors_origins = http://localhost:3000\n");
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://evil.example");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	ASSERT_CONTAINS(r.body, "Disallowed CORS origin");
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	/* A look-alike (prefix, other port, other scheme) is not listed either. */
+	const char *others[] = {"http://evil.example", "http://localhost:3000.evil.example",
+	                        "http://localhost:3001", "https://localhost:3000", "null"};
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		char o[256];
+		snprintf(o, sizeof o, "Origin: %s\r\n", others[i]);
+		r = call(&g, "GET", "/api/viral-ideas/queue-status", o, NULL);
+		ASSERT_EQ_INT(r.status, 200);
+		if (strstr(r.raw, "Access-Control-"))
+			FAIL("origin %s got CORS headers: %s", others[i], r.raw);
+		ASSERT_CONTAINS(r.raw, "\r\nVary: Origin\r\n");
+	}
+	gw_stop(&g);
+	/* Not configured (the default): no CORS for anyone. */
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://localhost:3000");
+	r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	r = call(&g, "GET", "/healthz", "Origin: http://localhost:3000\r\n", NULL);
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	gw_stop(&g);
+}
+
+TEST(wildcard_cors_answers_any_origin_without_credentials)
+{
+	struct gw g;
+	const char *env[] = {"VIRALSUP_CORS_ORIGINS=*", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "https://anywhere.example");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 204);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: *\r\n");
+	ASSERT(!header_in(r.raw, "Access-Control-Allow-Credentials"));
+	r = call(&g, "GET", "/healthz", "Origin: https://anywhere.example\r\n", NULL);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: *\r\n");
+	ASSERT(!header_in(r.raw, "Access-Control-Allow-Credentials"));
+	gw_stop(&g);
+}
+
+TEST(a_malformed_cors_or_proxy_list_stops_the_start)
+{
+	const char *bad[] = {"[http]\ncors_origins = localhost:3000\n",
+	                     "[http]\ncors_origins = http://a.example/path\n",
+	                     "[http]\ncors_origins = http://*.example\n",
+	                     "[http]\ntrusted_proxies = 10.0.0.0/33\n",
+	                     "[http]\ntrusted_proxies = proxy.example\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct gw g;
+		memset(&g, 0, sizeof g);
+		g.dir = test_tmpdir();
+		char conf_file[512];
+		snprintf(conf_file, sizeof conf_file, "%s/viralsup.conf", g.dir);
+		FILE *f = fopen(conf_file, "w");
+		fputs(bad[i], f);
+		fclose(f);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int dn = open("/dev/null", O_WRONLY);
+			dup2(dn, 2);
+			unsetenv("VIRALSUP_PARENT_FD");
+			setenv("VIRALSUP_RUN_DIR", g.dir, 1);
+			setenv("VIRALSUP_HTTP_ADDR", "127.0.0.1:0", 1);
+			setenv("VIRALSUP_CONFIG", conf_file, 1);
+			const char *bin = getenv("VIRALSUP_BIN");
+			char path[512];
+			snprintf(path, sizeof path, "%s/viralsup-gateway", bin ? bin : "build/bin");
+			execl(path, path, (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
+		ASSERT(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 127)
+			FAIL("config \"%s\": exit %d", bad[i], WEXITSTATUS(st));
+	}
+}
+
+TEST(text_plain_and_form_posts_get_415_and_create_nothing)
+{
+	struct gw g;
+	char *db = db_fresh();
+	const char *env[] = {"ADMIN_API_TOKEN=tok", NULL};
+	gw_start(&g, db, env, NULL);
+	gw_wait_db(&g);
+	char body[1024];
+	snprintf(body, sizeof body, CREATE_BODY, "csrf");
+	const char *types[] = {"Content-Type: text/plain\r\n",
+	                       "Content-Type: application/x-www-form-urlencoded\r\n",
+	                       "Content-Type: multipart/form-data; boundary=x\r\n",
+	                       "Content-Type: application/jsonp\r\n", ""};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		struct resp r = call(&g, "POST", "/api/viral-ideas/queue", types[i], body);
+		if (r.status != 415)
+			FAIL("POST with \"%s\": %d %s", types[i], r.status, r.body);
+		ASSERT_EQ_STR(r.body, "{\"success\":false,\"detail\":\"Unsupported Media Type: the "
+		                      "request body must be application/json\"}");
+	}
+	/* State-changing actions without a body: a form's label is refused too. */
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	                     "Authorization: Bearer tok\r\nContent-Type: text/plain\r\n", "");
+	ASSERT_EQ_INT(r.status, 415);
+	PGconn *c = PQconnectdb(db);
+	PGresult *res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
+	/* JSON with parameters, any case, is fine. */
+	r = call(&g, "POST", "/api/viral-ideas/queue",
+	         "Content-Type: Application/JSON; charset=utf-8\r\n", body);
+	ASSERT_EQ_INT(r.status, 200);
+	res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	PQfinish(c);
+	gw_stop(&g);
+}
+
+TEST(dot_and_reserved_usernames_get_422_at_the_gateway)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	const char *names[] = {".", "..", "...", "@..", "explore", "P", "@Reels", " .. "};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char body[1024];
+		snprintf(body, sizeof body,
+		         "{\"session_id\":\"u%zu\",\"primary_username\":\"%s\","
+		         "\"selected_competitors\":[],\"content_strategy\":{\"contentType\":\"a\","
+		         "\"targetAudience\":\"b\",\"goals\":\"c\"}}",
+		         i, names[i]);
+		struct resp r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, body);
+		if (r.status != 422)
+			FAIL("primary \"%s\": %d %s", names[i], r.status, r.body);
+		ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"primary_username\"]");
+		snprintf(body, sizeof body,
+		         "{\"session_id\":\"c%zu\",\"primary_username\":\"ok\","
+		         "\"selected_competitors\":[\"fine\",\"%s\"],\"content_strategy\":"
+		         "{\"contentType\":\"a\",\"targetAudience\":\"b\",\"goals\":\"c\"}}",
+		         i, names[i]);
+		r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, body);
+		ASSERT_EQ_INT(r.status, 422);
+		ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"selected_competitors\",1]");
+	}
+	struct resp r = call(&g, "GET", "/api/viral-ideas/check-existing/..", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"path\",\"username\"]");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/%2e", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 422);
+	/* Names with dots inside are real names. */
+	char ok[1024];
+	snprintf(ok, sizeof ok,
+	         "{\"session_id\":\"dots\",\"primary_username\":\"a.b.\","
+	         "\"selected_competitors\":[\"_.x\"],\"content_strategy\":{\"contentType\":"
+	         "\"a\",\"targetAudience\":\"b\",\"goals\":\"c\"}}");
+	r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, ok);
+	ASSERT_EQ_INT(r.status, 200);
+	PGconn *c = PQconnectdb(db);
+	PGresult *res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	PQfinish(c);
+	gw_stop(&g);
+}
+
+TEST(jobs_written_by_other_writers_get_normalised_usernames)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	/* The original's SQL helper, with the names as a person types them. */
+	PGconn *c = PQconnectdb(db);
+	PGresult *res =
+	    PQexec(c, "SELECT create_viral_queue_item('other-writer', ' @Main.User ',"
+	              " ARRAY['@Rival_1', 'rival_1', 'Other.One '], '{\"contentType\":\"x\"}')");
+	ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
+	char id[64];
+	snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = PQexec(c, "SELECT q.primary_username, (SELECT string_agg(competitor_username, ','"
+	                " ORDER BY competitor_username) FROM viral_ideas_competitors"
+	                " WHERE queue_id = q.id) FROM viral_ideas_queue q");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "main.user");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 1), "other.one,rival_1");
+	PQclear(res);
+	/* A later rename by hand is normalised too, and the original's
+	 * remove helper finds the competitor by the name as typed. */
+	res =
+	    PQexec(c, "UPDATE viral_ideas_queue SET primary_username = 'MAIN.User';"
+	              "SELECT remove_competitor_from_queue(id, '@RIVAL_1') FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	res = PQexec(c, "SELECT primary_username FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "main.user");
+	PQclear(res);
+	/* So the pipeline's rows (fetched as the lower-case name) join: the
+	 * results page shows the stored profile, not the defaults. */
+	res = PQexec(c, "INSERT INTO primary_profiles (username, profile_name, followers)"
+	                " VALUES ('main.user', 'Main User', 42)");
+	PQclear(res);
+	PQfinish(c);
+	char path[256];
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	struct resp r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"primary_profile\" : {\"username\" : \"main.user\", "
+	                        "\"profile_name\" : \"Main User\"");
+	ASSERT_CONTAINS(r.body, "\"followers\" : 42");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/@Main.User", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
 	gw_stop(&g);
 }
 

@@ -143,3 +143,88 @@ TEST(request_split_byte_by_byte_is_parsed)
 	http_conn_free(c);
 	http_server_free(s);
 }
+
+TEST(whitespace_before_a_header_colon_is_400_never_chunked)
+{
+	/* Read as chunked here and as a plain field by a proxy in front, this
+	 * is request smuggling: refused, and the "body" never becomes a request. */
+	const char te[] = "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n"
+	                  "0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n";
+	char *out = run(te, sizeof te - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 400 ");
+	ASSERT_CONTAINS(out, "Whitespace in a header field name");
+	ASSERT(!strstr(out, "200 OK"));
+	ASSERT(!strstr(out, "smuggled"));
+	free(out);
+	const char cl[] = "POST /x HTTP/1.1\r\nContent-Length\t: 3\r\n\r\nabc";
+	out = run(cl, sizeof cl - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 400 ");
+	ASSERT(!strstr(out, "200 OK"));
+	free(out);
+}
+
+TEST(upgrade_and_connect_requests_are_400_and_never_reach_the_handler)
+{
+	const char *reqs[] = {
+	    "POST /api/viral-ideas/queue HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+	    "HTTP2-Settings\r\n"
+	    "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 0\r\n\r\n",
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n", /* no Connection: upgrade */
+	    "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+		char *out = run(reqs[i], strlen(reqs[i]));
+		if (!strstr(out, "HTTP/1.1 400 ") || strstr(out, "200 OK"))
+			FAIL("request %zu: \"%s\"", i, out);
+		ASSERT_CONTAINS(out, "Connection: close");
+		free(out);
+	}
+}
+
+TEST(expect_100_continue_is_answered_before_the_body_is_sent)
+{
+	const char head[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+	                    "Expect: 100-continue\r\n\r\n";
+	struct http_server *s = http_server_new(NULL, -1, &lim, echo, NULL);
+	struct http_conn *c = http_conn_memory(s);
+	http_conn_feed(c, head, sizeof head - 1);
+	size_t olen;
+	const char *o = http_conn_output(c, &olen);
+	char *out = strndup(o ? o : "", olen);
+	ASSERT_EQ_STR(out, "HTTP/1.1 100 Continue\r\n\r\n");
+	free(out);
+	http_conn_feed(c, "hello", 5);
+	o = http_conn_output(c, &olen);
+	out = strndup(o, olen);
+	static const char want[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
+	if (strncmp(out, want, sizeof want - 1))
+		FAIL("seen \"%s\"", out);
+	ASSERT_CONTAINS(out, "POST /e 5");
+	free(out);
+	http_conn_free(c);
+	http_server_free(s);
+
+	/* Nothing to continue: no interim answer; a body too large: 413, no 100. */
+	const char none[] = "GET /n HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n";
+	out = run(none, sizeof none - 1);
+	ASSERT(!strstr(out, "100 Continue"));
+	ASSERT_CONTAINS(out, "GET /n 0");
+	free(out);
+	const char big[] = "POST /b HTTP/1.1\r\nContent-Length: 2000000\r\n"
+	                   "Expect: 100-continue\r\n\r\n";
+	out = run(big, sizeof big - 1);
+	ASSERT(!strstr(out, "100 Continue"));
+	ASSERT_CONTAINS(out, "HTTP/1.1 413 ");
+	free(out);
+}
+
+TEST(unknown_expectations_get_417)
+{
+	const char in[] = "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+	                  "Expect: something-else\r\n\r\nab";
+	char *out = run(in, sizeof in - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 417 Expectation Failed\r\n");
+	ASSERT(!strstr(out, "200 OK"));
+	free(out);
+}
