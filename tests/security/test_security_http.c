@@ -1284,3 +1284,54 @@ TEST(cross_site_form_posts_and_dot_names_create_no_job)
 	assert_alive(&s);
 	stack_stop(&s);
 }
+
+/* ---- other writers -------------------------------------------------------------- */
+
+TEST(jobs_from_other_writers_with_unnormalised_names_are_processed_as_the_account)
+{
+	/* Not an attack, a careless writer: the original's SQL helper with the
+	 * names as people type them. Before migration 007 the fetcher stored the
+	 * account as "alice" while the rest of the run looked for " @Alice ". */
+	struct stack s;
+	const char *fenv[] = {"FAKE_REELS=12", NULL};
+	stack_init(&s);
+	stack_fake_start(&s, fenv);
+	stack_env(&s, "VIRALSUP_PROCESSING=continuous");
+	stack_start(&s);
+	char *id = sql_str(&s,
+	                   "SELECT create_viral_queue_item('other-writer', ' @Alice ',"
+	                   " ARRAY['@Bob', 'bob', 'Carl '], '{\"contentType\": \"a\","
+	                   " \"targetAudience\": \"b\", \"goals\": \"c\"}')::text",
+	                   NULL);
+	ASSERT(id);
+	stack_wait_sql(&s, 30000, "completed", "SELECT status FROM viral_ideas_queue");
+	ASSERT_EQ_STR(sql_str(&s,
+	                      "SELECT primary_username || ':' || (SELECT string_agg("
+	                      "competitor_username || '=' || processing_status, ',' ORDER BY "
+	                      "competitor_username) FROM viral_ideas_competitors) FROM "
+	                      "viral_ideas_queue",
+	                      NULL),
+	              "alice:bob=completed,carl=completed");
+	ASSERT_EQ_INT(sql_int(&s,
+	                      "SELECT primary_reels_count FROM viral_analysis_results"
+	                      " WHERE status = 'completed'",
+	                      NULL) > 0,
+	              1);
+	char path[128], *resp = NULL;
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", path, NULL, false, &resp), 200);
+	json_t *j = json_loads(resp, 0, NULL);
+	json_t *d = json_object_get(j, "data");
+	json_t *pp = json_object_get(d, "primary_profile");
+	ASSERT_EQ_STR(json_string_value(json_object_get(pp, "username")), "alice");
+	ASSERT(json_integer_value(json_object_get(pp, "followers")) > 0); /* the fetched profile */
+	ASSERT_EQ_INT(json_array_size(json_object_get(d, "primary_user_reels")), 12);
+	ASSERT(json_array_size(json_object_get(d, "viral_ideas")) > 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(
+	                  json_array_get(json_object_get(d, "viral_ideas"), 0), "id")),
+	              "hook_0");
+	json_decref(j);
+	free(resp);
+	free(id);
+	stack_stop(&s);
+}
