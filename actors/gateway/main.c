@@ -132,13 +132,18 @@ int main(int argc, char **argv)
 	gw.fail_global = (int)config_int(a.config, "http.auth_fail_global_per_min");
 	const char *cors = config_str(a.config, "http.cors_origins");
 	const char *proxies = config_str(a.config, "http.trusted_proxies");
-	char why[256];
-	if (edge_config_check(cors, proxies, why, sizeof why) < 0) {
-		log_error("%s", why);
-		return EXIT_PERMANENT;
+	char why[256], bad[96];
+	int bad_config = edge_config_check(cors, proxies, why, sizeof why);
+	if (!bad_config && gw.allowed_ips && !addr_list_valid(gw.allowed_ips, bad, sizeof bad)) {
+		snprintf(why, sizeof why, "ADMIN_ALLOWED_IPS: not an address or CIDR: \"%s\"", bad);
+		bad_config = -EINVAL;
 	}
-	if (gw.allowed_ips && !addr_list_valid(gw.allowed_ips, why, sizeof why)) {
-		log_error("ADMIN_ALLOWED_IPS: not an address or CIDR: \"%s\"", why);
+	if (bad_config) {
+		log_error("%s", why);
+		free(gw.admin_token);
+		free(gw.api_token);
+		free(gw.allowed_ips);
+		actor_cleanup(&a);
 		return EXIT_PERMANENT;
 	}
 	gw.cors_origins = *cors ? xstrdup(cors) : NULL;
