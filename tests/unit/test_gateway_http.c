@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/gateway/addr.h"
 #include "actors/gateway/http.h"
 #include "tests/harness.h"
 
@@ -227,4 +228,64 @@ TEST(unknown_expectations_get_417)
 	ASSERT_CONTAINS(out, "HTTP/1.1 417 Expectation Failed\r\n");
 	ASSERT(!strstr(out, "200 OK"));
 	free(out);
+}
+
+/* ---- client addresses (addr.c) ---------------------------------------------------- */
+
+static struct gw_addr parsed(const char *text)
+{
+	struct gw_addr a;
+	if (addr_parse(text, &a) < 0)
+		FAIL("addr_parse(\"%s\") failed", text);
+	return a;
+}
+
+static char *key_text(struct gw_addr k)
+{
+	static char buf[64];
+	addr_format(&k, buf, sizeof buf);
+	return buf;
+}
+
+TEST(clients_are_ipv4_addresses_or_ipv6_slash_64s_and_networks_slash_24_or_48)
+{
+	struct gw_addr a = parsed("192.0.2.77");
+	ASSERT_EQ_STR(key_text(addr_client_key(&a)), "192.0.2.77");
+	ASSERT_EQ_STR(key_text(addr_prefix_key(&a)), "192.0.2.0");
+	/* IPv4 on a dual-stack socket is the same client as plain IPv4. */
+	struct gw_addr m = parsed("::ffff:192.0.2.77");
+	ASSERT(addr_equal(&m, &a));
+	struct gw_addr v6 = parsed("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+	ASSERT_EQ_STR(key_text(addr_client_key(&v6)), "2001:db8:1:2::");
+	ASSERT_EQ_STR(key_text(addr_prefix_key(&v6)), "2001:db8:1::");
+	/* Rotating inside one /64 is one client. */
+	struct gw_addr v6b = parsed("2001:db8:1:2::1");
+	struct gw_addr k1 = addr_client_key(&v6), k2 = addr_client_key(&v6b);
+	ASSERT(addr_equal(&k1, &k2));
+	struct gw_addr bad;
+	ASSERT(addr_parse("10.0.0.256", &bad) < 0);
+	ASSERT(addr_parse("proxy.example", &bad) < 0);
+	ASSERT(addr_parse("", &bad) < 0);
+}
+
+TEST(address_lists_match_addresses_and_cidr_prefixes)
+{
+	const char *list = "10.0.0.1, 192.168.0.0/16 fd00::/8,127.0.0.0/8";
+	struct gw_addr a = parsed("10.0.0.1"), b = parsed("192.168.44.5"), c = parsed("fd12::9"),
+	               d = parsed("10.0.0.2"), e = parsed("::ffff:127.0.0.9"),
+	               f = parsed("fe80::1");
+	ASSERT(addr_list_match(list, &a));
+	ASSERT(addr_list_match(list, &b));
+	ASSERT(addr_list_match(list, &c));
+	ASSERT(!addr_list_match(list, &d));
+	ASSERT(addr_list_match(list, &e));
+	ASSERT(!addr_list_match(list, &f));
+	ASSERT(!addr_list_match("", &a));
+	ASSERT(!addr_list_match(NULL, &a));
+	char bad[96];
+	ASSERT(addr_list_valid(list, bad, sizeof bad));
+	ASSERT(!addr_list_valid("10.0.0.0/8, 10.0.0.0/33", bad, sizeof bad));
+	ASSERT_EQ_STR(bad, "10.0.0.0/33");
+	ASSERT(!addr_list_valid("10.0.0.1, localhost", bad, sizeof bad));
+	ASSERT_EQ_STR(bad, "localhost");
 }
