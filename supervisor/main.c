@@ -36,7 +36,8 @@ enum {
 static struct sup sup;
 static struct control *control;
 static char notify_path[108];
-static int signals_seen;
+static int signals_seen, first_signal;
+static ev_tstamp first_signal_at;
 
 static void usage(FILE *f)
 {
@@ -156,12 +157,27 @@ static void on_all_stopped(struct sup *s)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	(void)loop;
 	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (restart viralsup to apply configuration); "
+		         "ignored");
+		return;
+	}
 	if (signals_seen++ == 0) {
+		first_signal_at = ev_now(loop);
+		first_signal = w->signum;
 		log_info("%s: stopping the children in reverse start order", strsignal(w->signum));
 		notify("STOPPING=1");
 		sup_shutdown(&sup);
+		return;
+	}
+	/* Ctrl-C under a wrapper (make run) arrives twice at once, the terminal's
+	 * SIGINT and the wrapper's SIGTERM: one request, not an impatient second.
+	 * The same signal again is the impatient second. */
+	if (w->signum != first_signal && ev_now(loop) - first_signal_at < 1.0) {
+		log_debug("%s within 1 s of the first stop signal: same request",
+		          strsignal(w->signum));
+		signals_seen--;
 		return;
 	}
 	log_warn("%s again: killing every child now", strsignal(w->signum));
@@ -169,6 +185,15 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (control)
 		control_free(control);
 	_exit(EXIT_STARTUP);
+}
+
+static void on_control_stat(struct ev_loop *loop, ev_stat *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (control && !sup.shutting_down)
+		control_socket_check(control);
 }
 
 static int run_migrations(const struct config *cfg)
@@ -337,30 +362,44 @@ int main(int argc, char **argv)
 	sup.on_all_stopped = on_all_stopped;
 	sup.on_child_change = on_child_change;
 
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sighup, on_signal, SIGHUP);
 	ev_signal_start(sup.loop, &sigterm);
 	ev_signal_start(sup.loop, &sigint);
+	ev_signal_start(sup.loop, &sighup);
 
 	char *ctlpath = xasprintf("%s/control.sock", sup.run_dir);
 	control = control_new(&sup, ctlpath);
 	if (!control) {
-		log_error("control socket %s: %s", ctlpath, strerror(errno));
+		if (errno == EADDRINUSE)
+			log_error(
+			    "another viralsup serves %s (its pidfile is gone): not starting a "
+			    "second one on the same run directory",
+			    ctlpath);
+		else
+			log_error("control socket %s: %s", ctlpath, strerror(errno));
 		free(ctlpath);
 		pidfile_remove(pfh);
 		return EXIT_STARTUP;
 	}
-	free(ctlpath);
+	/* A deleted control.sock would leave viralctl locked out: recreate it. */
+	ev_stat ctlstat;
+	ev_stat_init(&ctlstat, on_control_stat, ctlpath, 1.0);
+	ev_stat_start(sup.loop, &ctlstat);
 	log_info("viralsup %s started: pid %d, node %s, run directory %s, %d children",
 	         VIRALSUP_VERSION, (int)getpid(), sup.node_id, sup.run_dir, sup.nchildren);
 	for (int i = 0; i < sup.nchildren; i++)
 		child_start(sup.children[i]);
+	sup_watchdog_start(&sup);
 	if (sup.nchildren == 0)
 		on_child_change(&sup, NULL);
 
 	ev_run(sup.loop, 0);
 
+	ev_stat_stop(sup.loop, &ctlstat);
+	free(ctlpath);
 	/* Children first: their channels may hold forwarded control requests. */
 	sup_children_free(&sup);
 	control_free(control);
