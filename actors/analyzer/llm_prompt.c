@@ -122,7 +122,7 @@ static json_t *terms(const json_t *list, bool over, bool hashtag)
 			push(a, json_sprintf("%s%s", hashtag ? "#" : "", term));
 			continue;
 		}
-		push(a, json_pack("{s:s++, s:O?, s:O?, s:f}", "topic", hashtag ? "#" : "", term,
+		push(a, json_pack("{s:s+, s:O?, s:O?, s:f}", "topic", hashtag ? "#" : "", term,
 		                  "competitor_reels", json_object_get(t, "competitor_reels"),
 		                  "competitor_accounts", json_object_get(t, "competitor_accounts"),
 		                  "lift", round(lift * 100) / 100));
