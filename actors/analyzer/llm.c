@@ -36,6 +36,7 @@ struct call {
 	bool reasked;   /* an invalid reply was asked again */
 	bool in_flight; /* a transfer is running */
 	bool queued;    /* waiting for a concurrency slot */
+	bool schema;    /* the last attempt asked for json_schema */
 	ev_timer backoff;
 	json_t *messages;
 	struct call *next_queued, *next_in_job;
@@ -323,7 +324,8 @@ static void call_send(struct call *c)
 	                                                           : l->cfg.temperature,
 	    "max_tokens", (json_int_t)l->cfg.max_tokens);
 	json_t *rf;
-	if (l->cfg.json_schema)
+	c->schema = l->cfg.json_schema;
+	if (c->schema)
 		rf = json_pack("{s:s, s:{s:s, s:b, s:O}}", "type", "json_schema", "json_schema",
 		               "name", llm_part_name(c->part), "strict", 1, "schema",
 		               (json_t *)llm_schema(c->part));
@@ -400,7 +402,7 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 		pump(l);
 		return;
 	}
-	if (resp->status == 400 && l->cfg.json_schema && resp->body &&
+	if (resp->status == 400 && c->schema && resp->body &&
 	    (strstr(resp->body, "response_format") || strstr(resp->body, "json_schema"))) {
 		/* The server has no structured outputs: json_object from now on. */
 		l->cfg.json_schema = false;

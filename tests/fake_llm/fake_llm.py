@@ -100,7 +100,7 @@ def subjects(d):
     out += d.get("creator_themes") or []
     seen, uniq = set(), []
     for s in out:
-        k = s.lower().strip()
+        k = "".join(ch for ch in s.lower() if ch.isalnum())
         if k and k not in seen:
             seen.add(k)
             uniq.append(s)
@@ -294,6 +294,7 @@ class Handler(BaseHTTPRequestHandler):
             resp["choices"] = []
         rec["status"] = 200
         rec["content"] = content
+        rec["usage"] = resp["usage"]
         self.send(200, resp)
 
 
