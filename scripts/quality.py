@@ -4,7 +4,9 @@ checks a content strategist would otherwise do by eye.
 
   B=build python3 scripts/quality.py [--engine rules|llm|both] [--show]
 
-Each job of examples/jobs.json becomes an engine input the way the pipeline
+Each job of examples/jobs.json (generated data) and examples/jobs-handwritten.json
+(written as creators write: no punctuation, emoji, hashtags, Spanish and
+Portuguese; scripts/handwritten_fixtures.py) becomes an engine input the way the pipeline
 builds it (30 reels per account, transcripts of the 5 most viewed reels,
 segments joined with a space: sql/store.c), is run through
 build/bin/viralsup-analyze, and the output is checked. The llm engine runs
@@ -217,7 +219,7 @@ def main():
     ap.add_argument("--show", action="store_true")
     ap.add_argument("--details", action="store_true")
     a = ap.parse_args()
-    jobs = load("examples/jobs.json")
+    jobs = load("examples/jobs.json") + load("examples/jobs-handwritten.json")
     inputs = [job_input(j) for j in jobs]
     creators = [j["primary_username"] for j in jobs]
     engines = ["rules", "llm"] if a.engine == "both" else [a.engine]

@@ -305,25 +305,47 @@ static double effectiveness(const struct an_reel *r)
 	return round(s * 10) / 10;
 }
 
+/* More than 14 words and no sentence punctuation at all: an auto-caption run-on. */
+static bool unpunctuated(const char *h)
+{
+	return word_count(h) > 14 && !strpbrk(h, ".!?,;:") && !strstr(h, "…");
+}
+
+/* The caption's first sentence without its trailing hashtag wall ("... these 👇 #a #b"). */
+static const char *caption_hook(struct an_ctx *c, const struct an_reel *r)
+{
+	if (!r->desc)
+		return "";
+	char *h = text_first_sentence(&c->arena, r->desc, r->desc_len, AN_HOOK_MAX_CHARS);
+	for (;;) {
+		size_t n = strlen(h);
+		while (n > 0 && h[n - 1] == ' ')
+			h[--n] = '\0';
+		char *sp = strrchr(h, ' ');
+		char *last = sp ? sp + 1 : h;
+		if (*last != '#' || last == h)
+			break;
+		*last = '\0';
+	}
+	return h;
+}
+
 void hooks_extract_one(struct an_ctx *c, struct an_reel *r)
 {
 	const char *h =
 	    r->tr ? text_first_sentence(&c->arena, r->tr, r->tr_len, AN_HOOK_MAX_CHARS) : "";
 	r->hook_src = HOOK_SRC_TRANSCRIPT;
-	/* An auto-caption without punctuation gives no first sentence, only a cut
-	 * ("... a gentle cleanser a dark and sunscreen…"): the caption's first line
-	 * is then the better hook. */
-	size_t hl = strlen(h);
-	if (hl > 3 && !strcmp(h + hl - 3, "…") && r->desc) {
-		const char *d =
-		    text_first_sentence(&c->arena, r->desc, r->desc_len, AN_HOOK_MAX_CHARS);
+	/* An auto-caption without punctuation gives no first sentence, only the
+	 * whole text ("ok so stop buying ten serums you need like three things a
+	 * gentle cleanser ..."): the caption's first line, which the creator wrote
+	 * as a hook, is then the better one. */
+	if (*h && unpunctuated(h) && r->desc) {
+		const char *d = caption_hook(c, r);
 		if (*d)
 			h = "";
 	}
 	if (!*h) {
-		h = r->desc
-		        ? text_first_sentence(&c->arena, r->desc, r->desc_len, AN_HOOK_MAX_CHARS)
-		        : "";
+		h = caption_hook(c, r);
 		r->hook_src = HOOK_SRC_CAPTION;
 	}
 	if (!*h) {

@@ -410,7 +410,7 @@ static bool already_made(struct an_ctx *c, const char *const *made, int n, const
  * The hook with final punctuation: "." unless it already ends with . ! ? …
  * (before any trailing emoji, which stay at the end).
  */
-static const char *punctuate(struct arena *a, const char *h)
+static const char *punctuate_end(struct arena *a, const char *h)
 {
 	size_t n = strlen(h), e = n;
 	while (e > 0) {
@@ -441,6 +441,19 @@ static const char *punctuate(struct arena *a, const char *h)
 		cut--;
 	return arena_printf(a, "%.*s.%s%s", (int)cut, h, e < n ? " " : "",
 	                    e < n ? h + e + (h[e] == ' ') : "");
+}
+
+/* Final punctuation, and a capital first letter ("stop over exfoliating" from an
+ * all-lower-case caption is "Stop over exfoliating."). */
+static const char *punctuate(struct arena *a, const char *h)
+{
+	const char *r = punctuate_end(a, h);
+	if (r[0] >= 'a' && r[0] <= 'z') {
+		char *u = arena_strndup(a, r, strlen(r));
+		u[0] = (char)(u[0] - 32);
+		r = u;
+	}
+	return r;
 }
 
 static const char *solution_text(struct an_ctx *c, enum hook_type t, const char *topic,

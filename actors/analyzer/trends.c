@@ -503,11 +503,18 @@ static bool rare_better(const struct term *a, double la, const struct term *b, d
 	return strcmp(a->key, b->key) < 0;
 }
 
+/* Known already, also as its singular or plural ("squat" / "squats"). */
 static bool subject_known(const struct an_ctx *c, const char *text)
 {
-	for (int i = 0; i < c->nsubjects; i++)
-		if (!strcasecmp(c->subjects[i].text, text))
+	size_t n = strlen(text);
+	for (int i = 0; i < c->nsubjects; i++) {
+		const char *k = c->subjects[i].text;
+		size_t m = strlen(k);
+		if (!strcasecmp(k, text) ||
+		    (m == n + 1 && (k[n] == 's' || k[n] == 'S') && !strncasecmp(k, text, n)) ||
+		    (n == m + 1 && (text[m] == 's' || text[m] == 'S') && !strncasecmp(k, text, m)))
 			return true;
+	}
 	return false;
 }
 
