@@ -736,7 +736,14 @@ void llm_merge_hook_analysis(json_t *out, size_t index, const json_t *analysis, 
 	const char *k;
 	json_t *v;
 	json_object_foreach(json_object_get(analysis, "hook_analysis"), k, v)
-	    set(ha, k, json_deep_copy(v));
+	{
+		/* Numbers stay measured: the score is the rules engine's (from the reel's
+		 * outlier score); the model's own guess is kept beside it. */
+		if (!strcmp(k, "effectiveness_score") && json_object_get(ha, k))
+			set(ha, "model_effectiveness_score", json_deep_copy(v));
+		else
+			set(ha, k, json_deep_copy(v));
+	}
 	set(e, "engagement_correlation",
 	    json_deep_copy(json_object_get(analysis, "engagement_correlation")));
 	set(e, "generated_by", json_string(by));
