@@ -950,7 +950,9 @@ static int hook_token(void *ud, const struct token *tk)
 			}
 			e = table_find(t, key, o, TERM_WORDS);
 		}
-		if (!e || !is_topic(h->c, e))
+		/* Not a vague word or a profession: in "The hidden side of cheap flights
+		 * tourists never see", "tourists" is the template's audience, not its topic. */
+		if (!e || !is_topic(h->c, e) || is_profession(e->key))
 			continue;
 		/* Most reels wins; then the longer phrase; then the first one. */
 		if (total(e) > h->best_reels || (total(e) == h->best_reels && n > h->best_words)) {
