@@ -456,6 +456,16 @@ static const char *punctuate(struct arena *a, const char *h)
 	return r;
 }
 
+/* A strategy field inside a sentence: "Women 25-35 ..." -> "women 25-35 ..." (not "UK ..."). */
+static const char *mid_sentence(struct arena *a, const char *s)
+{
+	if (!(s[0] >= 'A' && s[0] <= 'Z') || (s[1] >= 'A' && s[1] <= 'Z'))
+		return s;
+	char *d = arena_strndup(a, s, strlen(s));
+	d[0] = (char)(d[0] + 32);
+	return d;
+}
+
 static const char *solution_text(struct an_ctx *c, enum hook_type t, const char *topic,
                                  const char *hook)
 {
@@ -568,12 +578,76 @@ static void voice(struct an_ctx *c, json_t **voice_out, const char **energy)
 		            : w / n <= 20 ? "medium-length sentences"
 		                          : "long, explanatory sentences";
 	an_set(v, "sentence_structure", an_str(structure));
-	an_set(v, "transition_words", json_array());
+	/* Transition words and energy from everything the creator said or wrote
+	 * (captions and transcripts of all its reels), by fixed word lists. */
+	static const char *const transitions[] = {
+	    "so",     "but",   "then",     "because",   "first",    "next",   "finally", "also",
+	    "plus",   "and",   "honestly", "basically", "actually", "anyway", "pero",    "entonces",
+	    "porque", "então", "mas",      "tipo",      "y",        NULL};
+	int tcount[sizeof transitions / sizeof transitions[0]] = {0};
+	bool emoji = false, caps = false;
+	for (int i = 0; i < c->nreels; i++) {
+		const struct an_reel *r = &c->reels[i];
+		if (r->account != c->primary)
+			continue;
+		const char *texts[2] = {r->desc, r->tr};
+		size_t lens[2] = {r->desc_len, r->tr_len};
+		for (int t = 0; t < 2; t++) {
+			size_t tn = lens[t] < AN_TRANSCRIPT_SCAN ? lens[t] : AN_TRANSCRIPT_SCAN;
+			const char *p = texts[t];
+			for (size_t k = 0; p && k < tn;) {
+				if ((unsigned char)p[k] == 0xF0)
+					emoji = true;
+				excl |= p[k] == '!';
+				quest |= p[k] == '?';
+				size_t e = k;
+				while (e < tn && ((p[e] >= 'a' && p[e] <= 'z') ||
+				                  (p[e] >= 'A' && p[e] <= 'Z') ||
+				                  (unsigned char)p[e] >= 0x80))
+					e++;
+				if (e == k) {
+					k++;
+					continue;
+				}
+				char low[16];
+				size_t wl = e - k, up = 0;
+				if (wl < sizeof low) {
+					for (size_t q = 0; q < wl; q++) {
+						up += p[k + q] >= 'A' && p[k + q] <= 'Z';
+						low[q] = (p[k + q] >= 'A' && p[k + q] <= 'Z')
+						             ? (char)(p[k + q] + 32)
+						             : p[k + q];
+					}
+					low[wl] = '\0';
+					caps |= wl >= 3 && up == wl;
+					for (int q = 0; transitions[q]; q++)
+						tcount[q] += !strcmp(low, transitions[q]);
+				}
+				k = e;
+			}
+		}
+	}
+	json_t *tw = json_array();
+	for (int round = 0; round < 6; round++) {
+		int best = -1;
+		for (int q = 0; transitions[q]; q++)
+			if (tcount[q] > 0 && (best < 0 || tcount[q] > tcount[best]))
+				best = q;
+		if (best < 0)
+			break;
+		an_push(tw, an_str(transitions[best]));
+		tcount[best] = 0;
+	}
+	an_set(v, "transition_words", tw);
 	json_t *m = json_array();
 	if (excl)
 		an_push(m, an_str("exclamations"));
 	if (quest)
 		an_push(m, an_str("questions"));
+	if (emoji)
+		an_push(m, an_str("emoji"));
+	if (caps)
+		an_push(m, an_str("words in capitals"));
 	an_set(v, "energy_markers", m);
 	*voice_out = v;
 	*energy = !n ? NULL : excl ? "high" : "medium";
@@ -855,8 +929,8 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 
 		/* The script. */
 		/* The audience's problem; the goals are the creator's, not the audience's pain. */
-		const char *problem =
-		    arena_printf(&c->arena, "Most %s struggle with %s.", c->audience, d.topic);
+		const char *problem = arena_printf(&c->arena, "Most %s struggle with %s.",
+		                                   mid_sentence(&c->arena, c->audience), d.topic);
 		/* "Same structure" only when the hook kept the source's words; a template
 		 * applied to a topic has no proof of its own. */
 		const char *proof =
@@ -872,9 +946,9 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		                       "median).",
 		                       (long long)r->views, r->outlier)
 		        : "";
-		const char *solution =
-		    arena_printf(&c->arena, "%s Film it as %s.%s",
-		                 solution_text(c, d.type, d.topic, d.hook), c->content_type, proof);
+		const char *solution = arena_printf(
+		    &c->arena, "%s Film it as %s.%s", solution_text(c, d.type, d.topic, d.hook),
+		    mid_sentence(&c->arena, c->content_type), proof);
 		const char *cta = cta_text(c, d.topic);
 		const char *full =
 		    arena_printf(&c->arena, "HOOK: %s\n\nPROBLEM: %s\n\nSOLUTION: %s\n\nCTA: %s",

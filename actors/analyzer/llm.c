@@ -58,6 +58,7 @@ struct llm_job {
 	char job_id[64];
 	ev_timer deadline;
 	bool running, finished, expired;
+	bool cancelling; /* job_cancel_calls is walking the calls: finish after it */
 	llm_done_fn done;
 	void *arg;
 	struct call *calls;
@@ -527,14 +528,16 @@ static void call_end(struct call *c, json_t *reply, const char *why)
 			call_submit(call_new(j, LLM_SCRIPT, i, idx));
 			json_decref(idx);
 		}
-	if (j->pending == 0)
+	if (j->pending == 0 && !j->cancelling)
 		job_finish(j);
 }
 
-/* Ends every call of the job (each is noted as why). */
+/* Ends every call of the job (each is noted as why). The job is not finished
+ * (its callback may free it) until the walk is over. */
 static void job_cancel_calls(struct llm_job *j)
 {
 	struct llm *l = j->l;
+	j->cancelling = true;
 	while (j->calls) {
 		struct call *c = j->calls;
 		if (c->queued)
@@ -545,6 +548,7 @@ static void job_cancel_calls(struct llm_job *j)
 		else
 			call_end(c, NULL, j->expired ? "job deadline reached" : "cancelled");
 	}
+	j->cancelling = false;
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -553,7 +557,9 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	struct llm_job *j = w->data;
 	j->expired = true;
-	job_cancel_calls(j); /* the last call_end finishes the job */
+	job_cancel_calls(j);
+	if (j->pending == 0)
+		job_finish(j); /* may free j */
 }
 
 void llm_job_run(struct llm_job *j, llm_done_fn done, void *arg)

@@ -590,3 +590,33 @@ TEST(llm_parse_reply_tolerates_fences_and_rejects_wrong_shapes)
 	ASSERT(!llm_parse_reply(LLM_SCRIPT, "I can't help with that.", 23, why, sizeof why));
 	ASSERT_CONTAINS(why, "no JSON object");
 }
+
+static void on_done_free(struct llm_job *j, void *arg)
+{
+	llm_job_free(j); /* as the analyzer does: the job ends inside its callback */
+	*(bool *)arg = true;
+}
+
+TEST(llm_job_may_be_freed_by_its_callback_when_the_deadline_cancels_it)
+{
+	fake_start("slow:::3000");
+	struct llm_config cfg = config(300);
+	json_t *in = job_input(), *out;
+	char err[200];
+	ASSERT_EQ_INT(analysis_run(in, &out, err, sizeof err), 0);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct llm *l = llm_new(loop, &cfg);
+	struct llm_job *j = llm_job_new(l, in, out, "test");
+	bool done = false;
+	llm_job_run(j, on_done_free, &done);
+	double t0 = test_now_ms();
+	while (!done) {
+		if (test_now_ms() - t0 > 5000)
+			FAIL("not done 5 s after a 300 ms deadline");
+		ev_run(loop, EVRUN_ONCE);
+	}
+	ASSERT_EQ_STR(str(out, "analysis_data.engine.used"), "rules");
+	llm_free(l);
+	ev_loop_destroy(loop);
+	json_decref(in), json_decref(out);
+}
