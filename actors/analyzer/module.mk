@@ -11,3 +11,4 @@ $(eval $(call fuzzer,fuzz_analysis,tests/fuzz/fuzz_analysis.c $(ANALYSIS_SRCS)))
 # viralsup-analyze: the engines on one input document (stdin -> stdout), for
 # make quality and for reading what a prompt change does.
 $(eval $(call program,viralsup-analyze,actors/analyzer/analyze_file.c,analysis_llm analysis curlev ipc))
+$(eval $(call fuzzer,fuzz_llm_reply,tests/fuzz/fuzz_llm_reply.c actors/analyzer/llm_prompt.c))
