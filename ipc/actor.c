@@ -19,12 +19,10 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 {
 	struct actor *a = ud;
 	char name[64] = "", role[32] = "", reason[160] = "";
-	int64_t index = 0;
+	int64_t index = 0, pid = 0;
+	(void)c;
 
 	switch (m->type) {
-	case MSG_PING:
-		conn_answer_ping(c, m);
-		break;
 	case MSG_PEER_UP:
 	case MSG_PEER_DOWN:
 		if (msg_copy_str(m->body, "name", name, sizeof name) < 0 ||
@@ -34,8 +32,10 @@ static void parent_on_msg(struct conn *c, const struct msg *m, void *ud)
 			break;
 		}
 		msg_copy_str(m->body, "reason", reason, sizeof reason);
+		msg_get_int(m->body, "pid", &pid);
 		if (a->on_peer)
-			a->on_peer(a, name, role, (int)index, m->type == MSG_PEER_UP, reason);
+			a->on_peer(a, name, role, (int)index, (int)pid, m->type == MSG_PEER_UP,
+			           reason);
 		break;
 	default:
 		if (a->on_parent_msg)
@@ -85,6 +85,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload; ignored");
+		return;
+	}
 	begin_stop(w->data, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -133,9 +137,11 @@ void actor_init(struct actor *a, const char *role, int argc, char **argv)
 	a->loop = ev_default_loop(EVFLAG_AUTO);
 	ev_signal_init(&a->sigterm, on_signal, SIGTERM);
 	ev_signal_init(&a->sigint, on_signal, SIGINT);
-	a->sigterm.data = a->sigint.data = a;
+	ev_signal_init(&a->sighup, on_signal, SIGHUP);
+	a->sigterm.data = a->sigint.data = a->sighup.data = a;
 	ev_signal_start(a->loop, &a->sigterm);
 	ev_signal_start(a->loop, &a->sigint);
+	ev_signal_start(a->loop, &a->sighup);
 
 	env = getenv("VIRALSUP_PARENT_FD");
 	if (env && *env) {

@@ -35,9 +35,10 @@ struct actor {
 
 	/* Optional hooks, set before actor_run. */
 	void *ud;
-	/* PEER_UP / PEER_DOWN from the supervisor. */
-	void (*on_peer)(struct actor *a, const char *name, const char *role, int index, bool up,
-	                const char *reason);
+	/* PEER_UP / PEER_DOWN from the supervisor (reason: "ready", "signal 9 (Killed)",
+	 * "exit 3", "hung (no answer in 5000 ms)", ...). */
+	void (*on_peer)(struct actor *a, const char *name, const char *role, int index, int pid,
+	                bool up, const char *reason);
 	/* Any other message from the supervisor (e.g. CONTROL forwarded to us). */
 	void (*on_parent_msg)(struct actor *a, const struct msg *m);
 	/* Called once on SIGTERM/SIGINT/parent EOF before the loop stops;
@@ -46,7 +47,7 @@ struct actor {
 	void (*on_stop)(struct actor *a);
 
 	int exit_code;
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	bool stopping;
 };
 

@@ -37,6 +37,7 @@ static const struct key_decl keys[] = {
     {"supervisor.intensity", KEY_INT, "10", "VIRALSUP_RESTART_INTENSITY", 1, 100000},
     {"supervisor.period_ms", KEY_INT, "10000", "VIRALSUP_RESTART_PERIOD_MS", 1, 3600000},
     {"supervisor.log_ring", KEY_INT, "2000", NULL, 10, 1000000},
+    {"supervisor.watchdog_ms", KEY_INT, "5000", "VIRALSUP_WATCHDOG_MS", 100, 600000},
     {"supervisor.migrate", KEY_BOOL, "true", "VIRALSUP_MIGRATE", 0, 0},
     {"log.level", KEY_STR, "info", "VIRALSUP_LOG_LEVEL", 0, 0},
     {"database.url", KEY_STR, "", "DATABASE_URL", 0, 0},

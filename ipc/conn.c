@@ -49,6 +49,10 @@ struct conn {
 	bool closed;
 	char reason[160];
 	int peer_pid;
+	/* Ids of our requests that timed out: their replies may still come
+	 * (a slow peer), and are dropped rather than taken for a protocol error. */
+	uint64_t expired[32];
+	unsigned nexpired;
 	msgpack_zone zone;
 	/* Set when accepted by a listener, to keep its count right. */
 	struct listener *owner;
@@ -60,6 +64,8 @@ struct listener {
 	int fd;
 	ev_io io;
 	char *path;
+	dev_t dev; /* of the socket file we bound: listener_free unlinks only that */
+	ino_t ino;
 	int max_conns, nconns;
 	const struct conn_ops *ops;
 	void *ud;
@@ -149,6 +155,13 @@ void conn_close(struct conn *c, const char *reason)
 
 static void dispatch(struct conn *c, const struct msg *m)
 {
+	/* Every connection answers PING from its own loop: a peer's liveness
+	 * check (the supervisor's watchdog, the scheduler's probe of a slow
+	 * worker) proves the loop runs, whatever else the actor does. */
+	if (m->type == MSG_PING && !m->re) {
+		conn_answer_ping(c, m);
+		return;
+	}
 	if (m->re) {
 		for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
 			struct pending *p = *pp;
@@ -160,6 +173,14 @@ static void dispatch(struct conn *c, const struct msg *m)
 			free(p);
 			return;
 		}
+		for (unsigned i = 0; i < sizeof c->expired / sizeof c->expired[0]; i++)
+			if (c->expired[i] == m->re) {
+				log_debug("late %s from %s (request %llu timed out): dropped",
+				          msg_type_name(m->type), c->peer,
+				          (unsigned long long)m->re);
+				c->expired[i] = 0;
+				return;
+			}
 	}
 	if (c->ops->on_msg)
 		c->ops->on_msg(c, m, c->ud);
@@ -375,6 +396,7 @@ static void on_request_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 		if (*pp != p)
 			continue;
 		*pp = p->next;
+		c->expired[c->nexpired++ % (sizeof c->expired / sizeof c->expired[0])] = p->id;
 		conn_hold(c);
 		p->cb(c, NULL, -ETIMEDOUT, p->arg);
 		free(p);
@@ -500,6 +522,20 @@ static void on_accept_ready(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* Whether a live process still accepts connections on sa's path: a socket
+ * file left by a dead process refuses them (ECONNREFUSED), a live one, even
+ * a stopped one, accepts into its backlog. Such a path is never replaced. */
+static bool socket_path_served(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool served;
+	if (fd < 0)
+		return false;
+	served = connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0;
+	close(fd);
+	return served;
+}
+
 struct listener *listener_new(struct ev_loop *loop, const char *path, int max_conns,
                               const struct conn_ops *ops, void *ud,
                               void (*on_accept)(struct conn *c, void *ud))
@@ -510,6 +546,10 @@ struct listener *listener_new(struct ev_loop *loop, const char *path, int max_co
 
 	if (strlcpy(sa.sun_path, path, sizeof sa.sun_path) >= sizeof sa.sun_path) {
 		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if (socket_path_served(&sa)) {
+		errno = EADDRINUSE;
 		return NULL;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -531,6 +571,11 @@ struct listener *listener_new(struct ev_loop *loop, const char *path, int max_co
 	l->loop = loop;
 	l->fd = fd;
 	l->path = xstrdup(path);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	}
 	l->max_conns = max_conns > 0 ? max_conns : 64;
 	l->ops = ops;
 	l->ud = ud;
@@ -539,6 +584,12 @@ struct listener *listener_new(struct ev_loop *loop, const char *path, int max_co
 	l->io.data = l;
 	ev_io_start(loop, &l->io);
 	return l;
+}
+
+bool listener_path_is_ours(const struct listener *l)
+{
+	struct stat st;
+	return stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino;
 }
 
 int listener_count(const struct listener *l)
@@ -552,7 +603,8 @@ void listener_free(struct listener *l)
 		return;
 	ev_io_stop(l->loop, &l->io);
 	close(l->fd);
-	unlink(l->path);
+	if (listener_path_is_ours(l))
+		unlink(l->path);
 	for (struct conn *c = l->conns; c; c = c->lnext)
 		c->owner = NULL;
 	free(l->path);

@@ -8,7 +8,8 @@
  *   is full, and on_writable says when it has drained again.
  * - conn_request: a request with a reply timeout. The callback runs
  *   exactly once: with the reply, or with -ETIMEDOUT, or with -ECONNRESET
- *   when the connection closes first.
+ *   when the connection closes first. A reply arriving after its request
+ *   timed out (a slow peer) is dropped, not taken for a protocol error.
  * - listener: accepts connections on a socket path (mode 0600, peer uid
  *   must be ours or root), up to a connection limit.
  * - link: a client connection to a socket path that reconnects with
@@ -21,6 +22,7 @@
 #define VIRALSUP_IPC_CONN_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ipc/msg.h"
@@ -74,7 +76,8 @@ int conn_socketpair(int fds[2]);
 
 struct listener;
 /*
- * Listens on path (an existing socket file is replaced). Every accepted
+ * Listens on path. A socket file left by a dead process is replaced; one a
+ * live process still serves is not (NULL, errno EADDRINUSE). Every accepted
  * connection becomes a conn with ops/ud; on_accept (optional) sees it
  * first. Returns NULL with errno set on failure.
  */
@@ -82,7 +85,9 @@ struct listener *listener_new(struct ev_loop *loop, const char *path, int max_co
                               const struct conn_ops *ops, void *ud,
                               void (*on_accept)(struct conn *c, void *ud));
 int listener_count(const struct listener *l);
-/* Stops listening, unlinks the path; established conns stay open. */
+/* Whether the path still names the socket this listener bound (not deleted or replaced). */
+bool listener_path_is_ours(const struct listener *l);
+/* Stops listening, unlinks the path if it is still ours; established conns stay open. */
 void listener_free(struct listener *l);
 
 struct link;

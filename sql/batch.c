@@ -54,12 +54,20 @@ static const char SQL_BATCH_GET[] =
     " finished_at IS NOT NULL OR completed_jobs + failed_jobs >= total_jobs, 0," SQL_BATCH_TAIL
     " FROM batches WHERE id = $1::uuid";
 
+/* The newest batch still open: finished_at unset and jobs left to finish. */
+static const char SQL_BATCH_FIND[] =
+    "SELECT id, 0, 0, total_jobs, completed_jobs, failed_jobs, false, 0," SQL_BATCH_TAIL
+    " FROM batches WHERE finished_at IS NULL AND completed_jobs + failed_jobs < total_jobs"
+    " ORDER BY started_at DESC LIMIT 1";
+
 /* $1 id. Admin actions: lock the row, act only from the right states. */
 static const char SQL_MAKE_DUE[] =
     "WITH cur AS (SELECT id, status FROM viral_ideas_queue WHERE id = $1::uuid FOR UPDATE),"
     " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', next_attempt_at = NULL,"
     "  attempts = CASE WHEN cur.status IN ('failed', 'completed') THEN 0 ELSE q.attempts END,"
     "  rescues = CASE WHEN cur.status IN ('failed', 'completed') THEN 0 ELSE q.rescues END,"
+    "  crash_suspect = CASE WHEN cur.status IN ('failed', 'completed') THEN false"
+    "   ELSE q.crash_suspect END,"
     "  error_message = NULL, lease_expires_at = NULL,"
     "  transition_reason = 'process now requested'"
     "  FROM cur WHERE q.id = cur.id AND cur.status <> 'processing' RETURNING 1)"
@@ -80,7 +88,7 @@ static const char SQL_CANCEL[] =
 static const char SQL_RETRY[] =
     "WITH cur AS (SELECT id, status FROM viral_ideas_queue WHERE id = $1::uuid FOR UPDATE),"
     " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', attempts = 0, rescues = 0,"
-    "  next_attempt_at = NULL, error_message = NULL, last_error = NULL,"
+    "  crash_suspect = false, next_attempt_at = NULL, error_message = NULL, last_error = NULL,"
     "  progress_percentage = 0, current_step = NULL, lease_expires_at = NULL,"
     "  transition_reason = 'retry requested'"
     "  FROM cur WHERE q.id = cur.id AND cur.status = 'failed' RETURNING 1)"
@@ -101,7 +109,8 @@ static const char SQL_RERUNS[] =
     "WITH due AS (SELECT id FROM viral_ideas_queue WHERE status = 'completed'"
     "  AND auto_rerun_enabled AND next_scheduled_run <= now()"
     "  ORDER BY next_scheduled_run LIMIT $1::int FOR UPDATE SKIP LOCKED),"
-    " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', attempts = 0, rescues = 0,"
+    " upd AS (UPDATE viral_ideas_queue q SET status = 'pending', attempts = 0, rescues = 0, "
+    "crash_suspect = false,"
     "  progress_percentage = 0, next_attempt_at = NULL, error_message = NULL,"
     "  current_step = 'Re-run scheduled', transition_reason = 'auto re-run due'"
     "  FROM due WHERE q.id = due.id RETURNING 1)"
@@ -112,7 +121,15 @@ static const char SQL_SCHEDULE_FIRE[] =
     " VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int), $3::bigint)"
     " ON CONFLICT DO NOTHING RETURNING 1";
 
-enum call_kind { CALL_BATCH, CALL_ACTION, CALL_NEWEST, CALL_COUNT, CALL_FIRE };
+enum call_kind {
+	CALL_BATCH,
+	CALL_ACTION,
+	CALL_NEWEST,
+	CALL_COUNT,
+	CALL_FIRE,
+	CALL_OWNERS,
+	CALL_BATCH_FIND
+};
 
 struct call {
 	enum call_kind kind;
@@ -141,9 +158,10 @@ static void on_result(struct pg *pg, PGresult *res, const char *err, void *arg)
 	struct call *c = arg;
 	(void)pg;
 	switch (c->kind) {
-	case CALL_BATCH: {
+	case CALL_BATCH:
+	case CALL_BATCH_FIND: {
 		struct batch_info b;
-		if (!err && PQntuples(res) < 1)
+		if (!err && PQntuples(res) < 1 && c->kind == CALL_BATCH)
 			err = "no such batch";
 		if (!err)
 			read_batch(res, &b);
@@ -184,6 +202,22 @@ static void on_result(struct pg *pg, PGresult *res, const char *err, void *arg)
 	case CALL_FIRE:
 		((count_fn)c->cb)(err ? -1 : PQntuples(res), err, c->arg);
 		break;
+	case CALL_OWNERS: {
+		int n = err ? 0 : PQntuples(res);
+		long long *ids = xcalloc((size_t)n + 1, sizeof *ids);
+		int *pids = xcalloc((size_t)n + 1, sizeof *pids);
+		bool *expired = xcalloc((size_t)n + 1, sizeof *expired);
+		for (int i = 0; i < n; i++) {
+			ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			pids[i] = atoi(PQgetvalue(res, i, 1));
+			expired[i] = PQgetvalue(res, i, 2)[0] == 't';
+		}
+		((owners_fn)c->cb)(err ? -1 : n, ids, pids, expired, err, c->arg);
+		free(ids);
+		free(pids);
+		free(expired);
+		break;
+	}
 	}
 	free(c);
 }
@@ -221,6 +255,11 @@ int batch_get_async(struct pg *pg, const char *batch_id, batch_fn cb, void *arg)
 {
 	const char *p[] = {batch_id};
 	return call(pg, CALL_BATCH, SQL_BATCH_GET, 1, p, (void *)cb, arg);
+}
+
+int batch_find_open_async(struct pg *pg, batch_fn cb, void *arg)
+{
+	return call(pg, CALL_BATCH_FIND, SQL_BATCH_FIND, 0, NULL, (void *)cb, arg);
 }
 
 int job_make_due_async(struct pg *pg, const char *id, job_action_fn cb, void *arg)
@@ -277,15 +316,34 @@ int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long lo
 }
 
 /* $1 node, $2 role, $3 the new owner. */
-static const char SQL_RETIRE[] =
-    "WITH r AS (UPDATE owners SET stopped_at = now() WHERE node = $1 AND role = $2"
-    "  AND id <> $3::bigint AND stopped_at IS NULL RETURNING 1) SELECT count(*) FROM r";
+static const char SQL_OWNERS_OF_NODE[] =
+    "SELECT id, pid, heartbeat_at + heartbeat_expiry < now() FROM owners"
+    " WHERE node = $1 AND role = $2 AND id <> $3::bigint AND stopped_at IS NULL";
 
-int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
-                             count_fn cb, void *arg)
+int owners_of_node_async(struct pg *pg, const char *node, const char *role, long long owner,
+                         owners_fn cb, void *arg)
 {
 	char o[24];
 	snprintf(o, sizeof o, "%lld", owner);
 	const char *p[] = {node, role, o};
-	return call(pg, CALL_COUNT, SQL_RETIRE, 3, p, (void *)cb, arg);
+	return call(pg, CALL_OWNERS, SQL_OWNERS_OF_NODE, 3, p, (void *)cb, arg);
+}
+
+/* $1 owner ids. */
+static const char SQL_RETIRE[] =
+    "WITH r AS (UPDATE owners SET stopped_at = now() WHERE id = ANY($1::bigint[])"
+    "  AND stopped_at IS NULL RETURNING 1) SELECT count(*) FROM r";
+
+int owners_retire_async(struct pg *pg, int n, const long long *ids, count_fn cb, void *arg)
+{
+	size_t cap = (size_t)n * 24 + 3, len = 0;
+	char *arr = xmalloc(cap);
+	arr[len++] = '{';
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(arr + len, cap - len, "%s%lld", i ? "," : "", ids[i]);
+	snprintf(arr + len, cap - len, "}");
+	const char *p[] = {arr};
+	int r = call(pg, CALL_COUNT, SQL_RETIRE, 1, p, (void *)cb, arg);
+	free(arr);
+	return r;
 }

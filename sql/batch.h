@@ -37,6 +37,10 @@ int batch_join_async(struct pg *pg, const char *batch_id, batch_fn cb, void *arg
 /* Reads a batch's counters (finished when completed + failed >= total). */
 int batch_get_async(struct pg *pg, const char *batch_id, batch_fn cb, void *arg);
 
+/* The newest open batch (batch_id "" when none): a restarted scheduler, or
+ * another node, resumes it (batches live in the database, not in a process). */
+int batch_find_open_async(struct pg *pg, batch_fn cb, void *arg);
+
 /* Result of an admin action on one job. */
 enum job_action_rc {
 	JOB_ACTION_OK = 0,
@@ -78,12 +82,18 @@ int schedule_fire_async(struct pg *pg, const char *name, int interval_s, long lo
                         count_fn cb, void *arg);
 
 /*
- * A process of this role on this node started as owner: earlier owners of
- * the same node and role are dead (the supervisor runs one per node), so
- * they are marked stopped and their jobs become claimable at once instead
- * of after their heartbeat expires. Requires node ids unique per node.
+ * The live-looking owners (not stopped) of a node and role but owner: ids,
+ * pids and whether their heartbeat expired, valid during the call; n = -1
+ * on error. A scheduler that starts retires those it knows are dead (their
+ * process is gone from this host, or their heartbeat expired) so their jobs
+ * are claimable at once, and leaves live ones alone: a second viralsup on
+ * the same host and database is another owner, not a predecessor.
  */
-int owners_retire_node_async(struct pg *pg, const char *node, const char *role, long long owner,
-                             count_fn cb, void *arg);
+typedef void (*owners_fn)(int n, const long long *ids, const int *pids, const bool *expired,
+                          const char *err, void *arg);
+int owners_of_node_async(struct pg *pg, const char *node, const char *role, long long owner,
+                         owners_fn cb, void *arg);
+/* Marks the n owners stopped (their jobs become claimable); count retired. */
+int owners_retire_async(struct pg *pg, int n, const long long *ids, count_fn cb, void *arg);
 
 #endif

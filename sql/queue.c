@@ -34,19 +34,20 @@ static const char SQL_OWNER_STOP[] =
     "RETURNING id";
 
 /*
- * $1 owner, $2 K, $3 lease ms, $4 legacy stuck ms, $5 rescue cap.
+ * $1 owner, $2 K, $3 lease ms, $4 legacy stuck ms, $5 only this id or NULL.
  * Two candidate sets, each read through its own partial index and locked
- * with SKIP LOCKED, merged in priority/FIFO order. A reclaimed row is a
- * crash rescue; past the cap it is failed here instead of handed out.
+ * with SKIP LOCKED, merged in priority/FIFO order. A reclaimed row (lease
+ * expired, owner dead or stopped, legacy row) is no strike against the job:
+ * its holder went away, not necessarily because of it (docs/RELIABILITY.md).
  */
 static const char SQL_CLAIM[] =
     "WITH stale AS ("
     " SELECT q.id, q.priority, q.submitted_at,"
     "  CASE WHEN q.lease_expires_at < now() THEN 'lease expired'"
     "       WHEN q.lease_token IS NULL THEN 'legacy row stuck in processing'"
-    "       ELSE 'owner heartbeat expired' END AS why"
+    "       ELSE 'owner gone' END AS why"
     " FROM viral_ideas_queue q"
-    " WHERE q.status = 'processing' AND ($6::uuid IS NULL OR q.id = $6::uuid)"
+    " WHERE q.status = 'processing' AND ($5::uuid IS NULL OR q.id = $5::uuid)"
     "  AND (q.lease_expires_at < now()"
     "   OR (q.lease_token IS NULL AND COALESCE(q.started_processing_at, q.updated_at,"
     "        q.submitted_at) < now() - $4::int * interval '1 millisecond')"
@@ -59,7 +60,7 @@ static const char SQL_CLAIM[] =
     " SELECT q.id, q.priority, q.submitted_at, NULL::text AS why"
     " FROM viral_ideas_queue q"
     " WHERE q.status = 'pending' AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= now())"
-    "  AND ($6::uuid IS NULL OR q.id = $6::uuid)"
+    "  AND ($5::uuid IS NULL OR q.id = $5::uuid)"
     " ORDER BY q.priority, q.submitted_at"
     " LIMIT $2::int"
     " FOR UPDATE OF q SKIP LOCKED"
@@ -69,24 +70,15 @@ static const char SQL_CLAIM[] =
     " LIMIT $2::int"
     "), upd AS ("
     " UPDATE viral_ideas_queue q SET"
-    "  status = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int THEN 'failed'"
-    "           ELSE 'processing' END,"
-    "  rescues = q.rescues + (p.why IS NOT NULL)::int,"
+    "  status = 'processing',"
     "  attempts = q.attempts + 1,"
     "  started_processing_at = now(),"
     "  progress_percentage = CASE WHEN p.why IS NULL THEN 0 ELSE q.progress_percentage END,"
     "  lease_owner = $1::bigint,"
     "  lease_token = gen_random_uuid(),"
-    "  lease_expires_at = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int THEN NULL"
-    "                     ELSE now() + $3::int * interval '1 millisecond' END,"
+    "  lease_expires_at = now() + $3::int * interval '1 millisecond',"
     "  next_attempt_at = NULL,"
-    "  error_message = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int"
-    "   THEN format('poison job: in flight during %s crashes or lost leases (cap %s); last: %s',"
-    "               q.rescues + 1, $5::int, p.why) ELSE q.error_message END,"
-    "  current_step = CASE WHEN p.why IS NOT NULL AND q.rescues >= $5::int"
-    "   THEN 'Processing error: crash rescue limit reached' ELSE q.current_step END,"
     "  transition_reason = CASE WHEN p.why IS NULL THEN 'claimed'"
-    "   WHEN q.rescues >= $5::int THEN format('poison: %s, rescue cap %s reached', p.why, $5::int)"
     "   ELSE format('reclaimed from owner %s: %s', COALESCE(q.lease_owner::text, 'none'), p.why)"
     "   END"
     " FROM pick p WHERE q.id = p.id"
@@ -96,8 +88,9 @@ static const char SQL_CLAIM[] =
     "  COALESCE(u.priority, 5), u.attempts, u.max_attempts, u.rescues,"
     "  COALESCE(u.total_runs, 0) + 1, u.reclaimed, u.batch_id,"
     "  (SELECT COALESCE(json_agg(c.competitor_username ORDER BY c.added_at, c.competitor_username),"
-    "    '[]'::json) FROM viral_ideas_competitors c WHERE c.queue_id = u.id AND c.is_active)"
-    " FROM upd u WHERE u.status = 'processing'"
+    "    '[]'::json) FROM viral_ideas_competitors c WHERE c.queue_id = u.id AND c.is_active),"
+    "  u.crash_suspect"
+    " FROM upd u"
     " ORDER BY u.priority, u.submitted_at";
 
 /* $1 owner, $2 lease ms, $3 ids uuid[], $4 tokens uuid[]; returns the ids NOT renewed. */
@@ -152,13 +145,15 @@ static const char SQL_FAIL[] =
     "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
     " SELECT status FROM upd";
 
-/* $1 id, $2 token, $3 reason, $4 rescue cap. */
+/* $1 id, $2 token, $3 reason, $4 rescue cap. A strike: the job's unit ran alone in a
+ * worker that died, so the death is the job's own. */
 static const char SQL_RESCUE[] =
     "WITH upd AS (UPDATE viral_ideas_queue SET"
     "  status = CASE WHEN rescues >= $4::int THEN 'failed' ELSE 'pending' END,"
-    "  rescues = rescues + 1, next_attempt_at = NULL, last_error = $3::text,"
+    "  rescues = rescues + 1, crash_suspect = true, next_attempt_at = NULL,"
+    "  last_error = $3::text,"
     "  error_message = CASE WHEN rescues >= $4::int"
-    "   THEN format('poison job: crashed its handler %s times (cap %s); last: %s',"
+    "   THEN format('poison job: crashed its handler %s times running alone (cap %s); last: %s',"
     "               rescues + 1, $4::int, $3::text) ELSE error_message END,"
     "  current_step = CASE WHEN rescues >= $4::int"
     "   THEN 'Processing error: crash rescue limit reached' ELSE current_step END,"
@@ -168,6 +163,12 @@ static const char SQL_RESCUE[] =
     "   ELSE 'rescued: ' || $3::text END" SQL_FENCE
     "  RETURNING id, status, error_message, total_runs, batch_id)," SQL_ON_FAILED
     " SELECT status FROM upd";
+
+/* $1 id, $2 token, $3 reason. A worker died while this job's unit was there
+ * among others': no strike, but from now on the job runs alone. */
+static const char SQL_SUSPECT[] =
+    "UPDATE viral_ideas_queue SET crash_suspect = true, last_error = $3::text" SQL_FENCE
+    " RETURNING status";
 
 /*
  * Completion of one or many jobs in one transaction. $1 is a JSON array of
@@ -298,6 +299,7 @@ enum op {
 	OP_RELEASE,
 	OP_FAIL,
 	OP_RESCUE,
+	OP_SUSPECT,
 	OP_COMPLETE,
 	OP_COMPLETE_MANY,
 	OP_PROGRESS,
@@ -360,9 +362,7 @@ static void build_claim(struct stmt *s, const struct queue_claim_opts *o)
 	s->p[1] = num(s, 1, o->limit > 0 ? o->limit : 1);
 	s->p[2] = num(s, 2, o->lease_ms > 0 ? o->lease_ms : 60000);
 	s->p[3] = num(s, 3, o->legacy_stuck_ms > 0 ? o->legacy_stuck_ms : 60000);
-	s->p[4] = num(s, 4, o->rescue_cap > 0 ? o->rescue_cap : 3);
-	s->p[5] = o->only_id; /* NULL: any job */
-	s->n = 6;
+	s->p[4] = o->only_id; /* NULL: any job */
 }
 
 /* A PostgreSQL array literal of uuids; -EINVAL when an element is not uuid-shaped. */
@@ -451,6 +451,13 @@ static void build_rescue(struct stmt *s, const char *id, const char *token, cons
 	s->p[2] = reason ? reason : "handler crashed";
 	s->p[3] = num(s, 3, cap > 0 ? cap : 3);
 	s->n = 4;
+}
+
+static void build_suspect(struct stmt *s, const char *id, const char *token, const char *reason)
+{
+	build_fenced(s, OP_SUSPECT, SQL_SUSPECT, id, token);
+	s->p[2] = reason ? reason : "a worker died";
+	s->n = 3;
 }
 
 /* Appends one completion object to a JSON array being built in buf. The
@@ -611,6 +618,7 @@ static int parse_claim(const PGresult *res, struct queue_job **out)
 		j->reclaimed = PQgetvalue(res, r, 10)[0] == 't';
 		j->batch_id = dup_or_null(res, r, 11);
 		parse_competitors(j, PQgetvalue(res, r, 12));
+		j->crash_suspect = PQgetvalue(res, r, 13)[0] == 't';
 	}
 	*out = jobs;
 	return n;
@@ -905,6 +913,14 @@ int queue_rescue_async(struct pg *pg, const char *id, const char *token, const c
 {
 	struct stmt s = {0};
 	build_rescue(&s, id, token, reason, rescue_cap);
+	return run_async(pg, &s, (void *)cb, arg);
+}
+
+int queue_suspect_async(struct pg *pg, const char *id, const char *token, const char *reason,
+                        queue_done_fn cb, void *arg)
+{
+	struct stmt s = {0};
+	build_suspect(&s, id, token, reason);
 	return run_async(pg, &s, (void *)cb, arg);
 }
 

@@ -43,7 +43,6 @@ struct queue_claim_opts {
 	int lease_ms;        /* lease length, default 60000 */
 	int legacy_stuck_ms; /* lease-less processing rows older than this are reclaimed, default
 	                        60000 */
-	int rescue_cap;      /* crash rescues allowed before a job is failed, default 3 */
 	const char *only_id; /* claim just this job (process now), or NULL */
 };
 
@@ -58,8 +57,9 @@ struct queue_job {
 	char **competitors;     /* active competitor usernames */
 	int ncompetitors;
 	int priority, attempts, max_attempts, rescues;
-	int analysis_run; /* the run this claim is for: completed runs + 1 */
-	bool reclaimed;   /* taken over from a dead owner / expired lease / legacy row */
+	int analysis_run;   /* the run this claim is for: completed runs + 1 */
+	bool reclaimed;     /* taken over from a dead owner / expired lease / legacy row */
+	bool crash_suspect; /* a worker died while its unit was there among others: runs alone */
 };
 void queue_jobs_free(struct queue_job *jobs, int n);
 
@@ -109,7 +109,8 @@ int queue_release(PGconn *c, const char *id, const char *token, const char *reas
 /* Permanently failed with error_message = error. */
 int queue_fail(PGconn *c, const char *id, const char *token, const char *error, char *err,
                size_t errlen);
-/* The holder crashed: back to pending now, or QUEUE_GAVE_UP (failed) past rescue_cap rescues. */
+/* A strike: the worker running this job's unit alone died. Back to pending now (marked
+ * crash_suspect), or QUEUE_GAVE_UP (failed, "poison job") past rescue_cap strikes. */
 int queue_rescue(PGconn *c, const char *id, const char *token, const char *reason, int rescue_cap,
                  char *err, size_t errlen);
 /* Result row (upsert on queue_id, analysis_run) + completed + counters + next_scheduled_run +
@@ -122,8 +123,8 @@ int queue_progress(PGconn *c, const char *id, const char *token, int pct, const 
 /* Deletes up to max_rows job_events older than retention_s; rows deleted or -1. */
 long long queue_prune_events(PGconn *c, int retention_s, int max_rows, char *err, size_t errlen);
 
-/* The claim statement's text ($1 owner, $2 K, $3 lease ms, $4 legacy ms, $5 rescue cap,
- * $6 only_id or NULL), for EXPLAIN in tools and docs. */
+/* The claim statement's text ($1 owner, $2 K, $3 lease ms, $4 legacy ms, $5 only_id or
+ * NULL), for EXPLAIN in tools and docs. */
 const char *queue_claim_sql(void);
 
 /* ---- async, on a struct pg: 0 when accepted (cb runs once later), or -errno from pg_query ---- */
@@ -150,6 +151,10 @@ int queue_fail_async(struct pg *pg, const char *id, const char *token, const cha
                      queue_done_fn cb, void *arg);
 int queue_rescue_async(struct pg *pg, const char *id, const char *token, const char *reason,
                        int rescue_cap, queue_done_fn cb, void *arg);
+/* No strike: a worker died while this job's unit was there among others'. Marks the job
+ * crash_suspect (it runs alone from now on, also after a reclaim); the holder keeps it. */
+int queue_suspect_async(struct pg *pg, const char *id, const char *token, const char *reason,
+                        queue_done_fn cb, void *arg);
 /* rc[i] (enum queue_rc) for completion i, valid during the call; n = -1 on error. */
 typedef void (*queue_many_fn)(int n, const int *rc, const char *err, void *arg);
 /*

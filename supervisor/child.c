@@ -258,6 +258,13 @@ static void chan_on_msg(struct conn *conn, const struct msg *m, void *ud)
 	int64_t pid = 0;
 	(void)conn;
 
+	c->heard_at = ev_now(s->loop);
+	if (c->unresponsive) {
+		c->unresponsive = false;
+		log_info("%s answers again", c->name);
+		child_changed(c);
+	}
+
 	switch (m->type) {
 	case MSG_READY:
 		if (c->state != CHILD_STARTING)
@@ -269,6 +276,7 @@ static void chan_on_msg(struct conn *conn, const struct msg *m, void *ud)
 		ev_timer_stop(s->loop, &c->timer);
 		c->state = CHILD_READY;
 		c->ready_at = ev_now(s->loop);
+		c->unresponsive = false;
 		log_info("%s ready (pid %d, %.1f ms after spawn)", c->name, (int)c->pid,
 		         (c->ready_at - c->spawned_at) * 1e3);
 		peer_broadcast(c, MSG_PEER_UP, c->pid, "ready");
@@ -422,6 +430,8 @@ static int child_spawn(struct child *c)
 	c->ready_at = 0;
 	c->ready_timed_out = false;
 	c->killed_on_stop = false;
+	c->hung_kill = false;
+	c->unresponsive = false;
 	c->chan = conn_new(s->loop, sv[0], c->name, &chan_ops, c);
 	conn_set_limits(c->chan, (uint32_t)config_int(s->cfg, "ipc.max_frame"), 0);
 	c->errfd = ep[0];
@@ -496,8 +506,15 @@ static void child_decide(struct child *c, int status)
 	}
 
 	ev_tstamp now = ev_now(s->loop);
-	c->window[c->window_pos] = now;
-	c->window_pos = (c->window_pos + 1) % c->window_len;
+	/* The intensity limit is for a child that crashes by itself (a fault, an
+	 * exit code, no READY in time). A SIGKILL comes from outside (an operator,
+	 * the OOM killer, the watchdog, chaos): restarted with backoff, but it
+	 * never marks the child failed, so a burst of such kills at the default
+	 * settings cannot leave the node without an actor. */
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !c->ready_timed_out)) {
+		c->window[c->window_pos] = now;
+		c->window_pos = (c->window_pos + 1) % c->window_len;
+	}
 	int in_window = child_restarts_in_window(c);
 	long intensity = config_int(cfg, "supervisor.intensity");
 	if (in_window > intensity) {
@@ -558,7 +575,11 @@ static void on_child_exit(struct ev_loop *loop, ev_child *w, int revents)
 	c->last_exit_at = time(NULL);
 	c->last_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	c->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
-	if (c->ready_timed_out)
+	c->unresponsive = false;
+	if (c->hung_kill)
+		snprintf(c->last_reason, sizeof c->last_reason, "hung (no answer in %ld ms)",
+		         config_int(s->cfg, "supervisor.watchdog_ms"));
+	else if (c->ready_timed_out)
 		snprintf(c->last_reason, sizeof c->last_reason, "not ready in time");
 	else if (WIFSIGNALED(status))
 		snprintf(c->last_reason, sizeof c->last_reason, "signal %d (%s)", WTERMSIG(status),
@@ -615,6 +636,56 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	default:
 		break;
 	}
+}
+
+/* --- watchdog ------------------------------------------------------------ */
+
+const char *child_status_name(const struct child *c)
+{
+	return c->state == CHILD_READY && c->unresponsive ? "unresponsive"
+	                                                  : child_state_name(c->state);
+}
+
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sup *s = w->data;
+	double limit = config_int(s->cfg, "supervisor.watchdog_ms") / 1e3;
+	ev_tstamp now = ev_now(loop);
+	(void)revents;
+	if (s->shutting_down)
+		return;
+	for (int i = 0; i < s->nchildren; i++) {
+		struct child *c = s->children[i];
+		if (c->state != CHILD_READY || !c->chan || c->hung_kill)
+			continue;
+		double silent = now - c->heard_at;
+		if (silent >= limit) {
+			log_error("%s (pid %d) hung: no answer for %.0f ms: SIGKILL", c->name,
+			          (int)c->pid, silent * 1e3);
+			c->hung_kill = true;
+			c->hangs_total++;
+			kill(c->pid, SIGKILL);
+			continue;
+		}
+		if (silent >= 2 * w->repeat && !c->unresponsive) {
+			c->unresponsive = true;
+			log_warn("%s (pid %d) unresponsive for %.0f ms", c->name, (int)c->pid,
+			         silent * 1e3);
+			child_changed(c);
+		}
+		struct msg_out out;
+		msg_out_init(&out, MSG_PING, 0, 0);
+		conn_send(c->chan, &out); /* a full buffer: it is not reading, no answer comes */
+		msg_out_free(&out);
+	}
+}
+
+void sup_watchdog_start(struct sup *s)
+{
+	double interval = config_int(s->cfg, "supervisor.watchdog_ms") / 5e3;
+	ev_timer_init(&s->watchdog, on_watchdog, interval, interval);
+	s->watchdog.data = s;
+	ev_timer_start(s->loop, &s->watchdog);
 }
 
 /* --- stop, restart, kill ------------------------------------------------ */

@@ -66,6 +66,11 @@ struct child {
 	ev_tstamp *window; /* restart times, ring of intensity+1 */
 	int window_len, window_pos;
 
+	ev_tstamp heard_at; /* last message on its channel (watchdog) */
+	bool unresponsive;  /* silent for two watchdog intervals */
+	bool hung_kill;     /* the watchdog SIGKILLed it: its exit is a hang */
+	unsigned hangs_total;
+
 	bool has_exit;
 	int last_code, last_signal; /* one is -1 */
 	time_t last_exit_at;
@@ -86,6 +91,7 @@ struct sup {
 	bool shutting_down;
 	int shutdown_next; /* index of the next child to stop, counting down */
 	bool notified_ready;
+	ev_timer watchdog;
 	void (*on_all_stopped)(struct sup *s);
 	void (*on_child_change)(struct sup *s, struct child *c);
 };
@@ -113,6 +119,11 @@ void child_stop(struct child *c);
 void child_restart(struct child *c);
 /* SIGKILL now; handled as a crash. Returns the pid killed or -ESRCH. */
 int child_kill(struct child *c);
+
+/* Starts the watchdog over every ready child (supervisor.watchdog_ms). */
+void sup_watchdog_start(struct sup *s);
+/* "ready", or "unresponsive" for a ready child the watchdog has not heard from. */
+const char *child_status_name(const struct child *c);
 
 /* Begins the ordered shutdown: reverse start order, one at a time. */
 void sup_shutdown(struct sup *s);

@@ -30,6 +30,7 @@ struct forward {
 
 struct control {
 	struct sup *sup;
+	char *path; /* of control.sock */
 	struct listener *listener;
 	struct client *clients;
 	struct forward *forwards;
@@ -89,7 +90,7 @@ static void pack_child(msgpack_packer *pk, const struct child *c)
 	struct ev_loop *loop = c->sup->loop;
 	bool running = c->pid > 0;
 
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 13);
 	pack_kstr(pk, "name", c->name);
 	pack_kstr(pk, "role", c->role);
 	pack_kint(pk, "index", c->index);
@@ -98,12 +99,13 @@ static void pack_child(msgpack_packer *pk, const struct child *c)
 		msgpack_pack_int64(pk, c->pid);
 	else
 		msgpack_pack_nil(pk);
-	pack_kstr(pk, "state", child_state_name(c->state));
+	pack_kstr(pk, "state", child_status_name(c));
 	pack_kstr(pk, "restart", child_restart_name(c->restart));
 	msg_pack_str(pk, "uptime_s");
 	msgpack_pack_double(pk, running ? ev_now(loop) - c->spawned_at : 0.0);
 	pack_kint(pk, "restarts_total", c->restarts_total);
 	pack_kint(pk, "restarts_in_window", child_restarts_in_window(c));
+	pack_kint(pk, "hangs_total", c->hangs_total);
 	msg_pack_str(pk, "last_exit");
 	if (c->has_exit) {
 		msgpack_pack_map(pk, 3);
@@ -124,7 +126,7 @@ static void pack_child(msgpack_packer *pk, const struct child *c)
 	else
 		msgpack_pack_nil(pk);
 	msg_pack_str(pk, "ready");
-	if (c->state == CHILD_READY)
+	if (c->state == CHILD_READY && !c->unresponsive)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
@@ -445,7 +447,29 @@ struct control *control_new(struct sup *s, const char *path)
 		errno = err;
 		return NULL;
 	}
+	ctl->path = xstrdup(path);
 	return ctl;
+}
+
+int control_socket_check(struct control *ctl)
+{
+	if (listener_path_is_ours(ctl->listener))
+		return 0;
+	char *path = xstrdup(ctl->path);
+	struct listener *l =
+	    listener_new(ctl->sup->loop, path, 32, &control_ops, ctl, control_on_accept);
+	if (!l) {
+		int err = -errno;
+		log_error("control socket %s is gone and cannot be recreated: %s", path,
+		          strerror(-err));
+		free(path);
+		return err;
+	}
+	log_warn("control socket %s was deleted or replaced: listening again", path);
+	free(path);
+	listener_free(ctl->listener); /* leaves the new file alone: not its inode */
+	ctl->listener = l;
+	return 1;
 }
 
 void control_free(struct control *ctl)
@@ -453,6 +477,7 @@ void control_free(struct control *ctl)
 	if (!ctl)
 		return;
 	listener_free(ctl->listener);
+	free(ctl->path);
 	while (ctl->clients)
 		conn_close(ctl->clients->conn, "supervisor exiting"); /* unlinks it */
 	for (struct forward *f = ctl->forwards; f; f = f->next)

@@ -24,6 +24,9 @@ struct control;
 
 /* Listens on path. NULL with errno set when it cannot. Free with control_free. */
 struct control *control_new(struct sup *s, const char *path);
+/* Listens again if control.sock was deleted or replaced: 0 when it is still ours, 1 when
+ * recreated, -errno when it cannot be (logged). */
+int control_socket_check(struct control *ctl);
 /* Stops listening, closes client connections. */
 void control_free(struct control *ctl);
 

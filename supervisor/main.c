@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -16,12 +15,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ipc/log.h"
-#include "sql/migrate.h"
-#include "sql/pg.h"
 #include "supervisor/child.h"
 #include "supervisor/control.h"
 
@@ -36,7 +34,8 @@ enum {
 static struct sup sup;
 static struct control *control;
 static char notify_path[108];
-static int signals_seen;
+static int signals_seen, first_signal;
+static ev_tstamp first_signal_at;
 
 static void usage(FILE *f)
 {
@@ -156,12 +155,27 @@ static void on_all_stopped(struct sup *s)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	(void)loop;
 	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (restart viralsup to apply configuration); "
+		         "ignored");
+		return;
+	}
 	if (signals_seen++ == 0) {
+		first_signal_at = ev_now(loop);
+		first_signal = w->signum;
 		log_info("%s: stopping the children in reverse start order", strsignal(w->signum));
 		notify("STOPPING=1");
 		sup_shutdown(&sup);
+		return;
+	}
+	/* Ctrl-C under a wrapper (make run) arrives twice at once, the terminal's
+	 * SIGINT and the wrapper's SIGTERM: one request, not an impatient second.
+	 * The same signal again is the impatient second. */
+	if (w->signum != first_signal && ev_now(loop) - first_signal_at < 1.0) {
+		log_debug("%s within 1 s of the first stop signal: same request",
+		          strsignal(w->signum));
+		signals_seen--;
 		return;
 	}
 	log_warn("%s again: killing every child now", strsignal(w->signum));
@@ -171,29 +185,70 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	_exit(EXIT_STARTUP);
 }
 
-static int run_migrations(const struct config *cfg)
+static void on_control_stat(struct ev_loop *loop, ev_stat *w, int revents)
 {
-	const char *url = config_str(cfg, "database.url");
-	char err[1024];
-	PGconn *pg = PQconnectdb(url);
-	int n;
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (control && !sup.shutting_down)
+		control_socket_check(control);
+}
 
-	if (PQstatus(pg) != CONNECTION_OK) {
-		snprintf(err, sizeof err, "%s", PQerrorMessage(pg));
-		err[strcspn(err, "\n")] = '\0';
-		log_error("database: cannot connect: %s", err);
-		PQfinish(pg);
-		return -1;
+/*
+ * Applies the migrations with viralsup-migrate (beside this binary) as a
+ * one-shot child: the supervisor itself links no libpq (issue 14: ~5 MB of
+ * resident memory for one use at start). The URL goes through the
+ * environment, not argv, where ps would show its password. Each line the
+ * child prints is logged. Returns EXIT_OK, EXIT_CONFIG (a malformed URL) or
+ * EXIT_STARTUP (cannot connect, a migration failed).
+ */
+static int run_migrations(const struct sup *s)
+{
+	char prog[PATH_MAX + 32], line[1024];
+	int out[2], st;
+	FILE *f;
+	snprintf(prog, sizeof prog, "%s/viralsup-migrate", s->exe_dir);
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		log_error("database migrations: pipe: %s", strerror(errno));
+		return EXIT_STARTUP;
 	}
-	n = migrate_apply(pg, err, sizeof err);
-	PQfinish(pg);
-	if (n < 0) {
-		log_error("database migrations failed: %s", err);
-		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("database migrations: fork: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
+		return EXIT_STARTUP;
 	}
-	log_info("database schema at version %d (%d migration(s) applied now)",
-	         migrate_latest_version(), n);
-	return 0;
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		setenv("DATABASE_URL", config_str(s->cfg, "database.url"), 1);
+		execl(prog, "viralsup-migrate", (char *)NULL);
+		dprintf(2, "cannot run %s: %s\n", prog, strerror(errno));
+		_exit(EXIT_STARTUP);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		log_info("migrate: %s", line);
+	}
+	if (f)
+		fclose(f);
+	else
+		close(out[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return EXIT_OK;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_CONFIG) {
+		log_error("database.url (DATABASE_URL) is malformed (see the line above)");
+		return EXIT_CONFIG;
+	}
+	log_error("database migrations failed (viralsup-migrate: %s %d)",
+	          WIFEXITED(st) ? "exit" : "signal",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return EXIT_STARTUP;
 }
 
 static void print_children(const struct sup *s)
@@ -275,19 +330,12 @@ int main(int argc, char **argv)
 		print_children(&sup);
 		return EXIT_OK;
 	}
-	/* A malformed URL is a config error; libpq's own message would quote
-	 * it, password included (security review), so it is redacted. */
-	if (*config_str(sup.cfg, "database.url") &&
-	    pg_conninfo_check(config_str(sup.cfg, "database.url"), err, sizeof err) < 0) {
-		log_error("database.url (DATABASE_URL) is malformed: %s", err);
-		return EXIT_CONFIG;
-	}
 	if (command && !strcmp(command, "migrate")) {
 		if (!*config_str(sup.cfg, "database.url")) {
 			log_error("migrate: database.url (DATABASE_URL) is not set");
 			return EXIT_CONFIG;
 		}
-		return run_migrations(sup.cfg) < 0 ? EXIT_STARTUP : EXIT_OK;
+		return run_migrations(&sup);
 	}
 
 	if (run_dir_prepare(config_str(sup.cfg, "supervisor.run_dir"), err, sizeof err) < 0) {
@@ -324,10 +372,12 @@ int main(int argc, char **argv)
 	free(pidpath);
 	pidfile_write(pfh);
 
-	if (*config_str(sup.cfg, "database.url") && config_bool(sup.cfg, "supervisor.migrate") &&
-	    run_migrations(sup.cfg) < 0) {
-		pidfile_remove(pfh);
-		return EXIT_STARTUP;
+	if (*config_str(sup.cfg, "database.url") && config_bool(sup.cfg, "supervisor.migrate")) {
+		int rc = run_migrations(&sup);
+		if (rc != EXIT_OK) {
+			pidfile_remove(pfh);
+			return rc;
+		}
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -337,30 +387,44 @@ int main(int argc, char **argv)
 	sup.on_all_stopped = on_all_stopped;
 	sup.on_child_change = on_child_change;
 
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sighup, on_signal, SIGHUP);
 	ev_signal_start(sup.loop, &sigterm);
 	ev_signal_start(sup.loop, &sigint);
+	ev_signal_start(sup.loop, &sighup);
 
 	char *ctlpath = xasprintf("%s/control.sock", sup.run_dir);
 	control = control_new(&sup, ctlpath);
 	if (!control) {
-		log_error("control socket %s: %s", ctlpath, strerror(errno));
+		if (errno == EADDRINUSE)
+			log_error(
+			    "another viralsup serves %s (its pidfile is gone): not starting a "
+			    "second one on the same run directory",
+			    ctlpath);
+		else
+			log_error("control socket %s: %s", ctlpath, strerror(errno));
 		free(ctlpath);
 		pidfile_remove(pfh);
 		return EXIT_STARTUP;
 	}
-	free(ctlpath);
+	/* A deleted control.sock would leave viralctl locked out: recreate it. */
+	ev_stat ctlstat;
+	ev_stat_init(&ctlstat, on_control_stat, ctlpath, 1.0);
+	ev_stat_start(sup.loop, &ctlstat);
 	log_info("viralsup %s started: pid %d, node %s, run directory %s, %d children",
 	         VIRALSUP_VERSION, (int)getpid(), sup.node_id, sup.run_dir, sup.nchildren);
 	for (int i = 0; i < sup.nchildren; i++)
 		child_start(sup.children[i]);
+	sup_watchdog_start(&sup);
 	if (sup.nchildren == 0)
 		on_child_change(&sup, NULL);
 
 	ev_run(sup.loop, 0);
 
+	ev_stat_stop(sup.loop, &ctlstat);
+	free(ctlpath);
 	/* Children first: their channels may hold forwarded control requests. */
 	sup_children_free(&sup);
 	control_free(control);

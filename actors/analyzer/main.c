@@ -14,7 +14,7 @@
  * output is then rewritten by a chat-completions model (llm.h) before it
  * goes to the writer; calls run in this loop, concurrently, and a model
  * that fails leaves the rules output in place. Cached hook analyses are
- * read from and added to llm_hook_cache (sql/006), the one table this
+ * read from and added to llm_hook_cache (sql/010), the one table this
  * process writes: it is a cache, not job data.
  */
 #include <errno.h>

@@ -68,7 +68,13 @@ struct gateway {
 	struct http_server *http;
 	struct pg *pg[GW_PG_POOL];
 	struct link *sched;
-	bool sched_up;
+	bool sched_up;     /* linked and answering its PINGs (a stopped scheduler is not up) */
+	bool sched_linked; /* the link is connected */
+	bool sched_probing;
+	/* Deaths of other actors the supervisor reported (PEER_DOWN) since this
+	 * gateway started; hangs are the watchdog's kills. */
+	unsigned long long actor_exits, actor_hangs;
+	ev_timer sched_probe;
 	double action_timeout; /* seconds */
 
 	/* Security (from the environment; never logged). */

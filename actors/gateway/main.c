@@ -86,8 +86,40 @@ static void sched_up(struct link *l, struct conn *c, void *ud)
 	(void)l;
 	(void)c;
 	struct gateway *gw = ud;
-	gw->sched_up = true;
+	gw->sched_up = gw->sched_linked = true;
 	log_info("scheduler link up");
+}
+
+static void on_sched_pong(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	struct gateway *gw = arg;
+	(void)c;
+	(void)reply;
+	gw->sched_probing = false;
+	if (err == -ECONNRESET || !gw->sched_linked)
+		return;
+	if (err == 0 && !gw->sched_up)
+		log_info("scheduler answers again");
+	else if (err && gw->sched_up)
+		log_warn("scheduler does not answer: not ready until it does");
+	gw->sched_up = err == 0;
+}
+
+/* A connected scheduler is up only while it answers: a stopped one keeps
+ * its socket open, and /readyz must not say ready for it. */
+static void on_sched_probe(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gateway *gw = w->data;
+	struct conn *c = gw->sched ? link_conn(gw->sched) : NULL;
+	struct msg_out out;
+	(void)loop;
+	(void)revents;
+	if (!c || gw->sched_probing)
+		return;
+	msg_out_init(&out, MSG_PING, 0, 0);
+	if (conn_request(c, &out, 1.0, on_sched_pong, gw) == 0)
+		gw->sched_probing = true;
+	msg_out_free(&out);
 }
 
 static void sched_msg(struct link *l, struct conn *c, const struct msg *m, void *ud)
@@ -102,9 +134,24 @@ static void sched_down(struct link *l, const char *reason, void *ud)
 {
 	(void)l;
 	struct gateway *gw = ud;
-	if (gw->sched_up)
+	if (gw->sched_linked)
 		log_warn("scheduler link down: %s", reason);
-	gw->sched_up = false;
+	gw->sched_up = gw->sched_linked = false;
+}
+
+static void on_peer(struct actor *a, const char *name, const char *role, int index, int pid,
+                    bool up, const char *reason)
+{
+	struct gateway *gw = a->ud;
+	(void)name;
+	(void)role;
+	(void)index;
+	(void)pid;
+	if (up)
+		return;
+	gw->actor_exits++;
+	if (!strncmp(reason, "hung", 4))
+		gw->actor_hangs++;
 }
 
 static void pg_state(struct pg *pg, bool up, const char *why, void *arg)
@@ -179,6 +226,9 @@ int main(int argc, char **argv)
 	char *sock = actor_socket_path(&a, "scheduler");
 	gw.sched = link_new(a.loop, sock, "scheduler", &lops, &gw);
 	free(sock);
+	ev_timer_init(&gw.sched_probe, on_sched_probe, 0.5, 0.5);
+	gw.sched_probe.data = &gw;
+	ev_timer_start(a.loop, &gw.sched_probe);
 
 	struct http_limits lim = {
 	    .max_connections = (int)config_int(a.config, "http.max_connections"),
@@ -189,6 +239,8 @@ int main(int argc, char **argv)
 	gw.http = http_server_new(a.loop, lfd, &lim, routes_handle, &gw);
 	log_info("listening on http://%s (max %d connections)", bound, lim.max_connections);
 
+	a.ud = &gw;
+	a.on_peer = on_peer;
 	actor_ready(&a);
 	int code = actor_run(&a);
 

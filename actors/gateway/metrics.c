@@ -105,6 +105,15 @@ char *metrics_render(struct gateway *gw, const char *jobs_json)
 	sb_printf(&b,
 	          "# TYPE viralsup_gateway_scheduler_up gauge\nviralsup_gateway_scheduler_up %d\n",
 	          gw->sched_up ? 1 : 0);
+	sb_printf(&b,
+	          "# HELP viralsup_actor_exits_total Actor deaths the supervisor reported since "
+	          "this gateway started.\n# TYPE viralsup_actor_exits_total counter\n"
+	          "viralsup_actor_exits_total %llu\n",
+	          gw->actor_exits);
+	sb_printf(&b,
+	          "# HELP viralsup_actor_hangs_total Of those, hung actors the watchdog killed.\n"
+	          "# TYPE viralsup_actor_hangs_total counter\nviralsup_actor_hangs_total %llu\n",
+	          gw->actor_hangs);
 
 	json_t *j = jobs_json ? json_loads(jobs_json, 0, NULL) : NULL;
 	sb_printf(&b,

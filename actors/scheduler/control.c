@@ -262,6 +262,33 @@ static void on_batch_checked(const struct batch_info *b, const char *err, void *
 	}
 }
 
+static bool resume_inflight;
+
+static void on_batch_found(const struct batch_info *b, const char *err, void *arg)
+{
+	(void)arg;
+	resume_inflight = false;
+	if (!b) {
+		log_warn("looking for an open batch failed: %s", err ? err : "?");
+		return;
+	}
+	if (!b->batch_id[0] || S.batch_id[0] || trigger_inflight)
+		return;
+	strlcpy(S.batch_id, b->batch_id, sizeof S.batch_id);
+	cache = *b;
+	log_info("resuming open batch %s: %d completed, %d failed of %d", b->batch_id, b->completed,
+	         b->failed, b->total);
+	sched_claim_soon();
+}
+
+void control_batch_resume(void)
+{
+	if (!S.triggered || S.batch_id[0] || S.owner <= 0 || resume_inflight || trigger_inflight)
+		return;
+	if (batch_find_open_async(S.admin, on_batch_found, NULL) == 0)
+		resume_inflight = true;
+}
+
 /* viralctl trigger: BATCH_TRIGGER's semantics, answered to done (see sched.h). */
 void control_trigger(const char *source, control_trigger_fn done, void *arg)
 {
@@ -370,9 +397,6 @@ void control_on_msg(struct conn *c, const struct msg *m)
 	int rc;
 
 	switch (m->type) {
-	case MSG_PING:
-		conn_answer_ping(c, m);
-		return;
 	case MSG_BATCH_TRIGGER:
 		r = req_new(c, m);
 		if (msg_copy_str(m->body, "source", r->source, sizeof r->source) < 0)

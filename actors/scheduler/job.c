@@ -10,9 +10,20 @@
  *                ▼
  *              done ─► dropped from the table
  *
- * A worker that dies with our request in flight: a fetch is re-sent at
- * once to another fetcher; an analysis is a crash rescue (counted in the
- * database, so a poison job fails after the cap even across restarts).
+ * A worker that dies with our request in flight (docs/RELIABILITY.md, "Blame"):
+ *   - among other jobs' units: no strike; the job is marked crash_suspect
+ *     (in the database too) and its units are re-sent at once, from now on
+ *     to a worker dedicated to it ("alone");
+ *   - alone: the death is the job's own if the worker crashed (a fault signal,
+ *     an exit) or hung (the watchdog's kill): a strike (queue_rescue, counted
+ *     in the database, so a poison job fails after the cap even across
+ *     restarts). A SIGKILL from outside (an operator, the OOM killer, chaos)
+ *     is nobody's fault: the unit is re-sent, alone still, with no strike.
+ *     The cause comes from the supervisor (PEER_DOWN); without word from it
+ *     within 2 s the death counts as a crash.
+ * A worker that does not answer in time is marked slow (no new units until
+ * it answers a PING) and the unit goes to another worker; a late reply is
+ * dropped by the connection. The supervisor's watchdog kills a hung worker.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -213,12 +224,12 @@ static void on_rescued(int rc, const char *err, void *arg)
 	sched_claim_soon();
 }
 
-/* The analyzer died holding this job: count a crash rescue in the database
- * (the job goes back to pending, or fails past the cap) and let the claim
- * loop pick it up again at once. */
+/* A strike: the worker running this job's unit alone died. Counted in the
+ * database (the job goes back to pending, or fails past the cap) and the
+ * claim loop picks it up again at once. */
 static void job_rescue(struct job *j, const char *why)
 {
-	log_event(LOG_WARN, j->id, "crash rescue: %s", why);
+	log_event(LOG_WARN, j->id, "strike: %s", why);
 	S.rescued++;
 	j->refs++;
 	if (queue_rescue_async(S.pg, j->id, j->token, why, S.rescue_cap, on_rescued, j) < 0) {
@@ -226,6 +237,26 @@ static void job_rescue(struct job *j, const char *why)
 		S.lost_update = true; /* database down: see sched.h */
 	}
 	job_drop(j);
+}
+
+static void on_suspected(int rc, const char *err, void *arg)
+{
+	if (rc == QUEUE_ERROR)
+		log_warn("recording a crash suspect failed: %s", err ? err : "?");
+	job_unref(arg);
+}
+
+/* No strike: a worker died while this job's unit was there among others'.
+ * From now on the job's units run alone, here and after any reclaim. */
+static void job_suspect(struct job *j, const char *why)
+{
+	if (j->isolate)
+		return;
+	log_event(LOG_INFO, j->id, "%s: no strike, its units run alone from now on", why);
+	j->isolate = true;
+	j->refs++;
+	if (queue_suspect_async(S.pg, j->id, j->token, why, on_suspected, j) < 0)
+		job_unref(j); /* in memory still; the next death would be in company again */
 }
 
 /* --- dispatch -------------------------------------------------------------- */
@@ -248,16 +279,20 @@ static void unit_enqueue(struct unit *u, bool front)
 	S.queued++;
 }
 
-/* The live worker of role with the most free slots. alone: only an idle
- * one. A worker running an analysis that must run alone takes nothing else. */
-static struct worker *worker_pick(const char *role, bool alone)
+/* The live worker of role with the most free slots. alone: a unit of a suspect
+ * job, which goes only to an idle worker or one already dedicated to its job;
+ * a worker dedicated to a job takes nothing else. A slow worker takes nothing. */
+static struct worker *worker_pick(const char *role, struct job *alone)
 {
 	struct worker *best = NULL;
-	for (struct worker *w = S.workers; w; w = w->next)
-		if (!w->dead && !strcmp(w->role, role) && w->inflight < w->slots && !w->alone &&
-		    (!alone || w->inflight == 0) &&
-		    (!best || w->slots - w->inflight > best->slots - best->inflight))
+	for (struct worker *w = S.workers; w; w = w->next) {
+		if (w->dead || w->slow || strcmp(w->role, role) || w->inflight >= w->slots)
+			continue;
+		if (w->alone_job ? w->alone_job != alone : alone && w->inflight > 0)
+			continue;
+		if (!best || w->slots - w->inflight > best->slots - best->inflight)
 			best = w;
+	}
 	return best;
 }
 
@@ -305,7 +340,8 @@ static int unit_send(struct unit *u, struct worker *w)
 	if (r == 0) {
 		u->worker = w;
 		w->inflight++;
-		w->alone += u->alone;
+		if (u->alone)
+			w->alone_job = j;
 		strlcpy(j->holder, w->name, sizeof j->holder);
 		if (u->account >= 0)
 			j->acct[u->account] = ACCT_INFLIGHT;
@@ -317,9 +353,10 @@ static int unit_send(struct unit *u, struct worker *w)
 void dispatch_pump(void)
 {
 	struct unit *prev = NULL, *u = S.queue_head;
-	/* Once an analysis that must run alone waits for an idle analyzer, later
-	 * analyses wait behind it: otherwise a busy analyzer never drains. */
-	bool analyzers_held = false;
+	/* Once a unit that must run alone waits for an idle worker of its role,
+	 * later units of that role wait behind it: otherwise a busy worker
+	 * never drains. */
+	bool held[2] = {false, false}; /* fetcher, analyzer */
 	while (u) {
 		struct unit *next = u->next;
 		if (u->job->gone) {
@@ -336,12 +373,13 @@ void dispatch_pump(void)
 			u = next;
 			continue;
 		}
-		u->alone = u->account < 0 && u->job->isolate;
+		int role = u->account < 0;
+		u->alone = u->job->isolate;
 		struct worker *w = NULL;
-		if (u->account >= 0 || !analyzers_held)
-			w = worker_pick(u->account >= 0 ? "fetcher" : "analyzer", u->alone);
+		if (!held[role] || u->alone)
+			w = worker_pick(role ? "analyzer" : "fetcher", u->alone ? u->job : NULL);
 		if (!w || unit_send(u, w) < 0) {
-			analyzers_held |= u->alone;
+			held[role] |= u->alone;
 			prev = u;
 			u = next;
 			continue;
@@ -430,10 +468,10 @@ void job_start(struct queue_job *q)
 	j->batch_id = q->batch_id ? xstrdup(q->batch_id) : NULL;
 	j->run = q->analysis_run;
 	j->attempts = q->attempts;
-	/* It crashed an analyzer before: analyse it alone, so that a crash is
-	 * charged (rescues, cap) to the job that caused it and never to the jobs
-	 * that happened to share the analyzer with it. */
-	j->isolate = q->rescues > 0;
+	/* A worker died with it before: its units run alone, so that a death
+	 * is charged (rescues, cap) to the job that caused it and never to the
+	 * jobs that happened to share the worker with it. */
+	j->isolate = q->crash_suspect || q->rescues > 0;
 	j->recurring = q->analysis_run > 1;
 	j->naccounts = 1 + q->ncompetitors;
 	j->accounts = xcalloc((size_t)j->naccounts, sizeof *j->accounts);
@@ -537,39 +575,198 @@ static void analyze_done(struct job *j, const struct msg *reply)
 	}
 }
 
+static void on_probe(struct conn *c, const struct msg *reply, int err, void *arg);
+
+/* Asks a slow worker whether its loop runs again (any connection answers PING). */
+static void worker_probe(struct worker *w)
+{
+	struct msg_out out;
+	if (w->probing || w->dead)
+		return;
+	msg_out_init(&out, MSG_PING, 0, 0);
+	if (conn_request(w->conn, &out, 1.0, on_probe, w) == 0)
+		w->probing = true;
+	msg_out_free(&out);
+}
+
+static void on_probe(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	struct worker *w = arg; /* valid: a dead worker's requests fail before it is freed */
+	(void)c;
+	(void)reply;
+	w->probing = false;
+	if (err == -ECONNRESET)
+		return;
+	if (err == 0) {
+		log_info("%s answers again: it takes new units", w->name);
+		w->slow = false;
+		dispatch_pump();
+		return;
+	}
+	worker_probe(w);
+}
+
+/* Puts a unit back at the head of the queue, for another worker. */
+static void unit_requeue(struct unit *u)
+{
+	if (u->account >= 0)
+		u->job->acct[u->account] = ACCT_WAITING;
+	u->worker = NULL;
+	unit_enqueue(u, true);
+}
+
+/* --- blame ------------------------------------------------------------------ */
+
+static void unit_finish(struct unit *u)
+{
+	job_unref(u->job);
+	free(u);
+	dispatch_pump();
+}
+
+/* Decides a dead alone worker's unit once the cause of death is known. */
+static void verdict_apply(struct unit *u, const char *worker, const char *cause)
+{
+	struct job *j = u->job;
+	char why[256];
+	const char *what = u->account >= 0 ? "fetching for this job" : "analysing this job";
+	if (j->gone) {
+		unit_finish(u);
+		return;
+	}
+	if (!strncmp(cause, "signal 9 ", 9)) {
+		/* Killed from outside: not the job's doing. Bounded, so a job that
+		 * somehow gets its worker killed every time still ends. */
+		if (++j->kills <= 10) {
+			log_event(LOG_WARN, j->id,
+			          "%s was killed (%s) while %s alone: no strike, "
+			          "re-dispatching",
+			          worker, cause, what);
+			unit_requeue(u);
+			dispatch_pump();
+			return;
+		}
+		snprintf(why, sizeof why, "%s killed %d times while %s alone", worker, j->kills,
+		         what);
+		job_release(j, why);
+		unit_finish(u);
+		return;
+	}
+	snprintf(why, sizeof why, "%s died while %s alone: %s", worker, what, cause);
+	job_rescue(j, why);
+	unit_finish(u);
+}
+
+static void on_verdict_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	double now = ev_now(loop);
+	for (struct verdict **pp = &S.verdicts; *pp;) {
+		struct verdict *v = *pp;
+		if (now - v->since < 2.0) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		verdict_apply(v->unit, v->worker, "no word from the supervisor on why");
+		free(v);
+	}
+	if (S.verdicts) {
+		ev_timer_set(&S.verdict_timer, 0.5, 0);
+		ev_timer_start(loop, &S.verdict_timer);
+	}
+}
+
+/* The cause of pid's death if the supervisor already reported it, else NULL. */
+static const char *death_cause(int pid)
+{
+	for (unsigned i = 0; i < sizeof S.deaths / sizeof S.deaths[0]; i++)
+		if (S.deaths[i].pid == pid && pid > 0 && ev_now(S.loop) - S.deaths[i].at < 10)
+			return S.deaths[i].reason;
+	return NULL;
+}
+
+static void verdict_await(struct unit *u, struct worker *w)
+{
+	const char *cause = w ? death_cause(w->pid) : NULL;
+	if (cause) {
+		verdict_apply(u, w->name, cause);
+		return;
+	}
+	struct verdict *v = xcalloc(1, sizeof *v);
+	v->unit = u;
+	v->pid = w ? w->pid : 0;
+	strlcpy(v->worker, w ? w->name : "a worker", sizeof v->worker);
+	v->since = ev_now(S.loop);
+	v->next = S.verdicts;
+	S.verdicts = v;
+	if (!ev_is_active(&S.verdict_timer)) {
+		ev_timer_init(&S.verdict_timer, on_verdict_timer, 2.0, 0);
+		ev_timer_start(S.loop, &S.verdict_timer);
+	}
+}
+
+void job_worker_died(int pid, const char *reason)
+{
+	unsigned k = S.ndeaths++ % (sizeof S.deaths / sizeof S.deaths[0]);
+	S.deaths[k].pid = pid;
+	strlcpy(S.deaths[k].reason, reason, sizeof S.deaths[k].reason);
+	S.deaths[k].at = ev_now(S.loop);
+	for (struct verdict **pp = &S.verdicts; *pp;) {
+		struct verdict *v = *pp;
+		if (v->pid != pid || pid <= 0) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		verdict_apply(v->unit, v->worker, reason);
+		free(v);
+	}
+}
+
 static void on_unit_reply(struct conn *c, const struct msg *reply, int err, void *arg)
 {
 	struct unit *u = arg;
 	struct job *j = u->job;
 	struct worker *w = u->worker;
+	const char *what = u->account >= 0 ? "fetching for this job" : "analysing this job";
 	char why[256];
 
 	(void)c;
-	if (w) {
-		w->inflight--;
-		w->alone -= u->alone;
-	}
+	if (w && --w->inflight == 0)
+		w->alone_job = NULL;
 	if (j->gone) {
 		/* Finished, failed or lost meanwhile: nothing to do with this reply. */
 	} else if (err == -ECONNRESET) {
 		/* The worker died with our request: re-dispatch now, no lease wait. */
 		if (w)
 			w->dead = true;
-		if (u->account >= 0 && ++j->redispatches <= S.rescue_cap * j->naccounts) {
-			log_event(LOG_WARN, j->id,
-			          "%s went away while fetching @%s: re-dispatching",
-			          w ? w->name : "fetcher", j->accounts[u->account]);
-			j->acct[u->account] = ACCT_WAITING;
-			u->worker = NULL;
-			unit_enqueue(u, true);
+		if (u->alone) {
+			verdict_await(u, w);
+			return;
+		}
+		snprintf(why, sizeof why, "%s died while %s among other jobs",
+		         w ? w->name : "a worker", what);
+		job_suspect(j, why);
+		unit_requeue(u);
+		dispatch_pump();
+		return;
+	} else if (err == -ETIMEDOUT) {
+		snprintf(why, sizeof why, "%s did not answer in time while %s",
+		         w ? w->name : "a worker", what);
+		if (w && !w->slow) {
+			log_warn("%s did not answer in time: no new units until it answers",
+			         w->name);
+			w->slow = true;
+			worker_probe(w);
+		}
+		if (++j->timeouts <= 2) {
+			log_event(LOG_WARN, j->id, "%s: re-dispatching to another worker", why);
+			unit_requeue(u);
 			dispatch_pump();
 			return;
 		}
-		snprintf(why, sizeof why, "%s died while %s", w ? w->name : "a worker",
-		         u->account >= 0 ? "fetching" : "analysing this job");
-		job_rescue(j, why);
-	} else if (err == -ETIMEDOUT) {
-		snprintf(why, sizeof why, "%s did not answer in time", w ? w->name : "a worker");
 		job_release(j, why);
 	} else if (u->account >= 0) {
 		fetch_done(j, u->account, reply);

@@ -3,6 +3,7 @@
  * See sched.h for the map of this actor.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +76,6 @@ static void claim_now(void)
 	o.limit = S.only_id[0] ? 1 : (free_slots < S.claim_batch ? free_slots : S.claim_batch);
 	o.lease_ms = S.lease_ms;
 	o.legacy_stuck_ms = S.legacy_stuck_ms;
-	o.rescue_cap = S.rescue_cap;
 	o.only_id = S.only_id[0] ? S.only_id : NULL;
 	if (queue_claim_async(S.pg, &o, on_claimed, (void *)(intptr_t)o.limit) == 0)
 		S.claim_inflight = true;
@@ -102,6 +102,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	control_batch_resume();
 	sched_claim_soon();
 }
 
@@ -159,12 +160,54 @@ static void on_retired(long long n, const char *err, void *arg)
 {
 	(void)arg;
 	if (n < 0)
-		log_warn("retiring earlier owners failed: %s", err ? err : "?");
+		log_warn("retiring dead owners failed: %s", err ? err : "?");
 	else if (n > 0)
-		log_info("took over from %lld earlier scheduler(s) of this node: their jobs are "
-		         "claimable now",
-		         n);
+		log_info(
+		    "retired %lld dead scheduler(s) of this node: their jobs are claimable now", n);
 	sched_claim_soon();
+}
+
+/* Whether pid is a live viralsup scheduler on this host (its process name is
+ * set by actor_init). A pid reused by another program does not count. */
+static bool scheduler_alive(int pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return false;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !strcmp(comm, "scheduler");
+}
+
+/* Earlier owners of this node: retire the dead ones (an earlier scheduler of
+ * ours, or of a viralsup that is gone), never a live one (a second viralsup
+ * on this host sharing the database is just another owner). */
+static void on_node_owners(int n, const long long *ids, const int *pids, const bool *expired,
+                           const char *err, void *arg)
+{
+	(void)arg;
+	if (n < 0) {
+		log_warn("listing this node's owners failed: %s", err ? err : "?");
+		return;
+	}
+	long long *dead = xcalloc((size_t)n + 1, sizeof *dead);
+	int ndead = 0;
+	for (int i = 0; i < n; i++) {
+		/* Our own pid: an identity this process gave up (see on_pg_state). */
+		if (expired[i] || pids[i] == getpid() || !scheduler_alive(pids[i]))
+			dead[ndead++] = ids[i];
+		else
+			log_info("owner %lld (pid %d) of this node is alive: another viralsup "
+			         "shares this database; leaving it alone",
+			         ids[i], pids[i]);
+	}
+	if (ndead > 0)
+		owners_retire_async(S.admin, ndead, dead, on_retired, NULL);
+	free(dead);
 }
 
 static void on_owner(long long id, const char *err, void *arg)
@@ -177,7 +220,9 @@ static void on_owner(long long id, const char *err, void *arg)
 	}
 	S.owner = id;
 	log_info("registered as owner %lld on node %s", id, S.node);
-	owners_retire_node_async(S.admin, S.node, "scheduler", id, on_retired, NULL);
+	owners_of_node_async(S.admin, S.node, "scheduler", id, on_node_owners, NULL);
+	control_batch_resume();
+	sched_claim_soon();
 }
 
 static void on_pg_state(struct pg *pg, bool up, const char *why, void *arg)
@@ -245,6 +290,7 @@ static void on_conn_msg(struct conn *c, const struct msg *m, void *ud)
 		if (!w) {
 			w = xcalloc(1, sizeof *w);
 			w->conn = c;
+			w->pid = conn_peer_pid(c);
 			w->next = S.workers;
 			S.workers = w;
 		}
@@ -281,15 +327,17 @@ static const struct conn_ops conn_ops = {
     .on_close = on_conn_close,
 };
 
-static void on_peer(struct actor *a, const char *name, const char *role, int index, bool up,
-                    const char *reason)
+static void on_peer(struct actor *a, const char *name, const char *role, int index, int pid,
+                    bool up, const char *reason)
 {
 	(void)a;
 	(void)index;
-	/* A dead worker's requests already failed when its socket closed;
-	 * this is for the log and for status. */
-	if (!up && (!strcmp(role, "fetcher") || !strcmp(role, "analyzer")))
-		log_info("supervisor reports %s down (%s)", name, reason);
+	/* A dead worker's requests already failed when its socket closed; the
+	 * cause decides whether a job it ran alone gets a strike. */
+	if (!up && (!strcmp(role, "fetcher") || !strcmp(role, "analyzer"))) {
+		log_info("supervisor reports %s (pid %d) down (%s)", name, pid, reason);
+		job_worker_died(pid, reason);
+	}
 }
 
 static void on_stop(struct actor *a)

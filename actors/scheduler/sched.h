@@ -26,10 +26,15 @@ struct worker {
 	struct conn *conn;
 	char name[64];
 	char role[16]; /* "fetcher" | "analyzer" */
+	int pid;       /* from the socket's peer credentials */
 	int slots;     /* requests it takes at once */
 	int inflight;
-	int alone; /* in flight here: an analysis that must run alone (job.isolate) */
-	bool dead; /* its connection failed a request: closing, take nothing more */
+	/* Dedicated to one suspect job (job.isolate) while it has units here:
+	 * nothing else is sent, so a death here is certainly that job's. */
+	struct job *alone_job;
+	bool dead;    /* its connection failed a request: closing, take nothing more */
+	bool slow;    /* a unit timed out here: no new units until it answers a PING */
+	bool probing; /* that PING is in flight */
 	struct worker *next;
 };
 
@@ -53,24 +58,39 @@ struct job {
 	int64_t *since; /* recurring runs: newest stored reel per account */
 	int settled, transcripts;
 	enum job_step step;
-	int redispatches; /* units re-sent after a worker died */
-	int pct;          /* progress not yet written (coalesced, see job.c) */
+	int timeouts; /* units re-sent because a worker did not answer in time */
+	int kills;    /* units re-sent because a worker running them alone was killed */
+	int pct;      /* progress not yet written (coalesced, see job.c) */
 	char step_text[101];
 	bool dirty;
 	struct job *dirty_next;
 	int attempts;    /* from the claim, this one included */
-	bool isolate;    /* crashed an analyzer before (rescues > 0): analysed alone, so a
-	                    crash is charged to the job that caused it, not to bystanders */
+	bool isolate;    /* a worker died while holding one of its units among others'
+	                    (crash_suspect): from then on its units run alone, so that a
+	                    death is charged (a strike) only to the job that caused it */
 	char holder[64]; /* the worker the newest unit went to (viralctl jobs) */
 	double started;
 	struct job *next;
+};
+
+/*
+ * A unit whose worker died while running it alone waits here for the
+ * supervisor's word on why (PEER_DOWN): a crash or a hang is the job's
+ * strike, a SIGKILL from outside is not (job.c, "Blame").
+ */
+struct verdict {
+	struct unit *unit;
+	int pid;
+	char worker[64];
+	double since;
+	struct verdict *next;
 };
 
 /* One request to a worker: fetch one account, or analyse the job. */
 struct unit {
 	struct job *job;
 	int account; /* -1: analyse */
-	bool alone;  /* sent to an otherwise idle analyzer (job.isolate) */
+	bool alone;  /* sent to a worker dedicated to its job (job.isolate) */
 	struct worker *worker;
 	struct unit *next; /* in the dispatch queue */
 };
@@ -116,6 +136,14 @@ struct sched {
 
 	ev_timer poll_timer, lease_timer, periodic_timer, schedule_timer;
 	ev_timer progress_timer;
+	struct verdict *verdicts; /* units waiting for the cause of their worker's death */
+	ev_timer verdict_timer;
+	struct {
+		int pid;
+		char reason[64];
+		double at;
+	} deaths[16]; /* the supervisor's recent PEER_DOWN reports, a ring */
+	unsigned ndeaths;
 	struct job *dirty; /* jobs whose progress waits for the next write */
 	bool progress_inflight;
 
@@ -133,12 +161,17 @@ void job_drop(struct job *j);
 struct job *job_find(const char *id);
 void job_unref(struct job *j);
 void progress_init(void);
+/* The supervisor reported worker pid dead for reason (PEER_DOWN). */
+void job_worker_died(int pid, const char *reason);
 
 /* control.c */
 void control_on_msg(struct conn *c, const struct msg *m);
 void control_periodic(void);
 void control_batch_maybe_done(void);
 void control_conn_closed(struct conn *c);
+/* Triggered mode, no batch held: adopt the open batch from the database
+ * (after a restart, or one another node opened). */
+void control_batch_resume(void);
 /* A batch trigger's answer: status as BATCH_TRIGGER's REPLY ("processing_started",
  * "already_processing", "no_jobs_pending"), or status and b NULL when the database or
  * the scheduler's owner registration is not there. */

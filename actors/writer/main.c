@@ -335,9 +335,6 @@ static void on_msg(struct conn *c, const struct msg *m, void *ud)
 	case MSG_WRITE_RESULT:
 		on_write_result(c, m);
 		break;
-	case MSG_PING:
-		conn_answer_ping(c, m);
-		break;
 	default:
 		log_warn("unexpected %s on writer.sock: closing", msg_type_name(m->type));
 		conn_close(c, "protocol error: unexpected message type");

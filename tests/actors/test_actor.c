@@ -103,13 +103,13 @@ static void on_ready_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	become_ready(w->data);
 }
 
-static void on_peer(struct actor *a, const char *name, const char *role, int index, bool up,
-                    const char *reason)
+static void on_peer(struct actor *a, const char *name, const char *role, int index, int pid,
+                    bool up, const char *reason)
 {
 	(void)a;
 	if (opt.log_peers)
-		log_info("peer %s name=%s role=%s index=%d reason=%s", up ? "up" : "down", name,
-		         role, index, reason);
+		log_info("peer %s name=%s role=%s index=%d reason=%s pid=%d", up ? "up" : "down",
+		         name, role, index, reason, pid);
 }
 
 static void on_parent_msg(struct actor *a, const struct msg *m)

@@ -110,9 +110,9 @@ static void explain(PGconn *c)
 	snprintf(owner, sizeof owner, "%lld", o);
 	if (asprintf(&sql, "EXPLAIN (ANALYZE, BUFFERS) %s", queue_claim_sql()) < 0)
 		exit(1);
-	const char *p[6] = {owner, "32", "60000", "60000", "3", NULL};
+	const char *p[5] = {owner, "32", "60000", "60000", NULL};
 	must(c, "BEGIN");
-	PGresult *r = PQexecParams(c, sql, 6, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(c, sql, 5, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "explain: %s", PQresultErrorMessage(r));
 		exit(1);

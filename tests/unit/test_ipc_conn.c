@@ -3,7 +3,9 @@
  * Unix-domain sockets.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ipc/conn.h"
@@ -51,7 +53,7 @@ static const struct conn_ops ops = {on_msg, on_close, on_writable};
 
 static void frame_seq(struct msg_out *out, int64_t seq)
 {
-	msg_out_init(out, MSG_PING, 0, 1);
+	msg_out_init(out, MSG_BATCH_TRIGGER, 0, 1);
 	msg_put_int(out, "seq", seq);
 	msg_out_finish(out, FRAME_MAX_DEFAULT);
 }
@@ -174,7 +176,7 @@ TEST(full_outbound_buffer_refuses_then_signals_writable)
 	/* The peer does not read: the kernel buffer fills, then ours. */
 	while (sent < 100000) {
 		struct msg_out out;
-		msg_out_init(&out, MSG_PING, 0, 1);
+		msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 1);
 		msg_put_strn(&out, "pad", pad, sizeof pad);
 		r = conn_send(c, &out);
 		msg_out_free(&out);
@@ -210,14 +212,14 @@ static void reply_cb(struct conn *c, const struct msg *reply, int err, void *arg
 		s->resets++;
 }
 
-/* Server side: answers every PING with a PONG replying to it. */
+/* Server side: answers every request with a REPLY replying to it. */
 static void echo_on_msg(struct conn *c, const struct msg *m, void *ud)
 {
 	struct msg_out out;
 	(void)ud;
-	if (m->type != MSG_PING)
+	if (m->type != MSG_BATCH_TRIGGER)
 		return;
-	msg_out_init(&out, MSG_PONG, m->id, 0);
+	msg_out_init(&out, MSG_REPLY, m->id, 0);
 	conn_send(c, &out);
 	msg_out_free(&out);
 }
@@ -241,10 +243,10 @@ TEST(request_gets_its_reply_or_times_out_exactly_once)
 	struct conn *lonely = conn_new(loop, silent[0], "lonely", &ops, &s);
 
 	struct msg_out out;
-	msg_out_init(&out, MSG_PING, 0, 0);
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
 	ASSERT_EQ_INT(conn_request(client, &out, 2.0, reply_cb, &s), 0);
 	msg_out_free(&out);
-	msg_out_init(&out, MSG_PING, 0, 0);
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
 	ASSERT_EQ_INT(conn_request(lonely, &out, 0.05, reply_cb, &s), 0);
 	msg_out_free(&out);
 	SPIN_UNTIL(loop, s.replies == 1 && s.timeouts == 1, 2000);
@@ -265,7 +267,7 @@ TEST(pending_request_fails_with_reset_when_the_peer_goes_away)
 	ASSERT_EQ_INT(conn_socketpair(fds), 0);
 	struct conn *client = conn_new(loop, fds[0], "client", &ops, &s);
 	struct msg_out out;
-	msg_out_init(&out, MSG_PING, 0, 0);
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
 	ASSERT_EQ_INT(conn_request(client, &out, 10.0, reply_cb, &s), 0);
 	msg_out_free(&out);
 	close(fds[1]);
@@ -372,7 +374,7 @@ TEST(link_request_survives_the_peer_restarting_before_it_replies)
 	struct link *l = link_new(loop, path, "flaky", &lops, &ls);
 	drops_left = 2;
 	struct msg_out out;
-	msg_out_init(&out, MSG_PING, 0, 0);
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
 	ASSERT_EQ_INT(link_request(l, &out, 5.0, reply_cb, &s), 0);
 	msg_out_free(&out);
 	SPIN_UNTIL(loop, s.replies == 1, 4000);
@@ -394,12 +396,101 @@ TEST(link_request_times_out_when_the_peer_never_comes_back)
 	struct seen s = {0};
 	struct link *l = link_new(loop, path, "absent", &lops, &ls);
 	struct msg_out out;
-	msg_out_init(&out, MSG_PING, 0, 0);
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
 	ASSERT_EQ_INT(link_request(l, &out, 0.1, reply_cb, &s), 0);
 	msg_out_free(&out);
 	SPIN_UNTIL(loop, s.timeouts == 1, 2000);
 	ASSERT_EQ_INT(s.replies, 0);
 	link_free(l);
+	free(path);
+	free(dir);
+}
+
+/* Every connection answers PING from its own loop, without the actor's help:
+ * the supervisor's watchdog and the scheduler's probe rely on it. */
+TEST(any_connection_answers_ping_by_itself)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	struct seen s = {0}, peer = {0};
+	int fds[2];
+	ASSERT_EQ_INT(conn_socketpair(fds), 0);
+	struct conn *client = conn_new(loop, fds[0], "client", &ops, &s);
+	conn_new(loop, fds[1], "server", &ops, &peer);
+	struct msg_out out;
+	msg_out_init(&out, MSG_PING, 0, 0);
+	ASSERT_EQ_INT(conn_request(client, &out, 2.0, reply_cb, &s), 0);
+	msg_out_free(&out);
+	SPIN_UNTIL(loop, s.replies == 1, 2000);
+	ASSERT_EQ_INT(peer.msgs, 0); /* the PING never reached the server's on_msg */
+	ASSERT_EQ_INT(s.closes + peer.closes, 0);
+}
+
+/* Server side: answers each request only when told to (a slow peer). */
+static struct conn *slow_conn;
+static uint64_t slow_id;
+static void slow_on_msg(struct conn *c, const struct msg *m, void *ud)
+{
+	(void)ud;
+	slow_conn = c;
+	slow_id = m->id;
+}
+static const struct conn_ops slow_ops = {slow_on_msg, quiet_close, NULL};
+
+/* A reply that arrives after its request timed out is dropped: the
+ * connection stays open and nothing else is delivered. */
+TEST(late_reply_is_dropped_not_a_protocol_error)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	struct seen s = {0};
+	int fds[2];
+	ASSERT_EQ_INT(conn_socketpair(fds), 0);
+	struct conn *client = conn_new(loop, fds[0], "client", &ops, &s);
+	conn_new(loop, fds[1], "server", &slow_ops, NULL);
+	struct msg_out out;
+	msg_out_init(&out, MSG_BATCH_TRIGGER, 0, 0);
+	ASSERT_EQ_INT(conn_request(client, &out, 0.05, reply_cb, &s), 0);
+	msg_out_free(&out);
+	SPIN_UNTIL(loop, s.timeouts == 1 && slow_conn, 2000);
+	msg_out_init(&out, MSG_REPLY, slow_id, 0);
+	ASSERT_EQ_INT(conn_send(slow_conn, &out), 0);
+	msg_out_free(&out);
+	/* A later request on the same connection still gets its answer. */
+	msg_out_init(&out, MSG_PING, 0, 0);
+	ASSERT_EQ_INT(conn_request(client, &out, 2.0, reply_cb, &s), 0);
+	msg_out_free(&out);
+	SPIN_UNTIL(loop, s.replies == 1, 2000);
+	ASSERT_EQ_INT(s.msgs, 0);
+	ASSERT_EQ_INT(s.closes, 0);
+	ASSERT_EQ_INT(s.timeouts, 1);
+}
+
+/* A socket a live process serves is never unlinked and re-bound; a socket
+ * file left by a dead one is replaced. */
+TEST(listener_never_replaces_a_live_socket_but_replaces_a_stale_one)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/live.sock", dir);
+	struct listener *first = listener_new(loop, path, 8, &echo_ops, NULL, NULL);
+	ASSERT(first != NULL);
+	errno = 0;
+	ASSERT(listener_new(loop, path, 8, &echo_ops, NULL, NULL) == NULL);
+	ASSERT_EQ_INT(errno, EADDRINUSE);
+	ASSERT(listener_path_is_ours(first));
+
+	/* A stale file: bound by a socket that is closed without unlinking. */
+	char *stale = xasprintf("%s/stale.sock", dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strlcpy(sa.sun_path, stale, sizeof sa.sun_path);
+	ASSERT_EQ_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(fd);
+	struct listener *second = listener_new(loop, stale, 8, &echo_ops, NULL, NULL);
+	ASSERT(second != NULL);
+	listener_free(second);
+	listener_free(first);
+	ASSERT(access(path, F_OK) != 0);
+	free(stale);
 	free(path);
 	free(dir);
 }

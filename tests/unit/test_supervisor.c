@@ -485,7 +485,7 @@ TEST(migrations_are_applied_before_children_start)
 	suprun_spawn(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n", extra);
 	WAIT_UNTIL(access(r.sock, F_OK) == 0 && suptest_state_is(&r, "a", "ready"), 10000);
 	char *log = suptest_read(r.log);
-	char *mig = strstr(log, "database schema at version");
+	char *mig = strstr(log, "migrate: schema at version");
 	ASSERT(mig != NULL);
 	ASSERT(strstr(log, "a ready (pid") > mig);
 	free(log);
@@ -511,7 +511,8 @@ TEST(unreachable_database_is_a_clear_startup_error)
 	ASSERT(st != -1 && WIFEXITED(st));
 	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
 	char *log = suptest_read(r.log);
-	ASSERT_CONTAINS(log, "database: cannot connect");
+	ASSERT_CONTAINS(log, "viralsup-migrate: cannot connect");
+	ASSERT_CONTAINS(log, "database migrations failed");
 	ASSERT(!strstr(log, "a ready"));
 	free(log);
 	free(env);
@@ -528,10 +529,124 @@ TEST(second_signal_forces_the_stop)
 	kill(r.pid, SIGTERM);
 	WAIT_UNTIL(suptest_state_is(&r, "stuck", "stopping"), 5000);
 	double t0 = test_now_ms();
-	kill(r.pid, SIGINT);
+	kill(r.pid, SIGTERM);
 	int st = suprun_wait(&r, 5000);
 	ASSERT(st != -1 && WIFEXITED(st));
 	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
 	ASSERT_CMP_INT(test_now_ms() - t0, <, 2000);
 	WAIT_UNTIL(!suptest_alive(pid), 1000);
+}
+
+/* make run + Ctrl-C: the terminal's SIGINT and the wrapper's SIGTERM arrive
+ * together. That is one stop request: ordered, graceful, exit 0. */
+TEST(sigint_and_sigterm_together_stop_gracefully_once)
+{
+	struct suprun r;
+	suprun_start(&r,
+	             SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
+	WAIT_UNTIL(suptest_state_is(&r, "b", "ready"), 5000);
+	kill(r.pid, SIGINT);
+	kill(r.pid, SIGTERM);
+	int st = suprun_wait(&r, 10000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+	char *log = suptest_read(r.log);
+	ASSERT(strstr(log, "killing every child now") == NULL);
+	free(log);
+}
+
+static bool log_has(const struct suprun *r, const char *needle)
+{
+	char *log = suptest_read(r->log);
+	bool found = strstr(log, needle) != NULL;
+	free(log);
+	return found;
+}
+
+/* SIGHUP is defined: logged and ignored, everything keeps running. */
+TEST(sighup_is_logged_and_ignored)
+{
+	struct suprun r;
+	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n");
+	WAIT_UNTIL(suptest_state_is(&r, "a", "ready"), 5000);
+	pid_t pid = suptest_pid(&r, "a");
+	kill(r.pid, SIGHUP);
+	WAIT_UNTIL(log_has(&r, "SIGHUP"), 5000);
+	ASSERT(suptest_alive(r.pid));
+	ASSERT(suptest_state_is(&r, "a", "ready"));
+	ASSERT_EQ_INT(suptest_pid(&r, "a"), pid);
+	kill(r.pid, SIGTERM);
+	int st = suprun_wait(&r, 10000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+}
+
+/* A stopped (hung) child is found by the watchdog at the default
+ * supervisor.watchdog_ms (5 s): shown unresponsive first, then SIGKILLed and
+ * restarted like a crash, its exit recorded as a hang. */
+TEST(hung_child_is_killed_by_the_watchdog_and_restarted)
+{
+	struct suprun r;
+	suprun_start(&r,
+	             SUP_FAST "[child a]\nprogram = " ACTOR "\n[child b]\nprogram = " ACTOR "\n");
+	wait_ready(&r, "a");
+	wait_ready(&r, "b");
+	pid_t pid = suptest_pid(&r, "a"), other = suptest_pid(&r, "b");
+	double t0 = test_now_ms();
+	kill(pid, SIGSTOP);
+	WAIT_UNTIL(suptest_state_is(&r, "a", "unresponsive"), 6000);
+	WAIT_UNTIL(suptest_pid(&r, "a") != pid && suptest_state_is(&r, "a", "ready"), 8000);
+	double took = test_now_ms() - t0;
+	/* watchdog_ms 5000, checked every 1000 ms, then a restart of ~ms */
+	ASSERT_CMP_INT(took, >=, 4900);
+	ASSERT_CMP_INT(took, <, 7500);
+	ASSERT(!suptest_alive(pid));
+	json_t *st = suptest_status(&r);
+	json_t *c = suptest_child(st, "a");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(c, "hangs_total")), 1);
+	ASSERT(strstr(json_string_value(json_object_get(json_object_get(c, "last_exit"), "reason")),
+	              "hung") != NULL);
+	json_decref(st);
+	ASSERT_EQ_INT(suptest_pid(&r, "b"), other);
+	ASSERT(log_has(&r, "hung: no answer for"));
+	kill(r.pid, SIGTERM);
+	suprun_wait(&r, 10000);
+}
+
+/* A deleted control.sock is recreated: viralctl is never locked out. */
+TEST(deleted_control_socket_is_recreated)
+{
+	struct suprun r;
+	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n");
+	wait_ready(&r, "a");
+	ASSERT_EQ_INT(unlink(r.sock), 0);
+	WAIT_UNTIL(access(r.sock, F_OK) == 0, 5000);
+	ASSERT(suptest_state_is(&r, "a", "ready"));
+	kill(r.pid, SIGTERM);
+	suprun_wait(&r, 10000);
+}
+
+/* A second viralsup on the same run directory whose pidfile is gone must not
+ * take over the first one's sockets: it refuses to start. */
+TEST(second_instance_never_steals_a_live_control_socket)
+{
+	struct suprun r, r2;
+	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n");
+	wait_ready(&r, "a");
+	char *pidfile = NULL;
+	ASSERT(asprintf(&pidfile, "%s/viralsup.pid", r.run_dir) > 0);
+	ASSERT_EQ_INT(unlink(pidfile), 0);
+	free(pidfile);
+	char *env = NULL;
+	ASSERT(asprintf(&env, "VIRALSUP_RUN_DIR=%s", r.run_dir) > 0);
+	const char *extra[] = {env, NULL};
+	suprun_spawn(&r2, "[child a]\nprogram = " ACTOR "\n", extra);
+	int st = suprun_wait(&r2, 10000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
+	ASSERT(log_has(&r2, "another viralsup serves"));
+	free(env);
+	ASSERT(suptest_state_is(&r, "a", "ready"));
+	kill(r.pid, SIGTERM);
+	suprun_wait(&r, 10000);
 }
