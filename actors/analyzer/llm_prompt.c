@@ -200,11 +200,15 @@ json_t *llm_context(const json_t *input, const json_t *out)
 	json_array_extend(weak, weak_tags);
 	json_decref(weak_tags);
 	set(ctx, "weak_topics", weak);
+	/* The rules engine's subjects, minus any that under-performs. */
 	json_t *subjects = json_array();
 	json_array_foreach(json_object_get(ad, "generated_hooks"), i, r)
 	{
-		const json_t *s = json_object_get(r, "new_subject_used");
-		if (json_is_string(s))
+		const json_t *s = json_object_get(r, "new_subject_used"), *w;
+		bool weak_one = false;
+		json_array_foreach(weak, k, w) weak_one |=
+		    json_is_string(s) && !strcasecmp(json_string_value(w), json_string_value(s));
+		if (json_is_string(s) && !weak_one)
 			push(subjects, json_deep_copy(s));
 	}
 	set(ctx, "candidate_subjects", subjects);
