@@ -425,6 +425,13 @@ int main(int argc, char **argv)
 			log_error("%s", err);
 			return EXIT_PERMANENT;
 		}
+		long sched_ms = config_int(a.config, "scheduler.analyze_timeout_ms");
+		if (lc.job_timeout_ms + 5000 > sched_ms)
+			log_warn(
+			    "llm.job_timeout_ms (%ld) + 5 s exceeds scheduler.analyze_timeout_ms "
+			    "(%ld): slow jobs will time out at the scheduler before the llm "
+			    "engine falls back; raise VIRALSUP_ANALYZE_TIMEOUT_MS",
+			    lc.job_timeout_ms, sched_ms);
 		snprintf(A.model, sizeof A.model, "%s", lc.model);
 		A.llm = llm_new(a.loop, &lc);
 		log_info("analysis engine: llm (model %s at %s, key %s)", lc.model, lc.base_url,
