@@ -1,4 +1,4 @@
--- 010: the llm engine's per-reel hook-analysis cache (actors/analyzer/llm.c).
+-- 009: the llm engine's per-reel hook-analysis cache (actors/analyzer/llm.c).
 -- A hook analysis depends only on the reel's text, the model and the prompt
 -- version; reel_key is a hash of those (llm_reel_key), so a re-run, or a
 -- competitor shared by several creators, does not pay for the same call
