@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actors/gateway/addr.h"
 #include "actors/gateway/http.h"
 
 struct actor;
@@ -55,12 +56,17 @@ struct gw_metrics {
 	uint64_t sched_unavailable, db_unavailable;
 };
 
-struct gw_rate_entry {
-	char ip[64];
+/* Failed authentications of one key in its current one-minute window. */
+struct gw_fail_entry {
+	struct gw_addr key;
 	double window_start;
 	int count;
 };
-#define GW_RATE_SLOTS 256
+/* Bounded tables (open addressing, the oldest of a probe run recycled):
+ * eviction can only give an evicted key a fresh window, which under attack
+ * is one more try (docs/SECURITY.md). */
+#define GW_FAIL_CLIENTS  4096
+#define GW_FAIL_PREFIXES 1024
 
 struct gateway {
 	struct actor *a;
@@ -81,8 +87,17 @@ struct gateway {
 	char *admin_token; /* NULL: admin endpoints answer 503 */
 	char *api_token;   /* NULL: public endpoints are open */
 	char *allowed_ips; /* comma-separated, NULL: any */
-	int admin_rate_per_min;
-	struct gw_rate_entry rate[GW_RATE_SLOTS];
+
+	/* Failed-authentication accounting (auth.c). */
+	int fail_per_client, fail_per_prefix, fail_global; /* per minute */
+	struct gw_fail_entry fail_clients[GW_FAIL_CLIENTS];
+	struct gw_fail_entry fail_prefixes[GW_FAIL_PREFIXES];
+	struct gw_fail_entry fail_all;
+	unsigned long long auth_throttled; /* 429s for failed authentication */
+
+	/* The edge (edge.c): NULL/empty lists mean none. */
+	char *cors_origins;    /* comma-separated origins, or "*" */
+	char *trusted_proxies; /* addresses and CIDRs */
 
 	struct gw_metrics metrics;
 };
@@ -96,6 +111,8 @@ struct gw_req {
 	int pg_slot;     /* which pool connection runs its query */
 	int kind;        /* routes.c: which answer the query feeds */
 	char aux[256];   /* routes.c: e.g. the username for a message */
+	char client[64]; /* the client's address (behind a trusted proxy: the forwarded one) */
+	struct gw_addr client_addr;
 };
 
 /* routes.c: the request handler given to the HTTP server. */
@@ -105,8 +122,26 @@ struct pg *gw_pg(struct gateway *gw);
 
 /* auth.c. Each returns 0 when the request may go on, otherwise it has
  * answered the request itself (401/403/429/503). */
-int auth_admin(struct gateway *gw, struct http_request *req);
-int auth_api(struct gateway *gw, struct http_request *req);
+int auth_admin(struct gateway *gw, struct gw_req *r);
+int auth_api(struct gateway *gw, struct gw_req *r);
+
+/* edge.c: what is decided before a route runs. */
+/* Sets r->client / r->client_addr from the peer, or from X-Forwarded-For /
+ * X-Real-IP when the peer is a trusted proxy. */
+void edge_client(struct gateway *gw, struct gw_req *r);
+/* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * is answered here: 204 with the CORS headers for an allowed origin, 400
+ * otherwise. Returns true when it answered. */
+bool edge_preflight(struct gateway *gw, struct http_request *req);
+/* The CORS header lines for an answer to req ("" when none) into buf. */
+void edge_cors_headers(const struct gateway *gw, const struct http_request *req, char *buf,
+                       size_t len);
+/* JSON endpoints take only application/json (cross-site forms cannot send
+ * it without a preflight): false when req was answered 415. */
+bool edge_json_only(struct gateway *gw, struct http_request *req, bool body_required);
+/* Checks the http.cors_origins and http.trusted_proxies values at start:
+ * 0, or -EINVAL with the reason in why. */
+int edge_config_check(const char *cors, const char *proxies, char *why, size_t len);
 
 /* json.c: answers with the envelopes. */
 /* {"success":true,"data":<data_json>,"message":<message or null>,"error":null} */

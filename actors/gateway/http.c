@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "actors/gateway/addr.h"
 #include "ipc/log.h"
 
 #define IN_CAP   (32 * 1024)  /* read buffer; the parser streams through it */
@@ -34,7 +35,10 @@ enum conn_state { ST_IDLE, ST_HEAD, ST_BODY, ST_BUSY };
 struct http_conn {
 	struct http_server *srv;
 	struct http_conn *prev, *next;
-	int fd; /* -1 for in-memory connections */
+	struct http_conn *idle_prev, *idle_next; /* the server's idle list, oldest first */
+	bool in_idle;
+	struct gw_addr key; /* the client key the per-address cap counts */
+	int fd;             /* -1 for in-memory connections */
 	ev_io rio, wio;
 	ev_timer timer;
 	http_parser parser;
@@ -72,6 +76,8 @@ struct http_server {
 	void *ud;
 	struct http_conn *conns;
 	int nconns;
+	struct http_conn *idle_head, *idle_tail;
+	unsigned long long reaped, per_addr_refused, full_refused;
 	uint32_t id_prefix;
 	uint64_t id_counter;
 };
@@ -109,6 +115,8 @@ const char *http_status_text(int status)
 		return "Payload Too Large";
 	case 415:
 		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
 	case 422:
 		return "Unprocessable Entity";
 	case 429:
@@ -181,17 +189,21 @@ static void request_id_new(struct http_conn *c)
 static void write_response(struct http_conn *c, int status, const char *ctype, const char *extra,
                            const char *body, size_t len, bool keep_alive)
 {
-	char head[1024];
-	int n =
-	    snprintf(head, sizeof head,
-	             "HTTP/1.1 %d %s\r\n"
-	             "Content-Type: %s\r\n"
-	             "Content-Length: %zu\r\n"
-	             "X-Request-Id: %s\r\n"
-	             "%s"
-	             "Connection: %s\r\n\r\n",
-	             status, http_status_text(status), ctype ? ctype : "application/json", len,
-	             c->req.request_id, extra ? extra : "", keep_alive ? "keep-alive" : "close");
+	char head[2048], framing[160] = "";
+	/* A 204 has neither a body nor the headers that describe one (RFC 9110 8.6). */
+	if (status != 204)
+		snprintf(framing, sizeof framing, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+		         ctype ? ctype : "application/json", len);
+	else
+		len = 0;
+	int n = snprintf(head, sizeof head,
+	                 "HTTP/1.1 %d %s\r\n"
+	                 "%s"
+	                 "X-Request-Id: %s\r\n"
+	                 "%s"
+	                 "Connection: %s\r\n\r\n",
+	                 status, http_status_text(status), framing, c->req.request_id,
+	                 extra ? extra : "", keep_alive ? "keep-alive" : "close");
 	if (n < 0 || (size_t)n >= sizeof head)
 		log_fatal("http: response head too long"); /* extra headers are ours: a bug */
 	out_append(c, head, (size_t)n);
@@ -210,6 +222,42 @@ static void conn_fail(struct http_conn *c, int status, const char *detail, const
 	log_info("http %s %d %s request_id=%s", c->peer, status, detail, c->req.request_id);
 	c->closing = true;
 	conn_flush(c);
+}
+
+/* ---- the idle list ------------------------------------------------------- */
+
+/* Socket connections waiting for a request's first byte, oldest first:
+ * the ones closed first when the table is nearly full. */
+static void idle_leave(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	if (!c->in_idle)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		s->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		s->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->in_idle = false;
+}
+
+static void idle_enter(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	if (c->fd < 0 || c->in_idle)
+		return;
+	c->idle_prev = s->idle_tail;
+	c->idle_next = NULL;
+	if (s->idle_tail)
+		s->idle_tail->idle_next = c;
+	else
+		s->idle_head = c;
+	s->idle_tail = c;
+	c->in_idle = true;
 }
 
 /* ---- request state ------------------------------------------------------ */
@@ -272,6 +320,7 @@ static int on_message_begin(http_parser *p)
 	struct http_conn *c = p->data;
 	request_reset(c);
 	request_id_new(c);
+	idle_leave(c);
 	c->state = ST_HEAD;
 	timer_arm(c, c->srv->lim.header_timeout);
 	return 0;
@@ -292,6 +341,14 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_request *r = &c->req;
 	if (head_count(c, len + 4) < 0)
 		return -1;
+	/* "Transfer-Encoding : chunked" must not be read as chunked by us
+	 * and as something else by a proxy in front (request smuggling):
+	 * whitespace in a field name is an error (RFC 9112 5.1). */
+	if (memchr(at, ' ', len) || memchr(at, '\t', len)) {
+		c->err_status = 400;
+		c->err_detail = "Whitespace in a header field name";
+		return -1;
+	}
 	if (c->last_was_value || r->nheaders == 0) {
 		if (r->nheaders == HTTP_MAX_HEADERS) {
 			c->err_status = 431;
@@ -345,6 +402,29 @@ static int on_headers_complete(http_parser *p)
 		c->err_status = 413;
 		c->err_detail = "Request body too large (limit 1 MiB)";
 		return -1;
+	}
+	/* No route speaks another protocol: an upgrade request is refused
+	 * rather than served as if the header were not there. */
+	if (p->method == HTTP_CONNECT || http_header_get(r, "upgrade")) {
+		c->err_status = 400;
+		c->err_detail = "Protocol upgrade not supported";
+		return -1;
+	}
+	const char *expect = http_header_get(r, "expect");
+	if (expect && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1))) {
+		if (strcasecmp(expect, "100-continue") != 0) {
+			c->err_status = 417;
+			c->err_detail = "Only Expect: 100-continue is supported";
+			return -1;
+		}
+		/* The head passed every check: the body will be read. */
+		bool body_follows = (p->flags & F_CHUNKED) ||
+		                    (p->content_length != ULLONG_MAX && p->content_length > 0);
+		if (body_follows) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			out_append(c, cont, sizeof cont - 1);
+			conn_flush(c);
+		}
 	}
 	c->state = ST_BODY;
 	timer_arm(c, c->srv->lim.body_timeout);
@@ -470,6 +550,7 @@ static void conn_free(struct http_conn *c)
 		ev_io_stop(s->loop, &c->wio);
 	}
 	timer_stop(c);
+	idle_leave(c);
 	if (c->fd >= 0) {
 		close(c->fd);
 		if (c->prev)
@@ -550,6 +631,7 @@ void http_respond(struct http_request *req, int status, const char *ctype, const
 	}
 	request_reset(c);
 	c->state = ST_IDLE;
+	idle_enter(c);
 	if (c->dead && c->fd >= 0 && c->depth == 0) {
 		conn_free(c);
 		return;
@@ -632,33 +714,50 @@ static struct http_conn *conn_alloc(struct http_server *s, int fd)
 
 /* ---- accepting ------------------------------------------------------------ */
 
-static void peer_name(int fd, char *dst, size_t len)
+static void refuse(struct http_server *s, int fd, int status, const char *detail)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	snprintf(dst, len, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, dst, (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, dst, (socklen_t)len);
-}
-
-static void refuse(struct http_server *s, int fd)
-{
-	/* Over the limit: a short, complete answer, then close. The socket
-	 * buffer of a fresh connection always takes these few bytes. */
-	char msg[400];
+	/* A short, complete answer, then close. The socket buffer of a fresh
+	 * connection always takes these few bytes. */
+	char body[128], msg[512];
+	int bl = snprintf(body, sizeof body, "{\"success\":false,\"detail\":\"%s\"}", detail);
 	int n = snprintf(msg, sizeof msg,
-	                 "HTTP/1.1 503 Service Unavailable\r\n"
-	                 "Content-Type: application/json\r\nContent-Length: 66\r\n"
+	                 "HTTP/1.1 %d %s\r\n"
+	                 "Content-Type: application/json\r\nContent-Length: %d\r\n"
 	                 "X-Request-Id: %08x%010llx\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-	                 "{\"success\":false,\"detail\":\"Too many connections, retry shortly\"}",
-	                 s->id_prefix, (unsigned long long)++s->id_counter);
+	                 "%s",
+	                 status, http_status_text(status), bl, s->id_prefix,
+	                 (unsigned long long)++s->id_counter, body);
 	ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
 	close(fd);
+}
+
+/* Connections open from the client key of a. */
+static int conns_from(const struct http_server *s, const struct gw_addr *key)
+{
+	int n = 0;
+	for (const struct http_conn *c = s->conns; c; c = c->next)
+		n += addr_equal(&c->key, key);
+	return n;
+}
+
+/* Near the limit: closes the connection idle longest (nothing in flight,
+ * nothing buffered), so idle sockets never keep a new client out. */
+static void reap_idle(struct http_server *s)
+{
+	int reserve = s->lim.max_connections / 16;
+	if (reserve < 1)
+		reserve = 1;
+	if (s->nconns < s->lim.max_connections - reserve)
+		return;
+	for (struct http_conn *c = s->idle_head; c; c = c->idle_next) {
+		if (c->state != ST_IDLE || c->depth > 0 || c->out_off < c->out_len ||
+		    c->in_pos < c->in_len)
+			continue;
+		s->reaped++;
+		conn_free(c);
+		return;
+	}
 }
 
 static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -673,7 +772,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	struct http_server *s = w->data;
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -686,14 +788,26 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
+		struct gw_addr peer, key;
+		addr_from_sockaddr((struct sockaddr *)&ss, &peer);
+		key = addr_client_key(&peer);
+		int cap = s->lim.max_per_addr > 0 ? s->lim.max_per_addr : s->lim.max_connections;
+		if (conns_from(s, &key) >= cap) {
+			s->per_addr_refused++;
+			refuse(s, fd, 429, "Too many connections from your address");
+			continue;
+		}
+		reap_idle(s);
 		if (s->nconns >= s->lim.max_connections) {
-			refuse(s, fd);
+			s->full_refused++;
+			refuse(s, fd, 503, "Too many connections, retry shortly");
 			continue;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct http_conn *c = conn_alloc(s, fd);
-		peer_name(fd, c->peer, sizeof c->peer);
+		c->key = key;
+		addr_format(&peer, c->peer, sizeof c->peer);
 		strlcpy(c->req.peer, c->peer, sizeof c->req.peer);
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
 		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
@@ -703,6 +817,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			s->conns->prev = c;
 		s->conns = c;
 		s->nconns++;
+		idle_enter(c);
 		/* A fresh connection gets the header timeout, not the idle one:
 		 * opening sockets and sending nothing is the cheapest attack. */
 		timer_arm(c, s->lim.header_timeout);
@@ -750,6 +865,14 @@ void http_server_free(struct http_server *s)
 int http_server_connections(const struct http_server *s)
 {
 	return s->nconns;
+}
+
+void http_server_counters(const struct http_server *s, unsigned long long *reaped,
+                          unsigned long long *per_addr_refused, unsigned long long *full_refused)
+{
+	*reaped = s->reaped;
+	*per_addr_refused = s->per_addr_refused;
+	*full_refused = s->full_refused;
 }
 
 /* ---- in memory ------------------------------------------------------------- */

@@ -12,8 +12,20 @@
  *   request line + headers over HTTP_MAX_HEAD   431, close
  *   body over HTTP_MAX_BODY                      413, close
  *   header/body not received in time             408, close
- *   malformed request                            400, close
+ *   malformed request, whitespace before a colon 400, close
+ *   Upgrade / CONNECT (no route supports them)   400, close
+ *   Expect other than 100-continue               417, close
+ *   (Expect: 100-continue gets "100 Continue" once the head is accepted
+ *    and a body is to be read)
+ *   more than max_connections_per_addr open from one client (an IPv4
+ *   address, an IPv6 /64)                        429 + Retry-After, close
  *   more than max_connections open               503 + Retry-After, close
+ *
+ * Fairness: when the table is nearly full (within 1/16 of
+ * max_connections), each new connection first closes the connection that
+ * has been idle longest (a keep-alive connection between requests, or a
+ * fresh one that has sent nothing), so held-open idle sockets can never
+ * keep a new client out.
  */
 #ifndef VIRALSUP_GATEWAY_HTTP_H
 #define VIRALSUP_GATEWAY_HTTP_H
@@ -31,6 +43,7 @@ struct http_limits {
 	double header_timeout; /* seconds from the first byte of a request to its last header */
 	double body_timeout;   /* seconds from the last header to the last body byte */
 	double idle_timeout;   /* seconds a keep-alive connection may sit between requests */
+	int max_per_addr;      /* connections per client key (addr.h); 0: max_connections */
 };
 
 struct http_conn;
@@ -54,7 +67,7 @@ struct http_request {
 	size_t body_len;
 	bool keep_alive;
 	char request_id[48];
-	char peer[64];  /* client IP address as text */
+	char peer[64];  /* the TCP peer's address as text */
 	double started; /* ev_now at dispatch */
 	void *app;      /* for the handler */
 };
@@ -77,6 +90,10 @@ struct http_server *http_server_new(struct ev_loop *loop, int listen_fd,
  * are answered into the void). */
 void http_server_free(struct http_server *s);
 int http_server_connections(const struct http_server *s);
+/* Idle connections closed to make room, connections refused by the
+ * per-address cap and by the table limit, since the start. */
+void http_server_counters(const struct http_server *s, unsigned long long *reaped,
+                          unsigned long long *per_addr_refused, unsigned long long *full_refused);
 
 /* The value of header name (lower-case), or NULL. */
 const char *http_header_get(const struct http_request *req, const char *name);

@@ -32,6 +32,12 @@ void gw_send(struct gateway *gw, struct http_request *req, int status, const cha
 	               gw->loop ? ev_time() - req->started : 0);
 	free(r);
 	req->app = NULL;
+	char cors[768], all[1280];
+	edge_cors_headers(gw, req, cors, sizeof cors);
+	if (*cors) {
+		snprintf(all, sizeof all, "%s%s", extra ? extra : "", cors);
+		extra = all;
+	}
 	http_respond(req, status, ctype, extra, body, len);
 }
 

@@ -174,7 +174,33 @@ int main(int argc, char **argv)
 	gw.admin_token = env_secret("ADMIN_API_TOKEN");
 	gw.api_token = env_secret("VIRALSUP_API_TOKEN");
 	gw.allowed_ips = env_secret("ADMIN_ALLOWED_IPS");
-	gw.admin_rate_per_min = (int)config_int(a.config, "http.admin_rate_per_min");
+	gw.fail_per_client = (int)config_int(a.config, "http.admin_rate_per_min");
+	gw.fail_per_prefix = (int)config_int(a.config, "http.auth_fail_per_prefix_per_min");
+	gw.fail_global = (int)config_int(a.config, "http.auth_fail_global_per_min");
+	const char *cors = config_str(a.config, "http.cors_origins");
+	const char *proxies = config_str(a.config, "http.trusted_proxies");
+	char why[256], bad[96];
+	int bad_config = edge_config_check(cors, proxies, why, sizeof why);
+	if (!bad_config && gw.allowed_ips && !addr_list_valid(gw.allowed_ips, bad, sizeof bad)) {
+		snprintf(why, sizeof why, "ADMIN_ALLOWED_IPS: not an address or CIDR: \"%s\"", bad);
+		bad_config = -EINVAL;
+	}
+	if (bad_config) {
+		log_error("%s", why);
+		free(gw.admin_token);
+		free(gw.api_token);
+		free(gw.allowed_ips);
+		actor_cleanup(&a);
+		return EXIT_PERMANENT;
+	}
+	gw.cors_origins = *cors ? xstrdup(cors) : NULL;
+	gw.trusted_proxies = *proxies ? xstrdup(proxies) : NULL;
+	/* Failed tries are limited, not impossible (a correct token is never
+	 * refused for others' failures): the token's length is what makes
+	 * guessing hopeless. */
+	if (gw.admin_token && strlen(gw.admin_token) < 32)
+		log_warn("ADMIN_API_TOKEN is shorter than 32 characters: use a random one "
+		         "(e.g. openssl rand -hex 32)");
 	gw.action_timeout = (double)config_int(a.config, "http.action_timeout_ms") / 1000.;
 	if (!gw.admin_token)
 		log_warn("ADMIN_API_TOKEN is not set: admin endpoints answer 503");
@@ -235,9 +261,12 @@ int main(int argc, char **argv)
 	    .header_timeout = (double)config_int(a.config, "http.header_timeout_ms") / 1000.,
 	    .body_timeout = (double)config_int(a.config, "http.body_timeout_ms") / 1000.,
 	    .idle_timeout = (double)config_int(a.config, "http.idle_timeout_ms") / 1000.,
+	    .max_per_addr = (int)config_int(a.config, "http.max_connections_per_addr"),
 	};
 	gw.http = http_server_new(a.loop, lfd, &lim, routes_handle, &gw);
-	log_info("listening on http://%s (max %d connections)", bound, lim.max_connections);
+	log_info("listening on http://%s (max %d connections, %d per client)%s%s", bound,
+	         lim.max_connections, lim.max_per_addr, gw.cors_origins ? "; CORS for " : "",
+	         gw.cors_origins ? gw.cors_origins : "");
 
 	a.ud = &gw;
 	a.on_peer = on_peer;
@@ -253,6 +282,8 @@ int main(int argc, char **argv)
 	free(gw.admin_token);
 	free(gw.api_token);
 	free(gw.allowed_ips);
+	free(gw.cors_origins);
+	free(gw.trusted_proxies);
 	actor_cleanup(&a);
 	return code;
 }

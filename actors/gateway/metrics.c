@@ -102,6 +102,25 @@ char *metrics_render(struct gateway *gw, const char *jobs_json)
 	          (unsigned long long)m->lat_count);
 	sb_printf(&b, "# TYPE viralsup_http_connections gauge\nviralsup_http_connections %d\n",
 	          gw->http ? http_server_connections(gw->http) : 0);
+	if (gw->http) {
+		unsigned long long reaped, per_addr, full;
+		http_server_counters(gw->http, &reaped, &per_addr, &full);
+		sb_printf(
+		    &b,
+		    "# HELP viralsup_http_connections_closed_total Connections the gateway "
+		    "closed or refused to stay fair: idle ones closed to make room, refused "
+		    "by the per-address cap, refused with the table full.\n"
+		    "# TYPE viralsup_http_connections_closed_total counter\n"
+		    "viralsup_http_connections_closed_total{reason=\"idle_reaped\"} %llu\n"
+		    "viralsup_http_connections_closed_total{reason=\"per_address_cap\"} %llu\n"
+		    "viralsup_http_connections_closed_total{reason=\"table_full\"} %llu\n",
+		    reaped, per_addr, full);
+	}
+	sb_printf(&b,
+	          "# HELP viralsup_http_auth_throttled_total Requests answered 429 for failed "
+	          "authentication.\n# TYPE viralsup_http_auth_throttled_total counter\n"
+	          "viralsup_http_auth_throttled_total %llu\n",
+	          gw->auth_throttled);
 	sb_printf(&b,
 	          "# TYPE viralsup_gateway_scheduler_up gauge\nviralsup_gateway_scheduler_up %d\n",
 	          gw->sched_up ? 1 : 0);

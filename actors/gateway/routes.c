@@ -162,12 +162,24 @@ static bool uuid_valid(const char *s)
 	return true;
 }
 
-/* Instagram rules: a leading '@' dropped, lower-cased, 1-30 of [a-z0-9._]. */
+/* Names that are Instagram's own paths, never an account's: a job for one
+ * would fetch a page that is not a profile. */
+static const char *const reserved_names[] = {"accounts", "api",   "developer", "direct", "explore",
+                                             "graphql",  "legal", "p",         "reel",   "reels",
+                                             "stories",  "tv",    "web",       NULL};
+
+/* Instagram rules: surrounding spaces and a leading '@' dropped, lower-cased,
+ * 1-30 of [a-z0-9._], not only dots ("." and ".." are path components, not
+ * accounts), not a reserved name. */
 static bool username_normalise(const char *in, char *out, size_t outlen)
 {
+	while (*in == ' ' || *in == '\t')
+		in++;
 	if (*in == '@')
 		in++;
 	size_t n = strlen(in);
+	while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+		n--;
 	if (n < 1 || n > 30 || n >= outlen)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -179,6 +191,11 @@ static bool username_normalise(const char *in, char *out, size_t outlen)
 		out[i] = (char)c;
 	}
 	out[n] = '\0';
+	if (strspn(out, ".") == n)
+		return false;
+	for (int i = 0; reserved_names[i]; i++)
+		if (!strcmp(out, reserved_names[i]))
+			return false;
 	return true;
 }
 
@@ -496,7 +513,7 @@ static void h_queue_create(struct gw_req *r)
 	else if (!username_normalise(json_string_value(pu), primary, sizeof primary))
 		verr_add(errs,
 		         "Value error, not a valid Instagram username (1-30 letters, digits, '.' "
-		         "or '_')",
+		         "or '_'; not only dots; not a reserved name)",
 		         "value_error", "body", "primary_username", NULL);
 
 	/* Competitors: normalised, duplicates dropped, kept in given order. */
@@ -522,7 +539,8 @@ static void h_queue_create(struct gw_req *r)
 			if (!username_normalise(json_string_value(e), u, sizeof u)) {
 				verr_add(errs,
 				         "Value error, not a valid Instagram username (1-30 "
-				         "letters, digits, '.' or '_')",
+				         "letters, digits, '.' or '_'; not only dots; not a "
+				         "reserved name)",
 				         "value_error", "body", "selected_competitors", idx, NULL);
 				continue;
 			}
@@ -667,10 +685,17 @@ static void check_existing_done(struct gw_req *r, PGresult *res)
 
 static void h_check_existing(struct gw_req *r)
 {
-	/* Rows written by the original are exact; ours are normalised. */
+	/* Rows written by the original are exact; ours are normalised. A name
+	 * that cannot be an account is a client error, as in the body. */
 	char norm[64];
-	if (!username_normalise(r->param, norm, sizeof norm))
-		strlcpy(norm, r->param, sizeof norm);
+	if (!username_normalise(r->param, norm, sizeof norm)) {
+		static const char *const loc[] = {"path", "username", NULL};
+		gw_validation(r->gw, r->req, loc,
+		              "Value error, not a valid Instagram username (1-30 letters, digits, "
+		              "'.' or '_'; not only dots; not a reserved name)",
+		              "value_error");
+		return;
+	}
 	const char *p[2] = {r->param, norm};
 	run_query(r, SQL_CHECK_EXISTING, 2, p, check_existing_done,
 	          "Failed to check existing analysis");
@@ -810,41 +835,62 @@ static void h_queue_status(struct gw_req *r)
 	" ct.content_style, 'views', viralsup_gw_count(ct.view_count), 'likes',"                  \
 	" viralsup_gw_count(ct.like_count), 'comments', viralsup_gw_count(ct.comment_count))"
 
-/* viralsup_gw_count(n) and viralsup_gw_try_json(s) below are expanded
- * into inline SQL by sql_expand: the schema belongs to sql/, not to us. */
+/* viralsup_gw_count(n), viralsup_gw_try_json(s) and viralsup_gw_json_text(j)
+ * below are expanded into inline SQL by sql_expand: the schema belongs to
+ * sql/, not to us. */
 static const char SQL_RESULTS_TMPL[] =
-    "WITH q AS (SELECT id, primary_username FROM viral_ideas_queue WHERE id = $1::uuid),"
-    " r AS (SELECT * FROM viral_analysis_results WHERE queue_id = $1::uuid"
+    "WITH q AS (SELECT id, primary_username, status, started_processing_at"
+    "   FROM viral_ideas_queue WHERE id = $1::uuid),"
+    /* done: the newest completed run, whose results are shown; r: done, or
+     * else the newest run of any status (only its status is shown). */
+    " done AS (SELECT * FROM viral_analysis_results WHERE queue_id = $1::uuid"
     "   AND status = 'completed' ORDER BY analysis_run DESC LIMIT 1),"
+    " r AS (SELECT * FROM done UNION ALL (SELECT * FROM viral_analysis_results"
+    "   WHERE queue_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM done)"
+    "   ORDER BY analysis_run DESC LIMIT 1)),"
     " ad AS (SELECT CASE WHEN jsonb_typeof(analysis_data) = 'object' THEN analysis_data"
     "   WHEN jsonb_typeof(analysis_data) = 'string' THEN"
     "     COALESCE(viralsup_gw_try_json(analysis_data #>> '{}'), '{}'::jsonb)"
-    "   ELSE '{}'::jsonb END AS d FROM r),"
+    "   ELSE '{}'::jsonb END AS d FROM done),"
     " comp AS (SELECT competitor_username AS u FROM viral_ideas_competitors"
     "   WHERE queue_id = $1::uuid AND is_active)"
     " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
     " (SELECT json_build_object("
-    "  'analysis', json_build_object('id', r.id, 'status', r.status, 'workflow_version',"
-    "    r.workflow_version, 'started_at', r.started_at, 'analysis_completed_at',"
-    "    r.analysis_completed_at, 'total_reels_analyzed', r.total_reels_analyzed,"
-    "    'primary_reels_count', r.primary_reels_count, 'competitor_reels_count',"
-    "    r.competitor_reels_count, 'transcripts_fetched', r.transcripts_fetched),"
-    "  'primary_profile', (SELECT json_build_object('username', p.username, 'profile_name',"
-    "    p.profile_name, 'bio', p.bio, 'followers', p.followers, 'posts_count', p.posts_count,"
-    "    'is_verified', p.is_verified, 'profile_image_url',"
-    "    COALESCE(p.profile_image_path, p.profile_image_url), 'profile_image_path',"
-    "    p.profile_image_path, 'account_type', COALESCE(p.account_type::text, 'Personal'),"
-    "    'total_reels', p.total_reels, 'median_views', p.median_views, 'total_views',"
-    "    p.total_views, 'total_likes', p.total_likes, 'total_comments', p.total_comments)"
-    "    FROM primary_profiles p, q WHERE p.username = q.primary_username),"
+    /* Before any run row exists (our runs write theirs when they end), the
+     * job's own state stands in: the original showed its run as pending. */
+    "  'analysis', json_build_object('id', r.id, 'status', COALESCE(r.status,"
+    "    CASE WHEN q.status = 'failed' THEN 'failed' ELSE 'pending' END), 'workflow_version',"
+    "    r.workflow_version, 'started_at', COALESCE(r.started_at, q.started_processing_at),"
+    "    'analysis_completed_at', r.analysis_completed_at, 'total_reels_analyzed',"
+    "    COALESCE(r.total_reels_analyzed, 0), 'primary_reels_count',"
+    "    COALESCE(r.primary_reels_count, 0), 'competitor_reels_count',"
+    "    COALESCE(r.competitor_reels_count, 0), 'transcripts_fetched',"
+    "    COALESCE(r.transcripts_fetched, 0)),"
+    /* Always an object: the original's defaults when no profile row exists. */
+    "  'primary_profile', (SELECT json_build_object('username', q.primary_username,"
+    "    'profile_name', CASE WHEN p.username IS NULL THEN '' ELSE p.profile_name END,"
+    "    'bio', CASE WHEN p.username IS NULL THEN '' ELSE p.bio END,"
+    "    'followers', CASE WHEN p.username IS NULL THEN 0 ELSE p.followers END,"
+    "    'posts_count', CASE WHEN p.username IS NULL THEN 0 ELSE p.posts_count END,"
+    "    'is_verified', CASE WHEN p.username IS NULL THEN FALSE ELSE p.is_verified END,"
+    "    'profile_image_url', COALESCE(p.profile_image_path, p.profile_image_url),"
+    "    'profile_image_path', p.profile_image_path,"
+    "    'account_type', COALESCE(p.account_type::text, 'Personal'),"
+    "    'total_reels', CASE WHEN p.username IS NULL THEN 0 ELSE p.total_reels END,"
+    "    'median_views', CASE WHEN p.username IS NULL THEN 0 ELSE p.median_views END,"
+    "    'total_views', CASE WHEN p.username IS NULL THEN 0 ELSE p.total_views END,"
+    "    'total_likes', CASE WHEN p.username IS NULL THEN 0 ELSE p.total_likes END,"
+    "    'total_comments', CASE WHEN p.username IS NULL THEN 0 ELSE p.total_comments END)"
+    "    FROM (SELECT 1) one LEFT JOIN primary_profiles p"
+    "    ON p.username = q.primary_username),"
     "  'analyzed_reels', COALESCE((SELECT json_agg(json_build_object('content_id',"
     "    a.content_id, 'reel_type', a.reel_type, 'username', a.username, 'rank_in_selection',"
     "    a.rank_in_selection, 'view_count_at_analysis', a.view_count_at_analysis,"
     "    'like_count_at_analysis', a.like_count_at_analysis, 'comment_count_at_analysis',"
     "    a.comment_count_at_analysis, 'transcript_completed', a.transcript_completed,"
     "    'hook_text', a.hook_text, 'power_words', a.power_words, 'analysis_metadata',"
-    "    a.analysis_metadata) ORDER BY a.reel_type DESC, a.rank_in_selection)"
-    "    FROM viral_analysis_reels a WHERE a.analysis_id = r.id), '[]'::json),"
+    "    a.analysis_metadata) ORDER BY a.reel_type, a.rank_in_selection)"
+    "    FROM viral_analysis_reels a WHERE a.analysis_id = (SELECT id FROM done)), '[]'::json),"
     "  'primary_user_reels', COALESCE((SELECT json_agg(" REEL_ITEM " ORDER BY ct.view_count"
     "    DESC NULLS LAST) FROM (SELECT c.* FROM content c, q WHERE c.username ="
     "    q.primary_username ORDER BY c.view_count DESC NULLS LAST LIMIT 50) ct"
@@ -865,11 +911,12 @@ static const char SQL_RESULTS_TMPL[] =
     "    'script_title', s.script_title, 'script_content', s.script_content, 'script_type',"
     "    s.script_type, 'estimated_duration', s.estimated_duration, 'target_audience',"
     "    s.target_audience, 'primary_hook', s.primary_hook, 'call_to_action',"
-    "    s.call_to_action, 'source_reels', s.source_reels, 'script_structure',"
-    "    s.script_structure, 'status', s.status) ORDER BY s.created_at DESC)"
-    "    FROM viral_scripts s WHERE s.analysis_id = r.id), '[]'::json),"
-    "  'analysis_data', ad.d,"
-    "  'viral_ideas', COALESCE((SELECT json_agg(json_build_object('id', 'hook_' || h.i,"
+    "    s.call_to_action, 'source_reels', viralsup_gw_json_text(s.source_reels),"
+    "    'script_structure', viralsup_gw_json_text(s.script_structure), 'status', s.status)"
+    "    ORDER BY s.created_at DESC)"
+    "    FROM viral_scripts s WHERE s.analysis_id = (SELECT id FROM done)), '[]'::json),"
+    "  'analysis_data', COALESCE(ad.d, '{}'::jsonb),"
+    "  'viral_ideas', COALESCE((SELECT json_agg(json_build_object('id', 'hook_' || (h.i - 1),"
     "    'idea_text', h.v -> 'hook_text', 'explanation', h.v -> 'adaptation_strategy',"
     "    'confidence_score', COALESCE(h.v -> 'effectiveness_score', '0'::jsonb),"
     "    'power_words', h.v -> 'psychological_triggers') ORDER BY h.i)"
@@ -882,7 +929,7 @@ static const char SQL_RESULTS_TMPL[] =
     "  'complete_scripts', COALESCE(ad.d -> 'complete_scripts', '[]'::jsonb),"
     "  'scripts_summary', COALESCE(ad.d -> 'scripts_summary', '[]'::jsonb),"
     "  'analysis_summary', COALESCE(ad.d -> 'analysis_summary', '{}'::jsonb))"
-    " FROM r, ad)";
+    " FROM q LEFT JOIN r ON TRUE LEFT JOIN ad ON TRUE)";
 
 static char *sql_results;
 
@@ -896,7 +943,10 @@ static char *sql_expand(const char *tmpl)
 	while (*p) {
 		const char *a = strstr(p, "viralsup_gw_count(");
 		const char *b = strstr(p, "viralsup_gw_try_json(");
+		const char *t = strstr(p, "viralsup_gw_json_text(");
 		const char *m = a && (!b || a < b) ? a : b;
+		if (t && (!m || t < m))
+			m = t;
 		if (!m) {
 			size_t n = strlen(p);
 			while (o + n + 1 > cap)
@@ -924,6 +974,12 @@ static char *sql_expand(const char *tmpl)
 			                "'FM999999990.0') || 'M' WHEN %s >= 1000 THEN round(%s / "
 			                "1000.0)::text || 'K' ELSE COALESCE(%s, 0)::text END)",
 			                argtxt, argtxt, argtxt, argtxt, argtxt);
+		} else if (m == t) {
+			/* The original's wire form of a JSONB document: a JSON string
+			 * holding its text (a string already stored so stays as is). */
+			rep = xasprintf("(CASE WHEN jsonb_typeof(%s) = 'string' THEN %s "
+			                "ELSE to_jsonb((%s)::text) END)",
+			                argtxt, argtxt, argtxt);
 		} else {
 			/* A JSON-encoded string column: decode it when it parses. */
 			rep = xasprintf("(CASE WHEN left(ltrim(%s), 1) IN ('{', '[') THEN "
@@ -951,8 +1007,8 @@ static void results_done(struct gw_req *r, PGresult *res)
 		gw_error(r->gw, r->req, 404, "Queue not found", NULL);
 		return;
 	}
-	if (!strcmp(PQgetvalue(res, 0, 1), "0") || PQgetisnull(res, 0, 2)) {
-		gw_error(r->gw, r->req, 404, "Analysis results not found", NULL);
+	if (PQgetisnull(res, 0, 2)) {
+		fail_internal(r, "Failed to get analysis results", "no document");
 		return;
 	}
 	gw_ok(r->gw, r->req, PQgetvalue(res, 0, 2), NULL);
@@ -1000,10 +1056,8 @@ static void content_done(struct gw_req *r, PGresult *res)
 		gw_error(r->gw, r->req, 404, "Queue not found", NULL);
 		return;
 	}
-	if (!strcmp(PQgetvalue(res, 0, 1), "0")) {
-		gw_error(r->gw, r->req, 404, "Analysis not found", NULL);
-		return;
-	}
+	/* No "Analysis not found" before a run has a row: our runs write theirs
+	 * when they end, and the original's page for a running job was 200. */
 	if (!strcmp(r->aux, "competitor") && !strcmp(PQgetvalue(res, 0, 2), "0")) {
 		/* As the original: an empty page without primary_username. */
 		gw_ok(r->gw, r->req, "{\"reels\":[],\"total_count\":0,\"has_more\":false}", NULL);
@@ -1161,7 +1215,7 @@ static void h_action(struct gw_req *r)
 		msg_put_str(&out, "job_id", r->param);
 	}
 	msg_put_str(&out, "source", "http");
-	msg_put_str(&out, "requested_by", r->req->peer);
+	msg_put_str(&out, "requested_by", r->client);
 	msg_put_str(&out, "request_id", r->req->request_id);
 	int rc = conn_request(c, &out, gw->action_timeout, on_action_reply, r);
 	msg_out_free(&out);
@@ -1188,6 +1242,9 @@ void routes_handle(struct http_request *req, void *ud)
 	r->req = req;
 	r->route = GW_ROUTE_UNMATCHED;
 	req->app = r;
+	edge_client(gw, r);
+	if (edge_preflight(gw, req))
+		return;
 
 	/* Split the path into at most 8 segments (raw, still encoded). */
 	const char *segs[8];
@@ -1259,12 +1316,16 @@ void routes_handle(struct http_request *req, void *ud)
 	bool uuid_param = hit->id == GW_ROUTE_QUEUE_START || hit->id == GW_ROUTE_QUEUE_PROCESS ||
 	                  hit->id == GW_ROUTE_QUEUE_CANCEL || hit->id == GW_ROUTE_QUEUE_RETRY ||
 	                  hit->id == GW_ROUTE_RESULTS || hit->id == GW_ROUTE_CONTENT;
+	/* Before authentication: a cross-site form is refused whoever sent
+	 * it, and its junk never counts as a failed token. */
+	if (method == M_POST && !edge_json_only(gw, req, hit->id == GW_ROUTE_QUEUE_CREATE))
+		return;
 	if (hit->admin) {
-		if (auth_admin(gw, req) < 0)
+		if (auth_admin(gw, r) < 0)
 			return;
 	} else if (hit->id != GW_ROUTE_HEALTHZ && hit->id != GW_ROUTE_READYZ &&
 	           hit->id != GW_ROUTE_HEALTH && hit->id != GW_ROUTE_METRICS) {
-		if (auth_api(gw, req) < 0)
+		if (auth_api(gw, r) < 0)
 			return;
 	}
 	if (uuid_param && !uuid_valid(r->param)) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -206,6 +207,8 @@ static const char CREATE_BODY[] =
     "\"content_strategy\":{\"contentType\":\"reels\",\"targetAudience\":\"devs\","
     "\"goals\":\"grow\"}}";
 
+#define JSON_CT "Content-Type: application/json\r\n"
+
 static struct resp create(const struct gw *g, const char *session)
 {
 	char body[1024];
@@ -283,12 +286,12 @@ TEST(queue_create_validation_errors_are_422_lists)
 	struct gw g;
 	gw_start(&g, db_fresh(), NULL, NULL);
 	gw_wait_db(&g);
-	struct resp r = call(&g, "POST", "/api/viral-ideas/queue", NULL, "{not json");
+	struct resp r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, "{not json");
 	ASSERT_EQ_INT(r.status, 422);
 	ASSERT_CONTAINS(r.body, "\"type\":\"json_invalid\"");
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",");
 
-	r = call(&g, "POST", "/api/viral-ideas/queue", NULL, "{\"session_id\":5}");
+	r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, "{\"session_id\":5}");
 	ASSERT_EQ_INT(r.status, 422);
 	ASSERT_CONTAINS(r.body, "{\"loc\":[\"body\",\"session_id\"],\"msg\":\"Input should be a "
 	                        "valid string\",\"type\":\"string_type\"}");
@@ -296,7 +299,7 @@ TEST(queue_create_validation_errors_are_422_lists)
 	                        "required\",\"type\":\"missing\"");
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"content_strategy\"]");
 
-	r = call(&g, "POST", "/api/viral-ideas/queue", NULL,
+	r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT,
 	         "{\"session_id\":\"s\",\"primary_username\":\"bad name!\","
 	         "\"selected_competitors\":[\"ok\",7,\"x\\u00e9\"],\"priority\":11,"
 	         "\"content_strategy\":{\"contentType\":1,\"targetAudience\":\"a\"}}");
@@ -317,7 +320,7 @@ TEST(queue_create_validation_errors_are_422_lists)
 	for (int i = 0; i < 51; i++)
 		k += snprintf(body + k, sizeof body - (size_t)k, "%s\"c%d\"", i ? "," : "", i);
 	snprintf(body + k, sizeof body - (size_t)k, "]}");
-	r = call(&g, "POST", "/api/viral-ideas/queue", NULL, body);
+	r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, body);
 	ASSERT_EQ_INT(r.status, 422);
 	ASSERT_CONTAINS(r.body, "\"type\":\"too_long\"");
 	gw_stop(&g);
@@ -416,18 +419,50 @@ TEST(results_return_newest_completed_run_with_real_objects)
 	char id[64], path[256], sql[2048];
 	job_id_of(&c, id, sizeof id);
 	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	/* No run yet: 200 with the job's state as the run's status, empty
+	 * collections in the original's shape, a default primary profile. */
 	struct resp r = call(&g, "GET", path, NULL, NULL);
-	ASSERT_EQ_INT(r.status, 404);
-	ASSERT_CONTAINS(r.body, "Analysis results not found");
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"status\" : \"pending\"");
+	ASSERT_CONTAINS(r.body, "\"viral_ideas\" : []");
+	ASSERT_CONTAINS(r.body, "\"analyzed_reels\" : []");
+	ASSERT_CONTAINS(r.body, "\"viral_scripts_table\" : []");
+	ASSERT_CONTAINS(r.body, "\"analysis_data\" : {}");
+	ASSERT_CONTAINS(r.body, "\"generated_hooks\" : []");
+	ASSERT_CONTAINS(r.body, "\"profile_analysis\" : {}");
+	ASSERT_CONTAINS(r.body, "\"primary_profile\" : {\"username\" : \"main.user\", "
+	                        "\"profile_name\" : \"\", \"bio\" : \"\", \"followers\" : 0");
+	ASSERT_CONTAINS(r.body, "\"account_type\" : \"Personal\"");
+	/* A failed run and nothing completed: that run's status, still empty. */
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO viral_analysis_results (id, queue_id, analysis_run, status,"
+	         " analysis_data) VALUES ('33333333-3333-3333-3333-333333333333', '%s', 1,"
+	         " 'failed', '{\"generated_hooks\":[{\"hook_text\":\"partial\"}]}')",
+	         id);
+	db_exec(db, sql);
+	r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"status\" : \"failed\"");
+	ASSERT_CONTAINS(r.body, "\"viral_ideas\" : []");
+	ASSERT(!strstr(r.body, "partial"));
+	db_exec(db, "DELETE FROM viral_analysis_results");
 	snprintf(
 	    sql, sizeof sql,
 	    "INSERT INTO viral_analysis_results (id, queue_id, analysis_run, status,"
 	    " analysis_data) VALUES"
 	    " ('11111111-1111-1111-1111-111111111111', '%s', 1, 'completed',"
-	    "  '{\"generated_hooks\":[{\"hook_text\":\"H1\"}],\"analysis_summary\":{\"n\":1}}'),"
+	    "  '{\"generated_hooks\":[{\"hook_text\":\"H0\"},{\"hook_text\":\"H1\"}],"
+	    "    \"analysis_summary\":{\"n\":1}}'),"
 	    " ('22222222-2222-2222-2222-222222222222', '%s', 2, 'failed', '{}');"
-	    "INSERT INTO viral_scripts (analysis_id, script_title, script_content, source_reels)"
-	    " VALUES ('11111111-1111-1111-1111-111111111111', 'T', 'C', '{\"a\":1}');"
+	    "INSERT INTO viral_scripts (analysis_id, script_title, script_content, source_reels,"
+	    " script_structure) VALUES ('11111111-1111-1111-1111-111111111111', 'T', 'C',"
+	    " '{\"a\":1}', to_jsonb('{\"hook_section\":\"h\"}'::text));"
+	    "INSERT INTO viral_analysis_reels (analysis_id, content_id, reel_type, username,"
+	    " rank_in_selection) VALUES ('11111111-1111-1111-1111-111111111111', 'c1', 'primary',"
+	    " 'main.user', 1), ('11111111-1111-1111-1111-111111111111', 'c2', 'competitor',"
+	    " 'rival_1', 1);"
+	    "INSERT INTO primary_profiles (username, profile_name, followers)"
+	    " VALUES ('main.user', 'Main User', 42);"
 	    "INSERT INTO content (content_id, shortcode, username, view_count, outlier_score)"
 	    " VALUES ('c1', 'sc1', 'main.user', 1234567, 2.5), ('c2', 'sc2', 'rival_1', 4500, 7)",
 	    id, id);
@@ -437,8 +472,19 @@ TEST(results_return_newest_completed_run_with_real_objects)
 	ASSERT_CONTAINS(r.body, "\"id\" : \"11111111-1111-1111-1111-111111111111\"");
 	ASSERT(!strstr(r.body, "22222222-2222"));
 	ASSERT_CONTAINS(r.body, "\"analysis_summary\" : {\"n\": 1}");
-	ASSERT_CONTAINS(r.body, "\"idea_text\" : \"H1\"");
-	ASSERT_CONTAINS(r.body, "\"source_reels\" : {\"a\": 1}");
+	/* Ideas are numbered from hook_0, as the original. */
+	ASSERT_CONTAINS(r.body, "{\"id\" : \"hook_0\", \"idea_text\" : \"H0\"");
+	ASSERT_CONTAINS(r.body, "{\"id\" : \"hook_1\", \"idea_text\" : \"H1\"");
+	/* Script documents as the original sent them: JSON-encoded strings,
+	 * whether stored as objects (ours) or as strings (the original's). */
+	ASSERT_CONTAINS(r.body, "\"source_reels\" : \"{\\\"a\\\": 1}\"");
+	ASSERT_CONTAINS(r.body, "\"script_structure\" : \"{\\\"hook_section\\\":\\\"h\\\"}\"");
+	/* Competitor reels first among the analysed ones, as the original. */
+	const char *comp_reel = strstr(r.body, "\"reel_type\" : \"competitor\"");
+	const char *prim_reel = strstr(r.body, "\"reel_type\" : \"primary\"");
+	ASSERT(comp_reel && prim_reel && comp_reel < prim_reel);
+	ASSERT_CONTAINS(r.body, "\"primary_profile\" : {\"username\" : \"main.user\", "
+	                        "\"profile_name\" : \"Main User\"");
 	ASSERT_CONTAINS(r.body, "\"views\" : \"1.2M\"");
 	ASSERT_CONTAINS(r.body, "\"outlierScore\" : \"7.0x\"");
 	ASSERT_CONTAINS(r.body, "\"views\" : \"5K\"");
@@ -457,6 +503,283 @@ TEST(results_return_newest_completed_run_with_real_objects)
 	gw_stop(&g);
 }
 
+/* A header line of a raw answer ("Name: value"), or NULL. */
+static const char *header_in(const char *raw, const char *name)
+{
+	const char *end = strstr(raw, "\r\n\r\n");
+	for (const char *p = strstr(raw, "\r\n"); p && (!end || p < end); p = strstr(p + 2, "\r\n"))
+		if (!strncasecmp(p + 2, name, strlen(name)) && p[2 + strlen(name)] == ':')
+			return p + 2;
+	return NULL;
+}
+
+static const char PREFLIGHT_HEADERS[] = "Origin: %s\r\nAccess-Control-Request-Method: POST\r\n"
+                                        "Access-Control-Request-Headers: authorization, "
+                                        "content-type\r\n";
+
+TEST(preflight_from_a_listed_origin_gets_204_with_the_cors_headers)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL,
+	         "[http]\ncors_origins = http://localhost:3000, https://dash.example.com\n");
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://localhost:3000");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 204);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: http://localhost:3000\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Allow-Headers"), "Authorization");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Allow-Headers"), "Content-Type");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Max-Age: 600\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Vary"), "Origin");
+	ASSERT(!header_in(r.raw, "Content-Length")); /* a 204 has no body */
+	ASSERT_EQ_STR(r.body, "");
+	/* The actual request from that origin carries the headers too. */
+	r = call(&g, "GET", "/api/viral-ideas/queue-status", "Origin: https://dash.example.com\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: https://dash.example.com\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+	ASSERT_CONTAINS(r.raw, "\r\nVary: Origin\r\n");
+	ASSERT_CONTAINS(header_in(r.raw, "Access-Control-Expose-Headers"), "X-Request-Id");
+	/* Errors too: a browser must be able to read the detail. */
+	r = call(&g, "GET", "/api/viral-ideas/queue/nope", "Origin: http://localhost:3000\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 404);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: http://localhost:3000\r\n");
+	gw_stop(&g);
+}
+
+TEST(unlisted_origin_gets_no_cors_headers)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\ncors_origins = http://localhost:3000\n");
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://evil.example");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	ASSERT_CONTAINS(r.body, "Disallowed CORS origin");
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	/* A look-alike (prefix, other port, other scheme) is not listed either. */
+	const char *others[] = {"http://evil.example", "http://localhost:3000.evil.example",
+	                        "http://localhost:3001", "https://localhost:3000", "null"};
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		char o[256];
+		snprintf(o, sizeof o, "Origin: %s\r\n", others[i]);
+		r = call(&g, "GET", "/api/viral-ideas/queue-status", o, NULL);
+		ASSERT_EQ_INT(r.status, 200);
+		if (strstr(r.raw, "Access-Control-"))
+			FAIL("origin %s got CORS headers: %s", others[i], r.raw);
+		ASSERT_CONTAINS(r.raw, "\r\nVary: Origin\r\n");
+	}
+	gw_stop(&g);
+	/* Not configured (the default): no CORS for anyone. */
+	gw_start(&g, db_fresh(), NULL, NULL);
+	gw_wait_db(&g);
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "http://localhost:3000");
+	r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 400);
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	r = call(&g, "GET", "/healthz", "Origin: http://localhost:3000\r\n", NULL);
+	ASSERT(!strstr(r.raw, "Access-Control-"));
+	gw_stop(&g);
+}
+
+TEST(wildcard_cors_answers_any_origin_without_credentials)
+{
+	struct gw g;
+	const char *env[] = {"VIRALSUP_CORS_ORIGINS=*", NULL};
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	char h[512];
+	snprintf(h, sizeof h, PREFLIGHT_HEADERS, "https://anywhere.example");
+	struct resp r = call(&g, "OPTIONS", "/api/viral-ideas/queue", h, NULL);
+	ASSERT_EQ_INT(r.status, 204);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: *\r\n");
+	ASSERT(!header_in(r.raw, "Access-Control-Allow-Credentials"));
+	r = call(&g, "GET", "/healthz", "Origin: https://anywhere.example\r\n", NULL);
+	ASSERT_CONTAINS(r.raw, "\r\nAccess-Control-Allow-Origin: *\r\n");
+	ASSERT(!header_in(r.raw, "Access-Control-Allow-Credentials"));
+	gw_stop(&g);
+}
+
+TEST(a_malformed_cors_or_proxy_list_stops_the_start)
+{
+	const char *bad[] = {"[http]\ncors_origins = localhost:3000\n",
+	                     "[http]\ncors_origins = http://a.example/path\n",
+	                     "[http]\ncors_origins = http://*.example\n",
+	                     "[http]\ntrusted_proxies = 10.0.0.0/33\n",
+	                     "[http]\ntrusted_proxies = proxy.example\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct gw g;
+		memset(&g, 0, sizeof g);
+		g.dir = test_tmpdir();
+		char conf_file[512];
+		snprintf(conf_file, sizeof conf_file, "%s/viralsup.conf", g.dir);
+		FILE *f = fopen(conf_file, "w");
+		fputs(bad[i], f);
+		fclose(f);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int dn = open("/dev/null", O_WRONLY);
+			dup2(dn, 2);
+			unsetenv("VIRALSUP_PARENT_FD");
+			setenv("VIRALSUP_RUN_DIR", g.dir, 1);
+			setenv("VIRALSUP_HTTP_ADDR", "127.0.0.1:0", 1);
+			setenv("VIRALSUP_CONFIG", conf_file, 1);
+			const char *bin = getenv("VIRALSUP_BIN");
+			char path[512];
+			snprintf(path, sizeof path, "%s/viralsup-gateway", bin ? bin : "build/bin");
+			execl(path, path, (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
+		ASSERT(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 127)
+			FAIL("config \"%s\": exit %d", bad[i], WEXITSTATUS(st));
+	}
+}
+
+TEST(text_plain_and_form_posts_get_415_and_create_nothing)
+{
+	struct gw g;
+	char *db = db_fresh();
+	const char *env[] = {"ADMIN_API_TOKEN=tok", NULL};
+	gw_start(&g, db, env, NULL);
+	gw_wait_db(&g);
+	char body[1024];
+	snprintf(body, sizeof body, CREATE_BODY, "csrf");
+	const char *types[] = {"Content-Type: text/plain\r\n",
+	                       "Content-Type: application/x-www-form-urlencoded\r\n",
+	                       "Content-Type: multipart/form-data; boundary=x\r\n",
+	                       "Content-Type: application/jsonp\r\n", ""};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		struct resp r = call(&g, "POST", "/api/viral-ideas/queue", types[i], body);
+		if (r.status != 415)
+			FAIL("POST with \"%s\": %d %s", types[i], r.status, r.body);
+		ASSERT_EQ_STR(r.body, "{\"success\":false,\"detail\":\"Unsupported Media Type: the "
+		                      "request body must be application/json\"}");
+	}
+	/* State-changing actions without a body: a form's label is refused too. */
+	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending",
+	                     "Authorization: Bearer tok\r\nContent-Type: text/plain\r\n", "");
+	ASSERT_EQ_INT(r.status, 415);
+	PGconn *c = PQconnectdb(db);
+	PGresult *res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
+	/* JSON with parameters, any case, is fine. */
+	r = call(&g, "POST", "/api/viral-ideas/queue",
+	         "Content-Type: Application/JSON; charset=utf-8\r\n", body);
+	ASSERT_EQ_INT(r.status, 200);
+	res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	PQfinish(c);
+	gw_stop(&g);
+}
+
+TEST(dot_and_reserved_usernames_get_422_at_the_gateway)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	const char *names[] = {".", "..", "...", "@..", "explore", "P", "@Reels", " .. "};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char body[1024];
+		snprintf(body, sizeof body,
+		         "{\"session_id\":\"u%zu\",\"primary_username\":\"%s\","
+		         "\"selected_competitors\":[],\"content_strategy\":{\"contentType\":\"a\","
+		         "\"targetAudience\":\"b\",\"goals\":\"c\"}}",
+		         i, names[i]);
+		struct resp r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, body);
+		if (r.status != 422)
+			FAIL("primary \"%s\": %d %s", names[i], r.status, r.body);
+		ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"primary_username\"]");
+		snprintf(body, sizeof body,
+		         "{\"session_id\":\"c%zu\",\"primary_username\":\"ok\","
+		         "\"selected_competitors\":[\"fine\",\"%s\"],\"content_strategy\":"
+		         "{\"contentType\":\"a\",\"targetAudience\":\"b\",\"goals\":\"c\"}}",
+		         i, names[i]);
+		r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, body);
+		ASSERT_EQ_INT(r.status, 422);
+		ASSERT_CONTAINS(r.body, "\"loc\":[\"body\",\"selected_competitors\",1]");
+	}
+	struct resp r = call(&g, "GET", "/api/viral-ideas/check-existing/..", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 422);
+	ASSERT_CONTAINS(r.body, "\"loc\":[\"path\",\"username\"]");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/%2e", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 422);
+	/* Names with dots inside are real names. */
+	char ok[1024];
+	snprintf(ok, sizeof ok,
+	         "{\"session_id\":\"dots\",\"primary_username\":\"a.b.\","
+	         "\"selected_competitors\":[\"_.x\"],\"content_strategy\":{\"contentType\":"
+	         "\"a\",\"targetAudience\":\"b\",\"goals\":\"c\"}}");
+	r = call(&g, "POST", "/api/viral-ideas/queue", JSON_CT, ok);
+	ASSERT_EQ_INT(r.status, 200);
+	PGconn *c = PQconnectdb(db);
+	PGresult *res = PQexec(c, "SELECT count(*) FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	PQfinish(c);
+	gw_stop(&g);
+}
+
+TEST(jobs_written_by_other_writers_get_normalised_usernames)
+{
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	/* The original's SQL helper, with the names as a person types them. */
+	PGconn *c = PQconnectdb(db);
+	PGresult *res =
+	    PQexec(c, "SELECT create_viral_queue_item('other-writer', ' @Main.User ',"
+	              " ARRAY['@Rival_1', 'rival_1', 'Other.One '], '{\"contentType\":\"x\"}')");
+	ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
+	char id[64];
+	snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = PQexec(c, "SELECT q.primary_username, (SELECT string_agg(competitor_username, ','"
+	                " ORDER BY competitor_username) FROM viral_ideas_competitors"
+	                " WHERE queue_id = q.id) FROM viral_ideas_queue q");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "main.user");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 1), "other.one,rival_1");
+	PQclear(res);
+	/* A later rename by hand is normalised too, and the original's
+	 * remove helper finds the competitor by the name as typed. */
+	res =
+	    PQexec(c, "UPDATE viral_ideas_queue SET primary_username = 'MAIN.User';"
+	              "SELECT remove_competitor_from_queue(id, '@RIVAL_1') FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	res = PQexec(c, "SELECT primary_username FROM viral_ideas_queue");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "main.user");
+	PQclear(res);
+	/* So the pipeline's rows (fetched as the lower-case name) join: the
+	 * results page shows the stored profile, not the defaults. */
+	res = PQexec(c, "INSERT INTO primary_profiles (username, profile_name, followers)"
+	                " VALUES ('main.user', 'Main User', 42)");
+	PQclear(res);
+	PQfinish(c);
+	char path[256];
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	struct resp r = call(&g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_CONTAINS(r.body, "\"primary_profile\" : {\"username\" : \"main.user\", "
+	                        "\"profile_name\" : \"Main User\"");
+	ASSERT_CONTAINS(r.body, "\"followers\" : 42");
+	r = call(&g, "GET", "/api/viral-ideas/check-existing/@Main.User", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	gw_stop(&g);
+}
+
 /* ---- security --------------------------------------------------------------- */
 
 TEST(admin_endpoints_503_without_configured_token)
@@ -471,34 +794,39 @@ TEST(admin_endpoints_503_without_configured_token)
 	gw_stop(&g);
 }
 
-TEST(admin_auth_missing_401_wrong_403_and_rate_limited_429)
+TEST(admin_auth_missing_401_wrong_403_then_429_and_right_tokens_never_count)
 {
 	struct gw g;
-	/* 6: the three refused attempts below count too (wrong tokens are
-	 * rate limited), then three accepted ones. */
-	const char *env[] = {"ADMIN_API_TOKEN=s3cret-token", "VIRALSUP_ADMIN_RATE_PER_MIN=6", NULL};
+	const char *env[] = {"ADMIN_API_TOKEN=s3cret-token", "VIRALSUP_ADMIN_RATE_PER_MIN=3", NULL};
 	gw_start(&g, db_fresh(), env, NULL);
 	gw_wait_db(&g);
 	struct resp r = call(&g, "POST", "/api/viral-ideas/process-pending", NULL, NULL);
 	ASSERT_EQ_INT(r.status, 401);
 	ASSERT_CONTAINS(r.body, "Admin authentication required");
-	r = call(&g, "POST", "/api/viral-ideas/process-pending",
-	         "Authorization: Bearer s3cret-tokeX\r\n", NULL);
-	ASSERT_EQ_INT(r.status, 403);
-	r = call(&g, "POST", "/api/viral-ideas/process-pending", "Authorization: Bearer s3\r\n",
-	         NULL);
-	ASSERT_EQ_INT(r.status, 403);
-	/* Right token, no scheduler: 503 with Retry-After, and counted. */
-	for (int i = 0; i < 3; i++) {
+	/* Right tokens (no scheduler: 503) are not failures: any number of them. */
+	for (int i = 0; i < 6; i++) {
 		r = call(&g, "POST", "/api/viral-ideas/process-pending",
 		         "Authorization: Bearer s3cret-token\r\n", NULL);
 		ASSERT_EQ_INT(r.status, 503);
 		ASSERT_CONTAINS(r.raw, "Retry-After: ");
 	}
+	/* Three wrong tokens are checked (403); the fourth try is not. */
+	const char *wrong[] = {"s3cret-tokeX", "s3", "S3CRET-TOKEN"};
+	for (int i = 0; i < 3; i++) {
+		char h[128];
+		snprintf(h, sizeof h, "Authorization: Bearer %s\r\n", wrong[i]);
+		r = call(&g, "POST", "/api/viral-ideas/process-pending", h, NULL);
+		ASSERT_EQ_INT(r.status, 403);
+	}
+	r = call(&g, "POST", "/api/viral-ideas/process-pending", "Authorization: Bearer guess\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 429);
+	ASSERT_CONTAINS(r.raw, "Retry-After: ");
+	/* This client's own failures stop even the right token being checked:
+	 * otherwise 429-or-200 would be an oracle for its guesses. */
 	r = call(&g, "POST", "/api/viral-ideas/process-pending",
 	         "Authorization: Bearer s3cret-token\r\n", NULL);
 	ASSERT_EQ_INT(r.status, 429);
-	ASSERT_CONTAINS(r.raw, "Retry-After: ");
 	/* The token never appears in the log. */
 	char logp[512];
 	snprintf(logp, sizeof logp, "%s/gateway.log", g.dir);
@@ -509,6 +837,59 @@ TEST(admin_auth_missing_401_wrong_403_and_rate_limited_429)
 	buf[n] = '\0';
 	fclose(f);
 	ASSERT(!strstr(buf, "s3cret"));
+}
+
+TEST(forwarded_client_address_is_believed_only_from_trusted_proxies)
+{
+	struct gw g;
+	const char *env[] = {"ADMIN_API_TOKEN=tok", "ADMIN_ALLOWED_IPS=10.9.8.0/24",
+	                     "VIRALSUP_ADMIN_RATE_PER_MIN=2", NULL};
+	const char *pp = "/api/viral-ideas/process-pending";
+	/* Not a trusted proxy: the headers are ignored, the peer is 127.0.0.1. */
+	gw_start(&g, db_fresh(), env, NULL);
+	gw_wait_db(&g);
+	struct resp r = call(&g, "POST", pp,
+	                     "Authorization: Bearer tok\r\nX-Forwarded-For: 10.9.8.7\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	ASSERT_CONTAINS(r.body, "not allowed");
+	r = call(&g, "POST", pp, "Authorization: Bearer tok\r\nX-Real-IP: 10.9.8.7\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	gw_stop(&g);
+
+	const char *env2[] = {"ADMIN_API_TOKEN=tok", "ADMIN_ALLOWED_IPS=10.9.8.0/24",
+	                      "VIRALSUP_ADMIN_RATE_PER_MIN=2",
+	                      "VIRALSUP_TRUSTED_PROXIES=127.0.0.0/8", NULL};
+	gw_start(&g, db_fresh(), env2, NULL);
+	gw_wait_db(&g);
+	/* Allowed client behind the proxy (no scheduler here: 503 means it passed). */
+	r = call(&g, "POST", pp, "Authorization: Bearer tok\r\nX-Forwarded-For: 10.9.8.7\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	r = call(&g, "POST", pp, "Authorization: Bearer tok\r\nX-Real-IP: 10.9.8.7\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	/* A chain through another trusted hop: the rightmost untrusted one counts. */
+	r = call(&g, "POST", pp,
+	         "Authorization: Bearer tok\r\nX-Forwarded-For: 10.9.8.7, 127.0.0.5\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	/* A client that writes an allowed address in front of its own gains nothing. */
+	r = call(&g, "POST", pp,
+	         "Authorization: Bearer tok\r\nX-Forwarded-For: 10.9.8.7, 192.0.2.1\r\n", NULL);
+	ASSERT_EQ_INT(r.status, 403);
+	ASSERT_CONTAINS(r.body, "not allowed");
+	/* Failures are counted per forwarded client: one client behind the
+	 * proxy locks itself out, not the admin behind the same proxy. */
+	for (int i = 0; i < 2; i++) {
+		r = call(&g, "POST", pp,
+		         "Authorization: Bearer bad\r\nX-Forwarded-For: 10.9.8.66\r\n", NULL);
+		ASSERT_EQ_INT(r.status, 403);
+	}
+	r = call(&g, "POST", pp, "Authorization: Bearer bad\r\nX-Forwarded-For: 10.9.8.66\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 429);
+	r = call(&g, "POST", pp, "Authorization: Bearer tok\r\nX-Forwarded-For: 10.9.8.7\r\n",
+	         NULL);
+	ASSERT_EQ_INT(r.status, 503);
+	gw_stop(&g);
 }
 
 TEST(admin_ip_allowlist_refuses_other_addresses)
@@ -724,18 +1105,30 @@ TEST(big_headers_431_and_big_body_413_over_the_wire)
 	gw_stop(&g);
 }
 
-TEST(connections_over_the_limit_get_503)
+/* Starts a POST whose body is announced with Expect: 100-continue and
+ * waits for "100 Continue": from then on the gateway is reading the body,
+ * so the connection is busy (not idle). */
+static int busy_connection(const struct gw *g)
+{
+	int fd = gw_connect(g);
+	const char head[] = "POST /api/viral-ideas/queue HTTP/1.1\r\nHost: t\r\n"
+	                    "Content-Type: application/json\r\nContent-Length: 2\r\n"
+	                    "Expect: 100-continue\r\n\r\n";
+	send_all(fd, head, sizeof head - 1);
+	char buf[64];
+	ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+	ASSERT(n > 0);
+	buf[n] = '\0';
+	ASSERT_EQ_STR(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+	return fd;
+}
+
+TEST(connections_over_the_limit_get_503_when_none_is_idle)
 {
 	struct gw g;
 	gw_start(&g, db_fresh(), NULL, "[http]\nmax_connections = 2\n");
 	gw_wait_db(&g);
-	int a = gw_connect(&g), b = gw_connect(&g);
-	/* Make sure both are accepted before the third arrives. */
-	send_all(a, "GET /healthz HTTP/1.1\r\n\r\n", 25);
-	send_all(b, "GET /healthz HTTP/1.1\r\n\r\n", 25);
-	char tmp[512];
-	ASSERT(recv(a, tmp, sizeof tmp, 0) > 0);
-	ASSERT(recv(b, tmp, sizeof tmp, 0) > 0);
+	int a = busy_connection(&g), b = busy_connection(&g);
 	int c = gw_connect(&g);
 	char *out = read_all(c);
 	ASSERT_CONTAINS(out, "HTTP/1.1 503 ");
@@ -746,6 +1139,73 @@ TEST(connections_over_the_limit_get_503)
 	close(c);
 	/* Freed slots are usable again. */
 	WAIT_UNTIL(call(&g, "GET", "/healthz", NULL, NULL).status == 200, 3000);
+	gw_stop(&g);
+}
+
+TEST(idle_keepalive_connections_are_closed_oldest_first_to_make_room)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\nmax_connections = 3\n");
+	gw_wait_db(&g);
+	/* Nearly full = within max(1, 3/16) of 3: two open connections. */
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	char tmp[512];
+	int a = gw_connect(&g);
+	send_all(a, req, sizeof req - 1);
+	ASSERT(recv(a, tmp, sizeof tmp, 0) > 0);
+	int b = gw_connect(&g);
+	send_all(b, req, sizeof req - 1);
+	ASSERT(recv(b, tmp, sizeof tmp, 0) > 0);
+	/* Both answered and kept alive: idle, a the older. */
+	/* A newcomer is served instead of refused... */
+	struct resp r = call(&g, "GET", "/healthz", NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	/* ... because the oldest idle connection was closed for it. */
+	ASSERT_EQ_INT(recv(a, tmp, sizeof tmp, 0), 0);
+	send_all(b, req, sizeof req - 1);
+	ssize_t n = recv(b, tmp, sizeof tmp - 1, 0);
+	ASSERT(n > 0);
+	tmp[n] = '\0';
+	ASSERT_CONTAINS(tmp, "HTTP/1.1 200 ");
+	struct resp m = call(&g, "GET", "/metrics", NULL, NULL);
+	ASSERT_CONTAINS(m.body, "viralsup_http_connections_closed_total{reason=\"idle_reaped\"} ");
+	close(a);
+	close(b);
+	gw_stop(&g);
+}
+
+TEST(connections_over_the_per_address_cap_get_429_while_others_are_served)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\nmax_connections_per_addr = 3\n");
+	gw_wait_db(&g);
+	int fds[3];
+	for (int i = 0; i < 3; i++)
+		fds[i] = busy_connection(&g);
+	/* A fourth from 127.0.0.1: refused with 429. */
+	int c = gw_connect(&g);
+	char *out = read_all(c);
+	ASSERT_CONTAINS(out, "HTTP/1.1 429 ");
+	ASSERT_CONTAINS(out, "Too many connections from your address");
+	ASSERT_CONTAINS(out, "Retry-After: 1");
+	free(out);
+	close(c);
+	/* Another address is served. */
+	int d = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+	ASSERT_EQ_INT(bind(d, (struct sockaddr *)&src, sizeof src), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g.port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ_INT(connect(d, (struct sockaddr *)&sa, sizeof sa), 0);
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	send_all(d, req, sizeof req - 1);
+	out = read_all(d);
+	ASSERT_CONTAINS(out, "HTTP/1.1 200 ");
+	free(out);
+	close(d);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
 	gw_stop(&g);
 }
 
