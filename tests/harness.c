@@ -6,6 +6,7 @@
 #include "tests/harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,15 @@ static struct {
 } tests[MAX_TESTS];
 static int ntests;
 static const char *current_test = "?";
+/* The write end of the pipe a test's skip reason travels on to the runner. */
+static int skip_fd = -1;
+
+#define MAX_PASS_HOOKS 8
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} pass_hooks[MAX_PASS_HOOKS];
+static int npass_hooks;
 
 void test_register(const char *name, test_fn fn)
 {
@@ -36,9 +46,28 @@ void test_register(const char *name, test_fn fn)
 
 _Noreturn void test_skip(const char *why)
 {
-	fprintf(stderr, "  skip reason: %s\n", why);
+	/* The runner prints it on the test's "skip" line, where tests/run.sh
+	 * matches it against tests/skips.allow. */
+	if (skip_fd >= 0 && write(skip_fd, why, strnlen(why, 200)) < 0)
+		fprintf(stderr, "  skip reason: %s\n", why);
 	fflush(NULL);
 	_exit(77);
+}
+
+void test_at_pass(void (*fn)(void *), void *arg)
+{
+	if (npass_hooks == MAX_PASS_HOOKS)
+		FAIL("test_at_pass: more than %d hooks", MAX_PASS_HOOKS);
+	pass_hooks[npass_hooks].fn = fn;
+	pass_hooks[npass_hooks].arg = arg;
+	npass_hooks++;
+}
+
+void test_at_pass_cancel(void (*fn)(void *), void *arg)
+{
+	for (int i = 0; i < npass_hooks; i++)
+		if (pass_hooks[i].fn == fn && pass_hooks[i].arg == arg)
+			pass_hooks[i].fn = NULL;
 }
 
 _Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
@@ -118,6 +147,11 @@ char *test_tmpdir(void)
 static int run_one(int i, int timeout_s)
 {
 	double t0 = test_now_ms();
+	int why[2];
+	if (pipe2(why, O_CLOEXEC) < 0) {
+		perror("pipe");
+		return 1;
+	}
 	pid_t pid = fork();
 	int status = 0;
 
@@ -128,20 +162,36 @@ static int run_one(int i, int timeout_s)
 	if (pid == 0) {
 		setpgid(0, 0);
 		current_test = tests[i].name;
+		close(why[0]);
+		skip_fd = why[1];
 		signal(SIGPIPE, SIG_IGN);
 		tests[i].fn();
+		/* Checks the test's helpers left for the end (a stack not stopped
+		 * still has its restarts and logs checked), newest first. */
+		for (int h = npass_hooks - 1; h >= 0; h--)
+			if (pass_hooks[h].fn)
+				pass_hooks[h].fn(pass_hooks[h].arg);
 		fflush(NULL);
 		_exit(0);
 	}
+	close(why[1]);
 	setpgid(pid, pid);
 	for (;;) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			break;
 		if (test_now_ms() - t0 > timeout_s * 1e3) {
+			printf("FAIL %s: timed out after %d s; its processes were:\n",
+			       tests[i].name, timeout_s);
+			/* What was still running (and in which state) says where it hung. */
+			char ps[128];
+			snprintf(ps, sizeof ps,
+			         "ps -o pid=,stat=,etime=,args= -g %d | sed 's/^/    /'", (int)pid);
+			if (system(ps) != 0)
+				printf("    (ps failed)\n");
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			printf("FAIL %s: timed out after %d s\n", tests[i].name, timeout_s);
+			close(why[0]);
 			return 1;
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
@@ -155,9 +205,14 @@ static int run_one(int i, int timeout_s)
 		return 0;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-		printf("skip %s\n", tests[i].name);
+		char reason[256];
+		ssize_t n = read(why[0], reason, sizeof reason - 1);
+		reason[n > 0 ? n : 0] = '\0';
+		close(why[0]);
+		printf("skip %s: %s\n", tests[i].name, reason[0] ? reason : "(no reason given)");
 		return 77;
 	}
+	close(why[0]);
 	if (WIFSIGNALED(status))
 		printf("FAIL %s: killed by signal %d (%s)\n", tests[i].name, WTERMSIG(status),
 		       strsignal(WTERMSIG(status)));

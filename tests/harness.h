@@ -21,8 +21,15 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 
-/* Ends the current test as skipped (exit 77) with a reason. */
+/* Ends the current test as skipped (exit 77) with a reason. The runner
+ * prints "skip NAME: why"; tests/run.sh fails the run for any skip not
+ * listed in tests/skips.allow. */
 _Noreturn void test_skip(const char *why);
+/* Runs fn(arg) after the test's body returns (newest first), in the test's
+ * process: a helper's end-of-test checks (tests/stack.c checks a stack the
+ * test did not stop). A FAIL in fn fails the test. _cancel drops one. */
+void test_at_pass(void (*fn)(void *), void *arg);
+void test_at_pass_cancel(void (*fn)(void *), void *arg);
 /* Ends the current test as failed after printing a message. */
 _Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -4,6 +4,8 @@
 # run, and the formatting check. One throwaway PostgreSQL cluster serves
 # the run (each test makes its own database on it). Ends with the line
 #   N passed, N failed, N skipped
+# A skip is a failure unless tests/skips.allow lists it (suite:test and
+# the reason); PostgreSQL failing to start is a failure, not 77 skips.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -18,6 +20,7 @@ fi
 
 passed=0 failed=0 skipped=0
 failures=()
+t_start=$(date +%s)
 
 tmp=$(mktemp -d /tmp/viralsup-check-XXXXXX)
 chmod 0711 "$tmp"
@@ -32,7 +35,9 @@ if conninfo=$(PG_FAST=1 ./scripts/pg.sh start "$tmp/pg"); then
 	export TEST_PG_CONNINFO=${conninfo% dbname=*}
 	echo "test PostgreSQL: $TEST_PG_CONNINFO"
 else
-	echo "warning: could not start a test PostgreSQL; database tests will be skipped" >&2
+	# Every database test would skip: the run must not pass.
+	echo "FAIL test-postgresql: could not start a test PostgreSQL (scripts/pg.sh start)"
+	failed=$((failed + 1)); failures+=(test-postgresql)
 fi
 export TMPDIR=$tmp
 
@@ -50,7 +55,23 @@ tally() {
 	s=${line#*skipped=}
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	[ "$f" -gt 0 ] && failures+=("$name")
+	check_skips "$name" "$out"
 	return 0
+}
+
+# Each "skip TEST: reason" line of a suite must be on the allow-list.
+allowed_skips=$(grep -v '^[[:space:]]*\(#\|$\)' tests/skips.allow 2>/dev/null | awk '{print $1}')
+check_skips() {
+	local suite=$1 out=$2 line test
+	while IFS= read -r line; do
+		test=${line#skip }; test=${test%%:*}
+		if grep -qxF "$suite:$test" <<<"$allowed_skips"; then
+			echo "     (allowed skip, tests/skips.allow: $suite:$test)"
+		else
+			echo "FAIL $suite:$test skipped and not on tests/skips.allow (${line#*: })"
+			failed=$((failed + 1)); failures+=("$suite:$test")
+		fi
+	done < <(grep -a '^skip ' "$out")
 }
 
 run_suite() {
@@ -71,6 +92,9 @@ for t in tests/integration/*.sh; do
 done
 if ls "$B"/fuzz/* >/dev/null 2>&1; then
 	run_suite fuzz-replay env FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./tests/fuzz/run.sh
+else
+	echo "FAIL fuzz-replay: no fuzz targets in $B/fuzz (clang missing? scripts/deps.sh installs it)"
+	failed=$((failed + 1)); failures+=(fuzz-replay)
 fi
 
 echo "== format"
@@ -84,5 +108,5 @@ else
 fi
 
 [ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped in $(($(date +%s) - t_start)) s"
 [ "$failed" -eq 0 ]

@@ -155,9 +155,46 @@ void stack_start(struct stack *s)
 	stack_start_conf(s, "");
 }
 
+/* What the end-of-test checks need, kept on the heap: the test's struct
+ * stack is gone by the time they run. */
+struct stack_watch {
+	struct suprun sup; /* a copy: its strings are never freed */
+	bool restarts_expected;
+	bool started; /* stack_start made it (else: stack_expect_restarts, before) */
+	bool checked;
+};
+
+/* The checks stack_stop makes, for a stack the test left running. */
+static void stack_check_at_end(void *arg)
+{
+	struct stack_watch *w = arg;
+	if (w->checked)
+		return;
+	w->checked = true;
+	/* A supervisor the test ended itself has no counters left to read. */
+	if (!w->restarts_expected && waitpid(w->sup.pid, NULL, WNOHANG) == 0)
+		suprun_check_children(&w->sup, false, "at the end of the test");
+	suprun_check_log(&w->sup, "at the end of the test");
+}
+
+void stack_expect_restarts(struct stack *s)
+{
+	if (!s->watch)
+		s->watch = calloc(1, sizeof *s->watch);
+	s->watch->restarts_expected = true;
+}
+
 void stack_start_conf(struct stack *s, const char *conf_text)
 {
 	suprun_spawn(&s->sup, conf_text, (const char *const *)s->env);
+	/* A new record per start: a restarted stack is checked again, and a
+	 * stack_expect_restarts() made before this start carries over. */
+	bool expected = s->watch && !s->watch->started && s->watch->restarts_expected;
+	s->watch = calloc(1, sizeof *s->watch);
+	s->watch->sup = s->sup;
+	s->watch->started = true;
+	s->watch->restarts_expected = expected;
+	test_at_pass(stack_check_at_end, s->watch);
 	char *path = xfmt("%s/gateway.http", s->sup.run_dir);
 	double t0 = test_now_ms();
 	for (;;) {
@@ -194,6 +231,12 @@ void stack_start_conf(struct stack *s, const char *conf_text)
 
 void stack_stop(struct stack *s)
 {
+	struct stack_watch *w = s->watch;
+	bool check = s->sup.pid > 0 && w && !w->checked;
+	/* Counters first: shutting down is not a restart, but read them while
+	 * the supervisor still answers. */
+	if (check && !w->restarts_expected && waitpid(s->sup.pid, NULL, WNOHANG) == 0)
+		suprun_check_children(&s->sup, false, "at stack_stop");
 	if (s->sup.pid > 0) {
 		kill(s->sup.pid, SIGTERM);
 		if (suprun_wait(&s->sup, 5000) < 0) {
@@ -202,6 +245,11 @@ void stack_stop(struct stack *s)
 		}
 		s->sup.pid = 0;
 	}
+	if (w)
+		w->checked = true;
+	/* After the exit: a leak report or a fault during shutdown is in too. */
+	if (check)
+		suprun_check_log(&s->sup, "at stack_stop");
 	if (s->fake > 0) {
 		kill(s->fake, SIGTERM);
 		waitpid(s->fake, NULL, 0);
@@ -229,6 +277,24 @@ pid_t stack_pid(struct stack *s, const char *name, pid_t not_pid)
 			     stack_log_tail(s, 30));
 		test_poll_pause();
 	}
+}
+
+pid_t stack_actor_pid(struct stack *s, const char *name)
+{
+	json_t *st = suptest_status(&s->sup);
+	json_t *c = st ? suptest_child(st, name) : NULL;
+	pid_t pid = c ? (pid_t)json_integer_value(json_object_get(c, "pid")) : 0;
+	json_decref(st);
+	return pid;
+}
+
+long long stack_restarts(struct stack *s, const char *name)
+{
+	json_t *st = suptest_status(&s->sup);
+	json_t *c = st ? suptest_child(st, name) : NULL;
+	long long n = c ? json_integer_value(json_object_get(c, "restarts_total")) : -1;
+	json_decref(st);
+	return n;
 }
 
 /* --- SQL ----------------------------------------------------------------- */

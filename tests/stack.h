@@ -27,6 +27,8 @@ struct stack {
 	int fake_port;
 	char *env[32]; /* "K=V" entries given to viralsup (owned) */
 	int nenv;
+	/* The end-of-test checks' record (heap: it outlives the test's frame). */
+	struct stack_watch *watch;
 };
 
 /* The token the fake provider demands and the admin token of the gateway. */
@@ -49,8 +51,24 @@ void stack_start(struct stack *s);
 /* The same with conf_text as viralsup's configuration file (for settings
  * that have no environment variable). */
 void stack_start_conf(struct stack *s, const char *conf_text);
-/* SIGTERM to viralsup (SIGKILL after 5 s) and to the fake provider. */
+/* SIGTERM to viralsup (SIGKILL after 5 s) and to the fake provider. Before
+ * that it fails the test when an actor restarted (supervisor counters) and,
+ * once viralsup has exited, when its log (every actor's stderr) holds a
+ * sanitizer report or a "runtime error" line. A stack the test leaves
+ * running gets the same checks when the test's body returns. */
 void stack_stop(struct stack *s);
+/* The test kills actors on purpose: restarts are not a failure for this
+ * stack (until its next stack_start; call it after, or just before, the
+ * start). Sanitizer reports still are. A supervisor the test killed or
+ * stopped itself needs no call: only its log is checked. */
+void stack_expect_restarts(struct stack *s);
+/* Child NAME's current pid from viralctl status, 0 when it has none; no
+ * wait. A crash that the supervisor repaired shows as a new pid:
+ *   pid_t gw = stack_actor_pid(&s, "gateway"); ...;
+ *   ASSERT_EQ_INT(stack_actor_pid(&s, "gateway"), gw); */
+pid_t stack_actor_pid(struct stack *s, const char *name);
+/* restarts_total of child NAME (-1 when unknown). */
+long long stack_restarts(struct stack *s, const char *name);
 
 /* Pid of child NAME ("analyzer", "writer", "fetcher[0]") from viralctl
  * status; waits up to 5 s for a ready child with a pid other than not_pid. */

@@ -252,3 +252,56 @@ bool suptest_alive(pid_t pid)
 	char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
+
+void suprun_check_children(struct suprun *r, bool restarts_expected, const char *when)
+{
+	if (restarts_expected)
+		return;
+	json_t *st = suptest_status(r);
+	if (!st)
+		FAIL("%s: no status from viralsup (pid %d); its log ends:\n%s", when, (int)r->pid,
+		     suptest_read(r->log));
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(st, "children"), i, c)
+	{
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *state = json_string_value(json_object_get(c, "state"));
+		long long restarts = json_integer_value(json_object_get(c, "restarts_total"));
+		json_t *ex = json_object_get(c, "last_exit");
+		/* A one-shot child that finished cleanly is not a fault. */
+		bool clean_stop = state && !strcmp(state, "stopped") && json_is_object(ex) &&
+		                  json_integer_value(json_object_get(ex, "code")) == 0 &&
+		                  !json_object_get(ex, "signal");
+		if (restarts == 0 && state && (!strcmp(state, "ready") || clean_stop))
+			continue;
+		char *desc = json_dumps(c, JSON_COMPACT);
+		char *who = strdup(name ? name : "?");
+		json_decref(st);
+		FAIL("%s: actor %s restarted or is down and the test did not expect it "
+		     "(stack_expect_restarts): %s\nlog:\n%s",
+		     when, who, desc, suptest_read(r->log));
+	}
+	json_decref(st);
+}
+
+void suprun_check_log(struct suprun *r, const char *when)
+{
+	/* What a sanitizer or UBSan prints; under SANITIZE=1 an actor's report
+	 * goes to its stderr, which the supervisor forwards into this log. */
+	static const char *const marks[] = {
+	    "AddressSanitizer", "LeakSanitizer",   "UndefinedBehaviorSanitizer",
+	    "runtime error:",   "MemorySanitizer", "ThreadSanitizer"};
+	char *log = suptest_read(r->log);
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		const char *hit = strstr(log, marks[i]);
+		if (!hit)
+			continue;
+		const char *from = hit;
+		for (int lines = 0; from > log && lines < 3; from--)
+			if (from[-1] == '\n')
+				lines++;
+		FAIL("%s: \"%s\" in viralsup's log (%s):\n%.3000s", when, marks[i], r->log, from);
+	}
+	free(log);
+}

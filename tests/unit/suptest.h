@@ -43,6 +43,16 @@ bool suptest_state_is(struct suprun *r, const char *name, const char *state);
 /* A child entry of a status object (borrowed), or NULL. */
 json_t *suptest_child(json_t *status, const char *name);
 
+/*
+ * The end-of-test checks for a whole stack: fails the test when any child
+ * restarted, failed or is not running (unless restarts_expected: the test
+ * killed actors on purpose), or when the log holds a sanitizer report or a
+ * UBSan "runtime error" line (always). when: "at stop", for the message.
+ * The status part needs the supervisor running; the log part reads r->log.
+ */
+void suprun_check_children(struct suprun *r, bool restarts_expected, const char *when);
+void suprun_check_log(struct suprun *r, const char *when);
+
 /* Alive and not a zombie. */
 bool suptest_alive(pid_t pid);
 /* The whole file, malloc'd ("" when missing). */

@@ -306,6 +306,7 @@ static double run_batch(int n, int ghosts, bool with_chaos, struct chaos_stats *
 	 * dying worker gets a strike (docs/RELIABILITY.md). */
 	stack_start(&s);
 	if (with_chaos) {
+		stack_expect_restarts(&s);
 		char *logpath = NULL;
 		if (asprintf(&logpath, "%s/chaos.log", s.sup.dir) < 0)
 			abort();
@@ -406,6 +407,7 @@ static void chaos_at_defaults(const char *mode)
 	const int n = 100, chaos_ms = 20000;
 	defaults_stack(&s, "chaos-defaults", mode);
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "d-", "slowx150__", "100", NULL);
 	if (!strcmp(mode, "triggered")) {
 		char *status = stack_trigger(&s);
@@ -503,6 +505,7 @@ TEST(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes)
 	pid_t pids[4];
 	defaults_stack(&s, "chaos-hangs", "continuous");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "h-", "slowx150__", "50", NULL);
 	stack_wait_sql(&s, 20000, "t",
 	               "SELECT count(*) > 0 FROM viral_ideas_queue WHERE status = 'processing'");

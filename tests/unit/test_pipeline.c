@@ -587,6 +587,7 @@ TEST(poison_job_fails_after_the_rescue_cap_and_the_rest_of_the_batch_completes)
 	 * its own, alone: three strikes are forgiven, the fourth fails it. */
 	stack_env(&s, "VIRALSUP_ANALYZER_CRASH_ON=maya.lifts");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	submit_examples(&s, ids, 4);
 	free(stack_submit(&s, "solo", "coach.dante.fit", "strongwithsam", 5));
 	free(stack_trigger(&s));
@@ -647,6 +648,7 @@ TEST(analyzer_sigkilled_while_analysing_four_jobs_strikes_none_and_every_job_com
 	char *ids[4];
 	start_fixtures_stack(&s, "continuous");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	/* Freeze the analyzer so the jobs pile up in it, analysing. */
 	pid_t an = stack_pid(&s, "analyzer", 0);
 	ASSERT_EQ_INT(kill(an, SIGSTOP), 0);
@@ -688,6 +690,7 @@ TEST(fetcher_sigkilled_mid_transfer_has_its_accounts_refetched_by_another)
 	start_fake_stack(&s, fenv);
 	stack_env(&s, "VIRALSUP_FETCHERS=2");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	pid_t f0 = stack_pid(&s, "fetcher[0]", 0);
 	pid_t f1 = stack_pid(&s, "fetcher[1]", 0);
 
@@ -773,6 +776,7 @@ TEST(writer_sigkilled_with_content_writes_queued_loses_and_doubles_nothing)
 	char *ids[4];
 	start_fixtures_stack(&s, "triggered");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	pid_t wr = stack_pid(&s, "writer", 0);
 	ASSERT_EQ_INT(kill(wr, SIGSTOP), 0);
 	submit_examples(&s, ids, 4);
@@ -796,6 +800,7 @@ TEST(writer_sigkilled_with_results_queued_loses_and_doubles_nothing)
 	char *ids[4];
 	start_fixtures_stack(&s, "triggered");
 	stack_start(&s);
+	stack_expect_restarts(&s);
 	pid_t an = stack_pid(&s, "analyzer", 0);
 	pid_t wr = stack_pid(&s, "writer", 0);
 	/* Content stored, analyses held back... */

@@ -164,6 +164,16 @@ static bool stack_ready(struct stack *s)
 	return ok;
 }
 
+/* When the test's body returns: no actor restarted (the supervisor's
+ * counters), no sanitizer report in any actor's log (tests/unit/suptest.h). */
+static void stack_check_at_end(void *arg)
+{
+	struct suprun *r = arg;
+	if (waitpid(r->pid, NULL, WNOHANG) == 0)
+		suprun_check_children(r, false, "at the end of the test");
+	suprun_check_log(r, "at the end of the test");
+}
+
 /* The whole stack on a fresh database; processing "triggered" or "continuous". */
 static void stack_start(struct stack *s, const char *processing, int concurrency)
 {
@@ -186,6 +196,9 @@ static void stack_start(struct stack *s, const char *processing, int concurrency
 	extra[8] = NULL;
 	free(fx);
 	suprun_spawn(&s->r, "", extra);
+	struct suprun *copy = malloc(sizeof *copy);
+	*copy = s->r;
+	test_at_pass(stack_check_at_end, copy);
 	double t0 = test_now_ms();
 	while (!stack_ready(s)) {
 		int st;
