@@ -367,6 +367,31 @@ static void cmd_forward(struct control *ctl, struct client *cl, const struct msg
 	msg_out_free(&out);
 }
 
+/* --- requests from actors ------------------------------------------------------ */
+
+/* An actor may ask for the status only (the gateway's operations page:
+ * the same truth as viralctl status). Commands that change anything stay
+ * on control.sock, where the caller is the operator. */
+void control_answer_child(struct child *c, struct conn *conn, const struct msg *m)
+{
+	char cmd[32] = "";
+	int64_t v = 0;
+
+	if (msg_get_int(m->body, "v", &v) < 0 || v != CONTROL_VERSION) {
+		reply_err(conn, m->id, "bad_version",
+		          "unsupported control protocol version (this supervisor speaks v=%d)",
+		          CONTROL_VERSION);
+		return;
+	}
+	msg_copy_str(m->body, "cmd", cmd, sizeof cmd);
+	if (!strcmp(cmd, "status")) {
+		reply(conn, m->id, true, NULL, NULL, pack_status, c->sup);
+		return;
+	}
+	log_warn("control: %s asked for '%s': actors may ask only for status", c->name, cmd);
+	reply_err(conn, m->id, "unknown_command", "an actor may ask the supervisor only for status");
+}
+
 /* --- connections -------------------------------------------------------------- */
 
 static void control_on_msg(struct conn *conn, const struct msg *m, void *ud)
