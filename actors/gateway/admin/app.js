@@ -212,7 +212,7 @@ function renderDetail(d) {
   const body = [];
   const acts = el('div', { class: 'actions' });
   if (['pending', 'paused', 'processing'].includes(j.status))
-    acts.append(el('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => act('/api/viral-ideas/queue/' + j.id + '/cancel', 'Cancel the job for @' + j.primary_username + '? It fails with "cancelled by an operator".') }, 'Cancel job…'));
+    acts.append(el('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => act('/api/viral-ideas/queue/' + j.id + '/cancel', 'Cancel the job for @' + j.primary_username + '? It fails with "cancelled by an administrator".') }, 'Cancel job…'));
   if (j.status === 'failed')
     acts.append(el('button', { type: 'button', 'data-action': 'retry', onclick: () => act('/api/viral-ideas/queue/' + j.id + '/retry', 'Retry the job for @' + j.primary_username + '? It goes back to pending.') }, 'Retry job…'));
   if (j.status === 'pending' || j.status === 'paused')
@@ -249,6 +249,7 @@ function renderDetail(d) {
     el('li', { text: time(e.at) + ' · ' + (e.from_status || '∅') + ' → ' + e.to_status + ' · ' + (e.reason || '') + (e.actor ? ' (' + e.actor + ')' : '') }))));
   $('detail-h').textContent = 'Job @' + j.primary_username;
   $('detail-body').replaceChildren(...body);
+  $('detail-body').dataset.job = j.id;
 }
 
 // ---- polling -------------------------------------------------------------------
@@ -259,8 +260,9 @@ function jobsPath() {
 }
 
 async function refresh() {
-  if (state.busy) return;
+  if (state.busy) { state.again = true; return; }
   state.busy = true;
+  state.again = false;
   clearTimeout(state.timer);
   try {
     const [s, j] = await Promise.all([api('/admin/api/summary'), api(jobsPath())]);
@@ -275,7 +277,7 @@ async function refresh() {
     }
     if (state.jobId) {
       const d = await api('/admin/api/jobs/' + state.jobId);
-      if (d.changed) renderDetail(d.data);
+      if (d.changed || $('detail-body').dataset.job !== state.jobId) renderDetail(d.data);
     }
     $('conn').textContent = 'Updated ' + new Date().toLocaleTimeString() + ' (every ' + POLL_MS / 1000 + ' s)';
   } catch (e) {
@@ -284,7 +286,8 @@ async function refresh() {
   } finally {
     state.busy = false;
   }
-  state.timer = setTimeout(refresh, document.hidden ? POLL_MS * 5 : POLL_MS);
+  // An action or a click while this round ran: go again now, not in 2 s.
+  state.timer = setTimeout(refresh, state.again ? 0 : document.hidden ? POLL_MS * 5 : POLL_MS);
 }
 
 function openJob(id) {
