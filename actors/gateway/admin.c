@@ -25,9 +25,9 @@
 
 /* What the page's own files may do: nothing but load themselves and call
  * this origin (no inline script, no third party, no framing). */
-#define PAGE_HEADERS                                                                     \
+#define PAGE_HEADERS                                                                         \
 	"Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; " \
-	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "   \
+	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "    \
 	"frame-ancestors 'none'\r\n"                                                         \
 	"X-Content-Type-Options: nosniff\r\n"                                                \
 	"Referrer-Policy: no-referrer\r\n"
@@ -222,59 +222,155 @@ void admin_summary(struct gw_req *r)
 	gw_query(r, SQL_SUMMARY, 0, NULL, summary_done, "Failed to build the summary");
 }
 
-/* ---- GET /admin/api/actors ------------------------------------------------------- */
+/* ---- the supervisor: the actors, pausing and resuming claiming ------------------ */
 
-static void on_status_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+/* Sends CONTROL {v:1, cmd, source, requested_by} on the parent channel;
+ * cb gets the reply. -1 when there is no supervisor to ask (answered 503). */
+static int sup_request(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
 {
-	(void)c;
-	struct gw_req *r = arg;
-	if (err) {
-		gw_error(r->gw, r->req, 503,
-		         err == -ETIMEDOUT ? "The supervisor did not answer, retry shortly"
-		                           : "The supervisor went away",
-		         "Retry-After: 2\r\n");
-		return;
+	struct conn *parent = r->gw->a ? r->gw->a->parent : NULL;
+	if (!parent) {
+		gw_error(r->gw, r->req, 503, "No supervisor: the gateway runs standalone", NULL);
+		return -1;
 	}
+	struct msg_out out;
+	msg_out_init(&out, MSG_CONTROL, 0, 4);
+	msg_put_int(&out, "v", 1);
+	msg_put_str(&out, "cmd", cmd);
+	msg_put_str(&out, "source", "http");
+	msg_put_str(&out, "requested_by", r->client);
+	int rc = conn_request(parent, &out, STATUS_TIMEOUT_S, cb, arg);
+	msg_out_free(&out);
+	if (rc < 0) {
+		gw_error(r->gw, r->req, 503, "The supervisor went away", "Retry-After: 2\r\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The data of a successful CONTROL_REPLY (caller decrefs), or NULL with
+ * the reason (code, error) copied out. */
+static json_t *sup_data(const struct msg *reply, int err, char *code, size_t codelen, char *why,
+                        size_t whylen)
+{
 	bool ok = false;
+	*code = *why = '\0';
+	if (err) {
+		strlcpy(code, err == -ETIMEDOUT ? "timeout" : "unavailable", codelen);
+		strlcpy(why,
+		        err == -ETIMEDOUT ? "the supervisor did not answer"
+		                          : "the supervisor went away",
+		        whylen);
+		return NULL;
+	}
 	if (reply->type != MSG_CONTROL_REPLY || msg_get_bool(reply->body, "ok", &ok) < 0 || !ok) {
-		char why[256] = "";
-		msg_copy_str(reply->body, "error", why, sizeof why);
-		gw_fail_internal(r, "The supervisor refused the status request",
-		                 *why ? why : msg_type_name(reply->type));
-		return;
+		msg_copy_str(reply->body, "code", code, codelen);
+		msg_copy_str(reply->body, "error", why, whylen);
+		if (!*why)
+			strlcpy(why, msg_type_name(reply->type), whylen);
+		return NULL;
 	}
 	const msgpack_object *data = msg_field(reply->body, "data");
 	json_t *d = data ? msg_to_json(data) : NULL;
 	if (!json_is_object(d)) {
 		json_decref(d);
-		gw_fail_internal(r, "The supervisor's status was not understood", "no data map");
-		return;
+		strlcpy(why, "no data in the reply", whylen);
+		return NULL;
 	}
-	/* uptime_s and rss_kb move every call; the page polls this one
-	 * anyway, and its ETag still saves the body when an actor is down. */
-	char *text = json_dumps(d, JSON_COMPACT);
-	json_decref(d);
+	return d;
+}
+
+/* The status, then the scheduler's own state (paused, jobs in flight, its
+ * workers' in-flight work): the page's actors panel. */
+struct actors_ctx {
+	struct gw_req *r;
+	json_t *status;
+};
+
+static void actors_send(struct actors_ctx *x)
+{
+	char *text = json_dumps(x->status, JSON_COMPACT);
 	if (!text)
 		log_fatal("json_dumps: out of memory");
-	send_data(r, text);
+	send_data(x->r, text);
 	free(text);
+	json_decref(x->status);
+	free(x);
+}
+
+static void on_scheduler_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	(void)c;
+	struct actors_ctx *x = arg;
+	char code[32], why[256];
+	json_t *d = sup_data(reply, err, code, sizeof code, why, sizeof why);
+	/* The scheduler down is part of the picture, not a failed request. */
+	json_object_set_new(x->status, "scheduler", d ? d : json_null());
+	if (!d)
+		json_object_set_new(x->status, "scheduler_error", json_string(why));
+	actors_send(x);
+}
+
+static void on_status_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	(void)c;
+	struct actors_ctx *x = arg;
+	struct gw_req *r = x->r;
+	char code[32], why[256];
+	x->status = sup_data(reply, err, code, sizeof code, why, sizeof why);
+	if (!x->status) {
+		if (err)
+			gw_error(r->gw, r->req, 503, why, "Retry-After: 2\r\n");
+		else
+			gw_fail_internal(r, "The supervisor refused the status request", why);
+		free(x);
+		return;
+	}
+	if (sup_request(r, "scheduler", on_scheduler_reply, x) < 0) {
+		json_decref(x->status); /* answered already */
+		free(x);
+	}
 }
 
 void admin_actors(struct gw_req *r)
 {
-	struct conn *parent = r->gw->a ? r->gw->a->parent : NULL;
-	if (!parent) {
-		gw_error(r->gw, r->req, 503, "No supervisor: the gateway runs standalone", NULL);
+	struct actors_ctx *x = xcalloc(1, sizeof *x);
+	x->r = r;
+	if (sup_request(r, "status", on_status_reply, x) < 0)
+		free(x);
+}
+
+static void on_claiming_reply(struct conn *c, const struct msg *reply, int err, void *arg)
+{
+	(void)c;
+	struct gw_req *r = arg;
+	char code[32], why[256];
+	json_t *d = sup_data(reply, err, code, sizeof code, why, sizeof why);
+	if (!d) {
+		/* The scheduler not running (the supervisor says unknown_command
+		 * then), busy or slow: try again later, as for the other actions. */
+		if (err || !strcmp(code, "timeout") || !strcmp(code, "unavailable") ||
+		    !strcmp(code, "unknown_command")) {
+			r->gw->metrics.sched_unavailable++;
+			gw_error(r->gw, r->req, 503, "Scheduler unavailable, retry shortly",
+			         "Retry-After: 2\r\n");
+		} else {
+			gw_fail_internal(r, "Failed to change claiming", why);
+		}
 		return;
 	}
-	struct msg_out out;
-	msg_out_init(&out, MSG_CONTROL, 0, 2);
-	msg_put_int(&out, "v", 1);
-	msg_put_str(&out, "cmd", "status");
-	int rc = conn_request(parent, &out, STATUS_TIMEOUT_S, on_status_reply, r);
-	msg_out_free(&out);
-	if (rc < 0)
-		gw_error(r->gw, r->req, 503, "The supervisor went away", "Retry-After: 2\r\n");
+	char *text = json_dumps(d, JSON_COMPACT);
+	bool paused = json_is_true(json_object_get(d, "paused"));
+	json_decref(d);
+	gw_ok(r->gw, r->req, text,
+	      paused ? "Claiming paused: jobs in flight finish, no new ones start"
+	             : "Claiming resumed");
+	free(text);
+}
+
+void admin_claiming(struct gw_req *r)
+{
+	sup_request(r, r->route == GW_ROUTE_ADMIN_PAUSE ? "pause" : "resume", on_claiming_reply, r);
 }
 
 /* ---- GET /admin/api/jobs ------------------------------------------------------------ */

@@ -28,5 +28,8 @@ void admin_summary(struct gw_req *r);
 void admin_actors(struct gw_req *r);
 void admin_jobs(struct gw_req *r);
 void admin_job(struct gw_req *r);
+/* POST /admin/api/claiming/pause|resume: viralctl pause/resume, through the
+ * supervisor to the scheduler (one implementation). */
+void admin_claiming(struct gw_req *r);
 
 #endif

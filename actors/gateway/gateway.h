@@ -42,6 +42,8 @@ struct link;
 	X(ADMIN_ACTORS, "/admin/api/actors")                            \
 	X(ADMIN_JOBS, "/admin/api/jobs")                                \
 	X(ADMIN_JOB, "/admin/api/jobs/{queue_id}")                      \
+	X(ADMIN_PAUSE, "/admin/api/claiming/pause")                     \
+	X(ADMIN_RESUME, "/admin/api/claiming/resume")                   \
 	X(UNMATCHED, "unmatched")
 
 enum gw_route {

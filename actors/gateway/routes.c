@@ -86,6 +86,8 @@ static const struct route routes[] = {
     {GW_ROUTE_ADMIN_ACTORS, M_GET, {"admin", "api", "actors"}, true, admin_actors},
     {GW_ROUTE_ADMIN_JOBS, M_GET, {"admin", "api", "jobs"}, true, admin_jobs},
     {GW_ROUTE_ADMIN_JOB, M_GET, {"admin", "api", "jobs", "{}"}, true, admin_job},
+    {GW_ROUTE_ADMIN_PAUSE, M_POST, {"admin", "api", "claiming", "pause"}, true, admin_claiming},
+    {GW_ROUTE_ADMIN_RESUME, M_POST, {"admin", "api", "claiming", "resume"}, true, admin_claiming},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -343,6 +343,71 @@ TEST(actors_are_the_supervisors_status_as_viralctl_gives_it)
 	stack_stop(&s);
 }
 
+static json_t *post_admin(struct stack *s, const char *path, long want)
+{
+	const char *const h[] = {ADMIN[0], "Content-Type: application/json", NULL};
+	struct answer a = http(s, "POST", path, h);
+	if (a.status != want)
+		FAIL("POST %s: expected %ld, seen %ld %s", path, want, a.status, a.body);
+	json_t *root = json_loads(a.body, 0, NULL);
+	free(a.body);
+	free(a.head);
+	return root;
+}
+
+TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_does)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_start(&s);
+	json_t *d = admin_data(&s, "/admin/api/actors");
+	json_t *sched = json_object_get(d, "scheduler");
+	ASSERT(json_is_object(sched));
+	ASSERT(json_is_false(json_object_get(sched, "paused")));
+	ASSERT(json_is_array(json_object_get(sched, "workers")));
+	json_decref(d);
+	/* The CSRF rule of the other admin actions: JSON only, token needed. */
+	const char *const form[] = {ADMIN[0], "Content-Type: text/plain", NULL};
+	ASSERT_EQ_INT(http(&s, "POST", "/admin/api/claiming/pause", form).status, 415);
+	const char *const anon[] = {"Content-Type: application/json", NULL};
+	ASSERT_EQ_INT(http(&s, "POST", "/admin/api/claiming/pause", anon).status, 401);
+
+	json_t *r = post_admin(&s, "/admin/api/claiming/pause", 200);
+	json_t *data = json_object_get(r, "data");
+	ASSERT(json_is_true(json_object_get(data, "paused")));
+	ASSERT(json_is_false(json_object_get(data, "was_paused")));
+	json_decref(r);
+	/* viralctl, on control.sock, sees the same scheduler. */
+	const char *const args[] = {"--json", "scheduler", NULL};
+	char *out = NULL;
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
+	json_t *v = json_loads(out, 0, NULL);
+	ASSERT(json_is_true(json_object_get(v, "paused")));
+	json_decref(v);
+	d = admin_data(&s, "/admin/api/actors");
+	ASSERT(json_is_true(json_object_get(json_object_get(d, "scheduler"), "paused")));
+	json_decref(d);
+
+	r = post_admin(&s, "/admin/api/claiming/resume", 200);
+	ASSERT(json_is_false(json_object_get(json_object_get(r, "data"), "paused")));
+	ASSERT_CONTAINS(json_string_value(json_object_get(r, "message")), "resumed");
+	json_decref(r);
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
+	v = json_loads(out, 0, NULL);
+	ASSERT(json_is_false(json_object_get(v, "paused")));
+	json_decref(v);
+	/* The scheduler stopped: the page's action answers 503, not a hang. */
+	const char *const stop[] = {"stop", "scheduler", NULL};
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, stop), 0);
+	WAIT_UNTIL(suptest_state_is(&s.sup, "scheduler", "stopped"), 10000);
+	json_decref(post_admin(&s, "/admin/api/claiming/pause", 503));
+	d = admin_data(&s, "/admin/api/actors");
+	ASSERT(json_is_null(json_object_get(d, "scheduler")));
+	ASSERT(json_is_string(json_object_get(d, "scheduler_error")));
+	json_decref(d);
+	stack_stop(&s);
+}
+
 TEST(jobs_list_filters_pages_and_refuses_an_unknown_status)
 {
 	struct stack s;
@@ -395,8 +460,8 @@ TEST(job_detail_has_history_attempts_hooks_scripts_and_top_reels)
 	jint(job, "rescues");
 	ASSERT(json_is_boolean(json_object_get(job, "crash_suspect")));
 	/* The history is job_events, in order. */
-	long long nev = sql_int(&s, "SELECT count(*) FROM job_events WHERE job_id = $1::uuid", id,
-	                        NULL);
+	long long nev =
+	    sql_int(&s, "SELECT count(*) FROM job_events WHERE job_id = $1::uuid", id, NULL);
 	json_t *ev = json_object_get(d, "events");
 	ASSERT_EQ_INT(json_array_size(ev), nev);
 	ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ev, nev - 1), "to_status")),
@@ -440,9 +505,9 @@ TEST(job_detail_has_history_attempts_hooks_scripts_and_top_reels)
 	ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(reels, 0), "content_id")),
 	              best);
 	json_decref(d);
-	ASSERT_EQ_INT(http(&s, "GET", "/admin/api/jobs/00000000-0000-4000-8000-000000000000", ADMIN)
-	                  .status,
-	              404);
+	ASSERT_EQ_INT(
+	    http(&s, "GET", "/admin/api/jobs/00000000-0000-4000-8000-000000000000", ADMIN).status,
+	    404);
 	ASSERT_EQ_INT(http(&s, "GET", "/admin/api/jobs/not-a-uuid", ADMIN).status, 400);
 	stack_stop(&s);
 }

@@ -185,6 +185,14 @@ function renderActors(st) {
   });
   $('actors').tBodies[0].replaceChildren(...rows);
   $('actors-error').textContent = '';
+  const sc = st.scheduler;
+  $('sched').textContent = sc
+    ? 'Scheduler: claiming ' + (sc.paused ? 'PAUSED' : 'running') + ' (' + sc.processing + ' processing), ' +
+      n(sc.jobs_inflight) + ' of ' + n(sc.concurrency) + ' job slots in use; workers: ' +
+      sc.workers.map((w) => w.name + ' ' + n(w.inflight) + '/' + n(w.slots) + ' in flight' + (w.dead ? ' (dead)' : '')).join(', ') + '.'
+    : 'Scheduler: not answering (' + (st.scheduler_error || 'unknown') + ').';
+  document.querySelector('[data-action="pause"]').disabled = !sc || sc.paused;
+  document.querySelector('[data-action="resume"]').disabled = !sc || !sc.paused;
 }
 
 function jobMeta(j) {
@@ -198,7 +206,7 @@ function renderJobs(d) {
       el('span', {}, el('span', { class: 'who', text: '@' + j.primary_username }), ' ', el('span', { class: 'badge ' + j.status, text: j.status })),
       el('span', { class: 'meta', text: j.progress_pct + ' %' }),
       el('progress', { max: 100, value: j.progress_pct, 'aria-label': 'Progress of @' + j.primary_username + ' (percent)' }),
-      el('span', { class: 'step', text: (j.current_step || '') + (j.error && j.status !== 'completed' ? ' — ' + j.error : '') }),
+      el('span', { class: 'step', text: (j.current_step || '') + (j.error && j.status !== 'completed' && !(j.current_step || '').includes(j.error) ? ' — ' + j.error : '') }),
       el('span', { class: 'meta', text: jobMeta(j) }))));
   $('jobs').replaceChildren(...(items.length ? items : [el('li', { class: 'muted', text: 'No jobs.' })]));
   const last = Math.min(d.offset + d.limit, d.total);
@@ -330,6 +338,10 @@ document.addEventListener('DOMContentLoaded', () => {
   $('next').addEventListener('click', () => { state.offset += state.limit; refresh(); });
   document.querySelector('[data-action="process-pending"]').addEventListener('click', () =>
     act('/api/viral-ideas/process-pending', 'Start processing every pending job now (a batch)?'));
+  document.querySelector('[data-action="pause"]').addEventListener('click', () =>
+    act('/admin/api/claiming/pause', 'Pause claiming? Jobs in flight finish; no new job starts until you resume.'));
+  document.querySelector('[data-action="resume"]').addEventListener('click', () =>
+    act('/admin/api/claiming/resume', 'Resume claiming jobs?'));
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); });
   if (sessionStorage.getItem(TOKEN_KEY)) start(); else $('token').focus();
 });
