@@ -1,7 +1,9 @@
 /*
  * viralsup-migrate [CONNINFO]: applies the embedded schema migrations to
  * the database named by CONNINFO or $DATABASE_URL and says what it did.
- * Exit 0 when the schema is up to date, 1 on any error.
+ * Exit 0 when the schema is up to date, 78 when CONNINFO is malformed (a
+ * configuration error: retrying will not help), 1 on any other error.
+ * The supervisor runs it as a one-shot child at start.
  */
 #include "sql/migrate.h"
 #include "sql/pg.h"
@@ -27,7 +29,7 @@ int main(int argc, char **argv)
 	/* libpq's parse errors quote the conninfo, password included. */
 	if (pg_conninfo_check(conninfo, err, sizeof err) < 0) {
 		fprintf(stderr, "viralsup-migrate: malformed conninfo: %s\n", err);
-		return 1;
+		return 78;
 	}
 	PGconn *pg = PQconnectdb(conninfo);
 	if (PQstatus(pg) != CONNECTION_OK) {

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -16,12 +15,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ipc/log.h"
-#include "sql/migrate.h"
-#include "sql/pg.h"
 #include "supervisor/child.h"
 #include "supervisor/control.h"
 
@@ -196,29 +194,61 @@ static void on_control_stat(struct ev_loop *loop, ev_stat *w, int revents)
 		control_socket_check(control);
 }
 
-static int run_migrations(const struct config *cfg)
+/*
+ * Applies the migrations with viralsup-migrate (beside this binary) as a
+ * one-shot child: the supervisor itself links no libpq (issue 14: ~5 MB of
+ * resident memory for one use at start). The URL goes through the
+ * environment, not argv, where ps would show its password. Each line the
+ * child prints is logged. Returns EXIT_OK, EXIT_CONFIG (a malformed URL) or
+ * EXIT_STARTUP (cannot connect, a migration failed).
+ */
+static int run_migrations(const struct sup *s)
 {
-	const char *url = config_str(cfg, "database.url");
-	char err[1024];
-	PGconn *pg = PQconnectdb(url);
-	int n;
-
-	if (PQstatus(pg) != CONNECTION_OK) {
-		snprintf(err, sizeof err, "%s", PQerrorMessage(pg));
-		err[strcspn(err, "\n")] = '\0';
-		log_error("database: cannot connect: %s", err);
-		PQfinish(pg);
-		return -1;
+	char prog[PATH_MAX + 32], line[1024];
+	int out[2], st;
+	FILE *f;
+	snprintf(prog, sizeof prog, "%s/viralsup-migrate", s->exe_dir);
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		log_error("database migrations: pipe: %s", strerror(errno));
+		return EXIT_STARTUP;
 	}
-	n = migrate_apply(pg, err, sizeof err);
-	PQfinish(pg);
-	if (n < 0) {
-		log_error("database migrations failed: %s", err);
-		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("database migrations: fork: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
+		return EXIT_STARTUP;
 	}
-	log_info("database schema at version %d (%d migration(s) applied now)",
-	         migrate_latest_version(), n);
-	return 0;
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		setenv("DATABASE_URL", config_str(s->cfg, "database.url"), 1);
+		execl(prog, "viralsup-migrate", (char *)NULL);
+		dprintf(2, "cannot run %s: %s\n", prog, strerror(errno));
+		_exit(EXIT_STARTUP);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		log_info("migrate: %s", line);
+	}
+	if (f)
+		fclose(f);
+	else
+		close(out[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return EXIT_OK;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_CONFIG) {
+		log_error("database.url (DATABASE_URL) is malformed (see the line above)");
+		return EXIT_CONFIG;
+	}
+	log_error("database migrations failed (viralsup-migrate: %s %d)",
+	          WIFEXITED(st) ? "exit" : "signal",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return EXIT_STARTUP;
 }
 
 static void print_children(const struct sup *s)
@@ -300,19 +330,12 @@ int main(int argc, char **argv)
 		print_children(&sup);
 		return EXIT_OK;
 	}
-	/* A malformed URL is a config error; libpq's own message would quote
-	 * it, password included (security review), so it is redacted. */
-	if (*config_str(sup.cfg, "database.url") &&
-	    pg_conninfo_check(config_str(sup.cfg, "database.url"), err, sizeof err) < 0) {
-		log_error("database.url (DATABASE_URL) is malformed: %s", err);
-		return EXIT_CONFIG;
-	}
 	if (command && !strcmp(command, "migrate")) {
 		if (!*config_str(sup.cfg, "database.url")) {
 			log_error("migrate: database.url (DATABASE_URL) is not set");
 			return EXIT_CONFIG;
 		}
-		return run_migrations(sup.cfg) < 0 ? EXIT_STARTUP : EXIT_OK;
+		return run_migrations(&sup);
 	}
 
 	if (run_dir_prepare(config_str(sup.cfg, "supervisor.run_dir"), err, sizeof err) < 0) {
@@ -349,10 +372,12 @@ int main(int argc, char **argv)
 	free(pidpath);
 	pidfile_write(pfh);
 
-	if (*config_str(sup.cfg, "database.url") && config_bool(sup.cfg, "supervisor.migrate") &&
-	    run_migrations(sup.cfg) < 0) {
-		pidfile_remove(pfh);
-		return EXIT_STARTUP;
+	if (*config_str(sup.cfg, "database.url") && config_bool(sup.cfg, "supervisor.migrate")) {
+		int rc = run_migrations(&sup);
+		if (rc != EXIT_OK) {
+			pidfile_remove(pfh);
+			return rc;
+		}
 	}
 
 	signal(SIGPIPE, SIG_IGN);

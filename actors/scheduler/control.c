@@ -217,8 +217,35 @@ static void on_background_join(const struct batch_info *b, const char *err, void
 	sched_claim_soon();
 }
 
+/* Triggers that arrived while this scheduler's owner registration was in
+ * flight (just after a start or restart): answered once it is done. */
+static struct pending_req *owner_waiters; /* linked through wnext */
+
+static void batch_trigger(struct pending_req *r);
+
+void control_owner_known(void)
+{
+	if (S.owner <= 0 && S.owner_pending)
+		return;
+	struct pending_req *list = owner_waiters;
+	owner_waiters = NULL;
+	for (struct pending_req *r = list, *next; r; r = next) {
+		next = r->wnext;
+		r->wnext = NULL;
+		batch_trigger(r);
+	}
+}
+
 static void batch_trigger(struct pending_req *r)
 {
+	/* Just started: the database connection and the owner registration are
+	 * a few milliseconds away; a trigger then waits for them (at most 5 s,
+	 * see on_poll) rather than fail. */
+	if (S.owner <= 0 && (S.owner_pending || ev_now(S.loop) - S.started_at < 5.0)) {
+		r->wnext = owner_waiters;
+		owner_waiters = r;
+		return;
+	}
 	if (S.owner <= 0) {
 		reply_error(r->conn, r->re, "unavailable",
 		            "scheduler not connected to the database yet");

@@ -99,9 +99,11 @@ void sched_claim_soon(void)
 
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)loop;
 	(void)w;
 	(void)revents;
+	/* Triggers waiting for a first registration that is not coming. */
+	if (S.owner <= 0 && !S.owner_pending && ev_now(loop) - S.started_at >= 5.0)
+		control_owner_known();
 	control_batch_resume();
 	sched_claim_soon();
 }
@@ -216,10 +218,12 @@ static void on_owner(long long id, const char *err, void *arg)
 	S.owner_pending = false;
 	if (id < 0) {
 		log_error("owner registration failed: %s", err ? err : "?");
+		control_owner_known(); /* they get "unavailable" */
 		return;
 	}
 	S.owner = id;
 	log_info("registered as owner %lld on node %s", id, S.node);
+	control_owner_known();
 	owners_of_node_async(S.admin, S.node, "scheduler", id, on_node_owners, NULL);
 	control_batch_resume();
 	sched_claim_soon();
@@ -362,6 +366,7 @@ int main(int argc, char **argv)
 	actor_init(&a, "scheduler", argc, argv);
 	S.actor = &a;
 	S.loop = a.loop;
+	S.started_at = ev_now(a.loop);
 	S.concurrency = (int)config_int(a.config, "scheduler.concurrency");
 	S.claim_batch = (int)config_int(a.config, "scheduler.claim_batch");
 	S.lease_ms = (int)config_int(a.config, "scheduler.lease_ms");

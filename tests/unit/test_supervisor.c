@@ -485,7 +485,7 @@ TEST(migrations_are_applied_before_children_start)
 	suprun_spawn(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n", extra);
 	WAIT_UNTIL(access(r.sock, F_OK) == 0 && suptest_state_is(&r, "a", "ready"), 10000);
 	char *log = suptest_read(r.log);
-	char *mig = strstr(log, "database schema at version");
+	char *mig = strstr(log, "migrate: schema at version");
 	ASSERT(mig != NULL);
 	ASSERT(strstr(log, "a ready (pid") > mig);
 	free(log);
@@ -511,7 +511,8 @@ TEST(unreachable_database_is_a_clear_startup_error)
 	ASSERT(st != -1 && WIFEXITED(st));
 	ASSERT_EQ_INT(WEXITSTATUS(st), 1);
 	char *log = suptest_read(r.log);
-	ASSERT_CONTAINS(log, "database: cannot connect");
+	ASSERT_CONTAINS(log, "viralsup-migrate: cannot connect");
+	ASSERT_CONTAINS(log, "database migrations failed");
 	ASSERT(!strstr(log, "a ready"));
 	free(log);
 	free(env);
