@@ -193,6 +193,14 @@ static const char SQL_SUMMARY[] =
     "      WHEN total_jobs <= completed_jobs + failed_jobs THEN 0 END) FROM b),"
     "  'last_batch', (SELECT row_to_json(lb) FROM lb))";
 
+/* The summary counts the whole queue table: one query a second at most,
+ * whoever asks, so ten open pages cost the database what one does. */
+#define SUMMARY_TTL_S 1.0
+static struct {
+	char *text;
+	double at;
+} summary_cache;
+
 static void summary_done(struct gw_req *r, PGresult *res)
 {
 	struct gateway *gw = r->gw;
@@ -216,11 +224,17 @@ static void summary_done(struct gw_req *r, PGresult *res)
 	if (!text)
 		log_fatal("json_dumps: out of memory");
 	send_data(r, text);
-	free(text);
+	free(summary_cache.text);
+	summary_cache.text = text;
+	summary_cache.at = ev_now(gw->loop);
 }
 
 void admin_summary(struct gw_req *r)
 {
+	if (summary_cache.text && ev_now(r->gw->loop) - summary_cache.at < SUMMARY_TTL_S) {
+		send_data(r, summary_cache.text);
+		return;
+	}
 	gw_query(r, SQL_SUMMARY, 0, NULL, summary_done, "Failed to build the summary");
 }
 
@@ -377,16 +391,19 @@ void admin_claiming(struct gw_req *r)
 
 /* ---- GET /admin/api/jobs ------------------------------------------------------------ */
 
+/* Not a CTE over the table: that would materialise every matching row
+ * (jsonb columns included) to count them and to sort a page. */
 static const char SQL_JOBS[] =
-    "WITH f AS (SELECT * FROM viral_ideas_queue WHERE $1 = '' OR status = $1)"
-    " SELECT json_build_object('total', (SELECT count(*) FROM f), 'status', NULLIF($1, ''),"
+    "SELECT json_build_object('total', (SELECT count(*) FROM viral_ideas_queue"
+    "   WHERE $1 = '' OR status = $1), 'status', NULLIF($1, ''),"
     "  'limit', $2::int, 'offset', $3::int,"
     "  'jobs', COALESCE((SELECT json_agg(j) FROM (SELECT id, session_id, primary_username,"
     "    status, priority, COALESCE(progress_percentage, 0) AS progress_pct, current_step,"
     "    attempts, max_attempts, rescues, crash_suspect,"
     "    COALESCE(last_error, error_message) AS error, batch_id, submitted_at,"
     "    started_processing_at, completed_at, updated_at"
-    "    FROM f ORDER BY submitted_at DESC, id LIMIT $2::int OFFSET $3::int) j), '[]'::json))";
+    "    FROM viral_ideas_queue WHERE $1 = '' OR status = $1"
+    "    ORDER BY submitted_at DESC, id LIMIT $2::int OFFSET $3::int) j), '[]'::json))";
 
 static const char *const job_statuses[] = {"pending", "processing", "completed",
                                            "failed",  "paused",     NULL};
