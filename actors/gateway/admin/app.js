@@ -206,7 +206,7 @@ function renderJobs(d) {
       el('span', {}, el('span', { class: 'who', text: '@' + j.primary_username }), ' ', el('span', { class: 'badge ' + j.status, text: j.status })),
       el('span', { class: 'meta', text: j.progress_pct + ' %' }),
       el('progress', { max: 100, value: j.progress_pct, 'aria-label': 'Progress of @' + j.primary_username + ' (percent)' }),
-      el('span', { class: 'step', text: (j.current_step || '') + (j.error && j.status !== 'completed' && !(j.current_step || '').includes(j.error) ? ' — ' + j.error : '') }),
+      el('span', { class: 'step', text: j.status === 'failed' && j.error ? j.error : (j.current_step || '') }),
       el('span', { class: 'meta', text: jobMeta(j) }))));
   $('jobs').replaceChildren(...(items.length ? items : [el('li', { class: 'muted', text: 'No jobs.' })]));
   const last = Math.min(d.offset + d.limit, d.total);
