@@ -100,6 +100,11 @@ async function waitFor(expr, ms, what) {
 const counts = () => evaluate(`Object.fromEntries([...document.querySelectorAll('#counts [data-count]')].map(d => [d.dataset.count, d.querySelector('dd').textContent]))`);
 const noHorizontalScroll = () => evaluate('document.documentElement.scrollWidth <= window.innerWidth');
 
+async function pressEnter() {
+  await page('Input.dispatchKeyEvent', { type: 'keyDown', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 13, text: '\r' });
+  await page('Input.dispatchKeyEvent', { type: 'keyUp', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 13 });
+}
+
 async function setWidth(width, height) {
   await page('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: width < 600 });
 }
@@ -131,8 +136,7 @@ async function main() {
 
   // The token typed into the form, as an operator would.
   await page('Input.insertText', { text: spec.token });
-  await page('Input.dispatchKeyEvent', { type: 'keyDown', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 13, text: '\r' });
-  await page('Input.dispatchKeyEvent', { type: 'keyUp', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 13 });
+  await pressEnter();
   await evaluate('window.__sameDocument = true');
 
   // The counts the database holds (the test read them just before).
@@ -159,7 +163,9 @@ async function main() {
 
   // A completed job's hooks.
   await waitFor(`document.querySelector('[data-job="${spec.hooks_job}"]')`, 5000, 'the completed job in the list');
-  await evaluate(`document.querySelector('[data-job="${spec.hooks_job}"]').click()`);
+  // By keyboard: the job is a focusable button that Enter opens.
+  await evaluate(`document.querySelector('[data-job="${spec.hooks_job}"]').focus()`);
+  await pressEnter();
   const hooks = await waitFor(`(() => { const h = [...document.querySelectorAll('#detail-body [data-hook]')].map(e => e.textContent); return h.length ? h : null; })()`, 5000, 'the job\u2019s hooks');
   const events = await evaluate(`document.querySelectorAll('#detail-body ol.events li').length`);
 
@@ -170,7 +176,9 @@ async function main() {
     document.querySelector('#detail-body [data-action="cancel"]')`, 5000, 'the cancellable job\u2019s detail');
   await evaluate(`document.querySelector('#detail-body [data-action="cancel"]').click()`);
   await waitFor(`document.getElementById('confirm').open`, 2000, 'the confirmation dialog');
-  await evaluate(`document.getElementById('confirm-ok').click()`);
+  // The dialog takes the focus on its confirm button; Enter confirms.
+  await waitFor(`document.activeElement && document.activeElement.id === 'confirm-ok'`, 2000, 'the focus on Confirm');
+  await pressEnter();
   await waitFor(`document.getElementById('detail-status').textContent === 'failed'`, 8000, 'the cancelled job to show failed');
   await waitFor(`document.querySelector('#counts [data-count="Failed"] dd').textContent === '${want.failed + 1}'`, 8000, 'the failed count to go up by one');
   if (!(await evaluate('window.__sameDocument === true'))) throw new Error('the page reloaded');
