@@ -87,6 +87,18 @@ static const struct key_decl keys[] = {
     {"analyzer.crash_on", KEY_STR, "", "VIRALSUP_ANALYZER_CRASH_ON", 0, 0},
     {"analyzer.slots", KEY_INT, "4", NULL, 1, 1000},
     {"analyzer.reels_per_account", KEY_INT, "30", NULL, 1, 10000},
+    {"analyzer.engine", KEY_STR, "rules", "VIRALSUP_ANALYZER_ENGINE", 0, 0},
+    {"scheduler.analyze_timeout_ms", KEY_INT, "60000", "VIRALSUP_ANALYZE_TIMEOUT_MS", 1000,
+     3600000},
+    {"llm.base_url", KEY_STR, "https://api.openai.com/v1", "VIRALSUP_LLM_BASE_URL", 0, 0},
+    {"llm.model", KEY_STR, "gpt-4o-mini", "VIRALSUP_LLM_MODEL", 0, 0},
+    {"llm.temperature", KEY_DOUBLE, "0.8", "VIRALSUP_LLM_TEMPERATURE", 0, 2},
+    {"llm.max_tokens", KEY_INT, "1800", "VIRALSUP_LLM_MAX_TOKENS", 64, 65536},
+    {"llm.timeout_ms", KEY_INT, "25000", "VIRALSUP_LLM_TIMEOUT_MS", 100, 600000},
+    {"llm.job_timeout_ms", KEY_INT, "50000", "VIRALSUP_LLM_JOB_TIMEOUT_MS", 100, 3600000},
+    {"llm.concurrency", KEY_INT, "4", "VIRALSUP_LLM_CONCURRENCY", 1, 256},
+    {"llm.retries", KEY_INT, "2", NULL, 0, 10},
+    {"llm.response_format", KEY_STR, "json_schema", "VIRALSUP_LLM_RESPONSE_FORMAT", 0, 0},
     {"writer.batch_max", KEY_INT, "64", NULL, 1, 100000},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -571,9 +571,11 @@ static json_t *profile_analysis(struct an_ctx *c)
 	const struct an_trend *un[5];
 	int nu = 0;
 	for (int i = 0; i < c->nhashtags && nu < 5; i++)
-		un[nu++] = &c->hashtags[i];
+		if (c->hashtags[i].lift > 1)
+			un[nu++] = &c->hashtags[i];
 	for (int i = 0; i < c->ntopics && nu < 5; i++)
-		un[nu++] = &c->topics[i];
+		if (c->topics[i].lift > 1)
+			un[nu++] = &c->topics[i];
 	json_t *topics = json_array(), *desc = json_object(), *angles = json_array();
 	const struct an_reel *best =
 	    c->npick_competitor ? &c->reels[c->picks[c->npick_primary]] : NULL;

@@ -267,12 +267,40 @@ static bool modified_noun(const char *w)
  * the hook has no topic phrase, is over 120 characters or already is about
  * the topic.
  */
+/*
+ * Whether a hook claims a role the creator's bio does not ("I'm a
+ * dermatologist and ..." copied to an esthetician): such a structure is not
+ * the creator's to reuse.
+ */
+static bool foreign_credential(struct an_ctx *c, const char *hook)
+{
+	static const char *const claims[] = {"i'm a ",   "i am a ", "as a ", "i'm an ",
+	                                     "i am an ", "as an ",  "im a ", NULL};
+	const char *bio = c->accounts[c->primary].bio;
+	for (int i = 0; claims[i]; i++) {
+		const char *p = strcasestr(hook, claims[i]);
+		if (!p || (p > hook && p[-1] != ' '))
+			continue;
+		p += strlen(claims[i]);
+		char role[32];
+		size_t n = 0;
+		while (n + 1 < sizeof role &&
+		       ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			role[n++] = *p++;
+		role[n] = '\0';
+		if (n >= 4 && !(bio && strcasestr(bio, role)))
+			return true;
+	}
+	return false;
+}
+
 static const char *substitute(struct an_ctx *c, const char *hook, const struct an_topic *tp,
                               const char **old_phrase, const char **subject)
 {
 	struct arena *a = &c->arena;
 	size_t start, len;
-	if (text_chars(hook) > 120 || !trends_hook_topic(c, hook, &start, &len))
+	if (text_chars(hook) > 120 || foreign_credential(c, hook) ||
+	    !trends_hook_topic(c, hook, &start, &len))
 		return NULL;
 	const char *old = arena_strndup(a, hook + start, len);
 	if (!strcasecmp(old, tp->text))
@@ -321,9 +349,14 @@ static const char *substitute(struct an_ctx *c, const char *hook, const struct a
 		size_t pos = tstart;
 		for (int k = 0; k < 3 && word_before(s, pos, &prev); k++) {
 			if ((v = agreeing(prev.low, pl))) {
-				/* Further away only on a change of number: "Don't book X" is an
-				 * imperative, not X's verb. */
-				if (!strcmp(v, prev.low) || (k > 0 && oldpl == pl))
+				/* Further away only on a change of number, and never a
+				 * sentence's first word: "Don't book X" is an imperative,
+				 * not X's verb. */
+				size_t b0 = prev.start;
+				while (b0 > 0 && s[b0 - 1] == ' ')
+					b0--;
+				bool initial = b0 == 0 || strchr(".!?:", s[b0 - 1]);
+				if (!strcmp(v, prev.low) || (k > 0 && (oldpl == pl || initial)))
 					break;
 				size_t n = prev.end - prev.start;
 				const char *r = same_case(a, s + prev.start, v);
@@ -377,7 +410,7 @@ static bool already_made(struct an_ctx *c, const char *const *made, int n, const
  * The hook with final punctuation: "." unless it already ends with . ! ? …
  * (before any trailing emoji, which stay at the end).
  */
-static const char *punctuate(struct arena *a, const char *h)
+static const char *punctuate_end(struct arena *a, const char *h)
 {
 	size_t n = strlen(h), e = n;
 	while (e > 0) {
@@ -410,15 +443,40 @@ static const char *punctuate(struct arena *a, const char *h)
 	                    e < n ? h + e + (h[e] == ' ') : "");
 }
 
-static const char *solution_text(struct an_ctx *c, enum hook_type t, const char *topic)
+/* Final punctuation, and a capital first letter ("stop over exfoliating" from an
+ * all-lower-case caption is "Stop over exfoliating."). */
+static const char *punctuate(struct arena *a, const char *h)
+{
+	const char *r = punctuate_end(a, h);
+	if (r[0] >= 'a' && r[0] <= 'z') {
+		char *u = arena_strndup(a, r, strlen(r));
+		u[0] = (char)(u[0] - 32);
+		r = u;
+	}
+	return r;
+}
+
+/* A strategy field inside a sentence: "Women 25-35 ..." -> "women 25-35 ..." (not "UK ..."). */
+static const char *mid_sentence(struct arena *a, const char *s)
+{
+	if (!(s[0] >= 'A' && s[0] <= 'Z') || (s[1] >= 'A' && s[1] <= 'Z'))
+		return s;
+	char *d = arena_strndup(a, s, strlen(s));
+	d[0] = (char)(d[0] + 32);
+	return d;
+}
+
+static const char *solution_text(struct an_ctx *c, enum hook_type t, const char *topic,
+                                 const char *hook)
 {
 	struct arena *a = &c->arena;
 	switch (t) {
 	case HOOK_NUMBER_LIST:
+		/* As many points as the hook promises ("5 tips" -> 5). */
 		return arena_printf(a,
-		                    "Walk through 3 quick points on %s, one per beat, each with a "
+		                    "Walk through the %d points on %s, one per beat, each with a "
 		                    "concrete example.",
-		                    topic);
+		                    hook_count(hook), topic);
 	case HOOK_HOW_TO:
 		return arena_printf(
 		    a, "Show the method for %s in 3 steps, on screen, the way you do it yourself.",
@@ -520,12 +578,76 @@ static void voice(struct an_ctx *c, json_t **voice_out, const char **energy)
 		            : w / n <= 20 ? "medium-length sentences"
 		                          : "long, explanatory sentences";
 	an_set(v, "sentence_structure", an_str(structure));
-	an_set(v, "transition_words", json_array());
+	/* Transition words and energy from everything the creator said or wrote
+	 * (captions and transcripts of all its reels), by fixed word lists. */
+	static const char *const transitions[] = {
+	    "so",     "but",   "then",     "because",   "first",    "next",   "finally", "also",
+	    "plus",   "and",   "honestly", "basically", "actually", "anyway", "pero",    "entonces",
+	    "porque", "então", "mas",      "tipo",      "y",        NULL};
+	int tcount[sizeof transitions / sizeof transitions[0]] = {0};
+	bool emoji = false, caps = false;
+	for (int i = 0; i < c->nreels; i++) {
+		const struct an_reel *r = &c->reels[i];
+		if (r->account != c->primary)
+			continue;
+		const char *texts[2] = {r->desc, r->tr};
+		size_t lens[2] = {r->desc_len, r->tr_len};
+		for (int t = 0; t < 2; t++) {
+			size_t tn = lens[t] < AN_TRANSCRIPT_SCAN ? lens[t] : AN_TRANSCRIPT_SCAN;
+			const char *p = texts[t];
+			for (size_t k = 0; p && k < tn;) {
+				if ((unsigned char)p[k] == 0xF0)
+					emoji = true;
+				excl |= p[k] == '!';
+				quest |= p[k] == '?';
+				size_t e = k;
+				while (e < tn && ((p[e] >= 'a' && p[e] <= 'z') ||
+				                  (p[e] >= 'A' && p[e] <= 'Z') ||
+				                  (unsigned char)p[e] >= 0x80))
+					e++;
+				if (e == k) {
+					k++;
+					continue;
+				}
+				char low[16];
+				size_t wl = e - k, up = 0;
+				if (wl < sizeof low) {
+					for (size_t q = 0; q < wl; q++) {
+						up += p[k + q] >= 'A' && p[k + q] <= 'Z';
+						low[q] = (p[k + q] >= 'A' && p[k + q] <= 'Z')
+						             ? (char)(p[k + q] + 32)
+						             : p[k + q];
+					}
+					low[wl] = '\0';
+					caps |= wl >= 3 && up == wl;
+					for (int q = 0; transitions[q]; q++)
+						tcount[q] += !strcmp(low, transitions[q]);
+				}
+				k = e;
+			}
+		}
+	}
+	json_t *tw = json_array();
+	for (int round = 0; round < 6; round++) {
+		int best = -1;
+		for (int q = 0; transitions[q]; q++)
+			if (tcount[q] > 0 && (best < 0 || tcount[q] > tcount[best]))
+				best = q;
+		if (best < 0)
+			break;
+		an_push(tw, an_str(transitions[best]));
+		tcount[best] = 0;
+	}
+	an_set(v, "transition_words", tw);
 	json_t *m = json_array();
 	if (excl)
 		an_push(m, an_str("exclamations"));
 	if (quest)
 		an_push(m, an_str("questions"));
+	if (emoji)
+		an_push(m, an_str("emoji"));
+	if (caps)
+		an_push(m, an_str("words in capitals"));
 	an_set(v, "energy_markers", m);
 	*voice_out = v;
 	*energy = !n ? NULL : excl ? "high" : "medium";
@@ -657,13 +779,13 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		/* The account whose hook gave the structure (the creator for templates). */
 		const char *by = r ? an_acct(c, r)->username : creator;
 		/*
-		 * Topic i, or the next one that the source hook does not already use;
-		 * in a fallback (the creator's own hooks hold its own themes), one not
-		 * given to an earlier hook first.
+		 * Topic i, or the next one that the source hook does not already use,
+		 * one not given to an earlier hook first (one subject per hook while
+		 * there are five).
 		 */
 		int ti = i % ntopics;
 		bool fresh = false;
-		for (int pass = kind == IDEAS_COMPETITOR; pass < 2 && !fresh; pass++) {
+		for (int pass = 0; pass < 2 && !fresh; pass++) {
 			for (int k = 0; k < ntopics && !fresh; k++) {
 				int t = (i + k) % ntopics;
 				bool taken = false;
@@ -806,11 +928,14 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_push(hooks, h);
 
 		/* The script. */
-		const char *problem =
-		    arena_printf(&c->arena, "Most %s struggle with %s, and it keeps them from %s.",
-		                 c->audience, d.topic, c->goals);
+		/* The audience's problem; the goals are the creator's, not the audience's pain. */
+		const char *problem = arena_printf(&c->arena, "Most %s struggle with %s.",
+		                                   mid_sentence(&c->arena, c->audience), d.topic);
+		/* "Same structure" only when the hook kept the source's words; a template
+		 * applied to a topic has no proof of its own. */
 		const char *proof =
-		    kind == IDEAS_COMPETITOR
+		    !d.substituted ? ""
+		    : kind == IDEAS_COMPETITOR
 		        ? arena_printf(&c->arena,
 		                       " Same structure as @%s's reel (%lld views, %.2fx their "
 		                       "median).",
@@ -821,9 +946,9 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		                       "median).",
 		                       (long long)r->views, r->outlier)
 		        : "";
-		const char *solution =
-		    arena_printf(&c->arena, "%s Film it as %s.%s",
-		                 solution_text(c, d.type, d.topic), c->content_type, proof);
+		const char *solution = arena_printf(
+		    &c->arena, "%s Film it as %s.%s", solution_text(c, d.type, d.topic, d.hook),
+		    mid_sentence(&c->arena, c->content_type), proof);
 		const char *cta = cta_text(c, d.topic);
 		const char *full =
 		    arena_printf(&c->arena, "HOOK: %s\n\nPROBLEM: %s\n\nSOLUTION: %s\n\nCTA: %s",
@@ -840,6 +965,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(structure, "problem_section", an_str(problem));
 		an_set(structure, "solution_section", an_str(solution));
 		an_set(structure, "cta_section", an_str(cta));
+		an_set(structure, "script_kind", an_str("outline"));
 
 		int themes_used = 0;
 		const char *snorm = text_normalize(&c->arena, full, strlen(full));
@@ -849,6 +975,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 			themes_used += strstr(snorm, pat) != NULL;
 		}
 		json_t *s = json_object();
+		an_set(s, "script_kind", an_str("outline"));
 		an_set(s, "title", an_str(title));
 		an_set(s, "hook_used", an_str(d.hook));
 		an_set(s, "full_script", an_str(full));
@@ -887,6 +1014,8 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(cs, "original_competitor_hook", an_str(comp_hook));
 		an_set(cs, "competitor_reel_id", an_str(comp_reel));
 		an_set(cs, "adaptation_context", json_deep_copy(ctx));
+		/* What to film, not lines to say: the rules engine writes outlines. */
+		an_set(cs, "script_kind", an_str("outline"));
 		an_push(scripts, cs);
 
 		json_t *sum = json_object();
@@ -897,6 +1026,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(sum, "based_on_competitor", an_str(comp_user));
 		an_set(sum, "original_competitor_hook", an_str(comp_hook));
 		an_set(sum, "competitor_reel_id", an_str(comp_reel));
+		an_set(sum, "script_kind", an_str("outline"));
 		an_push(summary, sum);
 
 		json_t *hm = json_object();
@@ -955,6 +1085,7 @@ void ideas_generate(struct an_ctx *c, json_t *hooks, json_t *scripts, json_t *su
 		an_set(row, "ai_model", an_str(AN_ENGINE));
 		an_set(row, "generation_temperature", json_integer(0));
 		an_set(row, "status", an_str("completed"));
+		an_set(row, "script_kind", an_str("outline"));
 		an_push(rows, row);
 	}
 	json_decref(voice_analysis);

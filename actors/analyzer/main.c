@@ -9,6 +9,13 @@
  * rescue of the job it was working on. For crash-isolation tests,
  * analyzer.crash_on (VIRALSUP_ANALYZER_CRASH_ON) names a job id or primary
  * username on which this process aborts.
+ *
+ * analyzer.engine = llm (VIRALSUP_ANALYZER_ENGINE): the rules engine's
+ * output is then rewritten by a chat-completions model (llm.h) before it
+ * goes to the writer; calls run in this loop, concurrently, and a model
+ * that fails leaves the rules output in place. Cached hook analyses are
+ * read from and added to llm_hook_cache (sql/010), the one table this
+ * process writes: it is a cache, not job data.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,6 +23,7 @@
 #include <string.h>
 
 #include "actors/analyzer/engine.h"
+#include "actors/analyzer/llm.h"
 #include "ipc/ipc.h"
 #include "sql/pg.h"
 #include "sql/store.h"
@@ -30,6 +38,11 @@ struct task {
 	int run;
 	long long since, owner;
 	double waiting_since; /* > 0: waiting for the database to come back */
+	/* llm engine: the rules output being rewritten */
+	json_t *input, *output;
+	struct llm_job *lj;
+	bool cache_query; /* a cache lookup is in flight: its callback frees an abandoned task */
+	bool abandoned;
 	struct task *next;
 };
 
@@ -42,6 +55,8 @@ static struct {
 	const char *crash_on;
 	struct task *tasks;
 	uint64_t done, failed;
+	struct llm *llm; /* NULL: rules engine */
+	char model[101];
 } A;
 
 static void task_free(struct task *t)
@@ -51,6 +66,9 @@ static void task_free(struct task *t)
 			*pp = t->next;
 			break;
 		}
+	llm_job_free(t->lj);
+	json_decref(t->input);
+	json_decref(t->output);
 	for (int i = 0; i < t->naccounts; i++)
 		free(t->accounts[i]);
 	free(t->accounts);
@@ -105,6 +123,126 @@ static void on_write_ack(struct conn *c, const struct msg *reply, int err, void 
 #define WAIT_DB_S 30.0
 
 static void on_input(const char *json, const char *err, void *arg);
+
+/* Sends the analysis to the writer (output is consumed). */
+static void task_send_result(struct task *t, json_t *output)
+{
+	char *result = json_dumps(output, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(output);
+
+	struct msg_out out;
+	msg_out_init(&out, MSG_WRITE_RESULT, 0, 5);
+	msg_put_str(&out, "job", t->job);
+	msg_put_int(&out, "run", t->run);
+	msg_put_str(&out, "lease", t->lease);
+	msg_put_int(&out, "owner", t->owner);
+	msg_put_str(&out, "result", result ? result : "{}");
+	/* Idempotent (fenced completion): re-sent if the writer restarts before acking. */
+	int r = link_request(A.writer, &out, 60.0, on_write_ack, t);
+	msg_out_free(&out);
+	free(result);
+	if (r < 0)
+		task_finish(t, false, false, "transient",
+		            r == -EMSGSIZE ? "analysis result larger than a frame"
+		                           : "writer unavailable");
+}
+
+/* Adds the job's new hook analyses to the cache (fire and forget: a lost row costs a call). */
+static void llm_cache_store(struct llm_job *lj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)llm_job_new_cache(lj), key, v)
+	{
+		char *doc = json_dumps(v, JSON_COMPACT);
+		const char *params[] = {key, A.model, LLM_PROMPT_VERSION, doc};
+		if (doc)
+			pg_query(A.pg,
+			         "INSERT INTO llm_hook_cache (reel_key, model, prompt_version, "
+			         "analysis) "
+			         "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (reel_key) DO NOTHING",
+			         4, params, NULL, NULL);
+		free(doc);
+	}
+}
+
+static void on_llm_done(struct llm_job *lj, void *arg)
+{
+	struct task *t = arg;
+	const json_t *eng = json_object_get(json_object_get(t->output, "analysis_data"), "engine");
+	const struct llm_totals *tot = llm_totals(A.llm);
+	log_event(LOG_INFO, t->job,
+	          "llm engine: %s; %lld prompt + %lld completion tokens (process: %llu jobs, "
+	          "%llu + %llu tokens, %llu cache hits)",
+	          json_string_value(json_object_get(eng, "used")),
+	          (long long)json_integer_value(json_object_get(eng, "prompt_tokens")),
+	          (long long)json_integer_value(json_object_get(eng, "completion_tokens")),
+	          (unsigned long long)tot->jobs, (unsigned long long)tot->prompt_tokens,
+	          (unsigned long long)tot->completion_tokens, (unsigned long long)tot->cache_hits);
+	llm_cache_store(lj);
+	json_t *output = t->output;
+	t->output = NULL;
+	llm_job_free(lj);
+	t->lj = NULL;
+	json_decref(t->input);
+	t->input = NULL;
+	task_send_result(t, output);
+}
+
+static void on_cache(struct pg *pg, PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+	(void)pg;
+	t->cache_query = false;
+	if (t->abandoned) {
+		task_free(t);
+		return;
+	}
+	for (int i = 0; !err && res && i < PQntuples(res); i++) {
+		json_t *v = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+		if (v)
+			llm_job_cache_put(t->lj, PQgetvalue(res, i, 0), v);
+		json_decref(v);
+	}
+	llm_job_run(t->lj, on_llm_done, t);
+}
+
+static void task_run_llm(struct task *t)
+{
+	const char **keys;
+	t->lj = llm_job_new(A.llm, t->input, t->output, t->job);
+	int n = llm_job_cache_keys(t->lj, &keys);
+	char *arr = n ? pg_text_array(keys, n) : NULL;
+	const char *params[] = {arr};
+	if (arr && pg_query(A.pg,
+	                    "SELECT reel_key, analysis::text FROM llm_hook_cache "
+	                    "WHERE reel_key = ANY($1::text[])",
+	                    1, params, on_cache, t) == 0)
+		t->cache_query = true;
+	free(arr);
+	if (!t->cache_query)
+		llm_job_run(t->lj, on_llm_done, t);
+}
+
+/* The scheduler is gone: its job will be dispatched again, so the model's calls
+ * stop here (what they already produced stays in the cache). */
+static void task_abandon(struct task *t)
+{
+	if (!t->lj)
+		return;
+	llm_cache_store(t->lj);
+	if (t->cache_query) {
+		t->abandoned = true;
+		for (struct task **pp = &A.tasks; *pp; pp = &(*pp)->next)
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
+		t->next = NULL;
+		return;
+	}
+	task_finish(t, false, false, "transient", "scheduler gone: llm calls cancelled");
+}
 
 static void task_read_input(struct task *t)
 {
@@ -167,25 +305,14 @@ static void on_input(const char *json, const char *err, void *arg)
 		task_finish(t, false, false, "permanent", why);
 		return;
 	}
-	json_decref(input);
-	char *result = json_dumps(output, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	json_decref(output);
-
-	struct msg_out out;
-	msg_out_init(&out, MSG_WRITE_RESULT, 0, 5);
-	msg_put_str(&out, "job", t->job);
-	msg_put_int(&out, "run", t->run);
-	msg_put_str(&out, "lease", t->lease);
-	msg_put_int(&out, "owner", t->owner);
-	msg_put_str(&out, "result", result);
-	/* Idempotent (fenced completion): re-sent if the writer restarts before acking. */
-	int r = link_request(A.writer, &out, 60.0, on_write_ack, t);
-	msg_out_free(&out);
-	free(result);
-	if (r < 0)
-		task_finish(t, false, false, "transient",
-		            r == -EMSGSIZE ? "analysis result larger than a frame"
-		                           : "writer unavailable");
+	if (!A.llm) {
+		json_decref(input);
+		task_send_result(t, output);
+		return;
+	}
+	t->input = input;
+	t->output = output;
+	task_run_llm(t);
 }
 
 static void on_analyze(struct conn *c, const struct msg *m)
@@ -251,8 +378,11 @@ static void on_sched_down(struct link *l, const char *reason, void *ud)
 	(void)l;
 	(void)ud;
 	log_info("scheduler connection lost (%s): finishing tasks without replies", reason);
-	for (struct task *t = A.tasks; t; t = t->next)
+	for (struct task *t = A.tasks, *next; t; t = next) {
+		next = t->next;
 		t->sched = NULL;
+		task_abandon(t);
+	}
 }
 
 static const struct link_ops sched_ops = {on_sched_up, on_sched_msg, on_sched_down};
@@ -287,6 +417,29 @@ int main(int argc, char **argv)
 	A.slots = (int)config_int(a.config, "analyzer.slots");
 	A.reels_per_account = (int)config_int(a.config, "analyzer.reels_per_account");
 	A.crash_on = config_str(a.config, "analyzer.crash_on");
+	const char *engine = config_str(a.config, "analyzer.engine");
+	if (!strcmp(engine, "llm")) {
+		struct llm_config lc;
+		char err[200];
+		if (llm_config_load(a.config, &lc, err, sizeof err) < 0) {
+			log_error("%s", err);
+			return EXIT_PERMANENT;
+		}
+		long sched_ms = config_int(a.config, "scheduler.analyze_timeout_ms");
+		if (lc.job_timeout_ms + 5000 > sched_ms)
+			log_warn(
+			    "llm.job_timeout_ms (%ld) + 5 s exceeds scheduler.analyze_timeout_ms "
+			    "(%ld): slow jobs will time out at the scheduler before the llm "
+			    "engine falls back; raise VIRALSUP_ANALYZE_TIMEOUT_MS",
+			    lc.job_timeout_ms, sched_ms);
+		snprintf(A.model, sizeof A.model, "%s", lc.model);
+		A.llm = llm_new(a.loop, &lc);
+		log_info("analysis engine: llm (model %s at %s, key %s)", lc.model, lc.base_url,
+		         *lc.api_key ? "set" : "not set");
+	} else if (strcmp(engine, "rules")) {
+		log_error("analyzer.engine must be rules or llm, not \"%s\"", engine);
+		return EXIT_PERMANENT;
+	}
 	const char *url = config_str(a.config, "database.url");
 	if (!*url) {
 		log_error("database.url (DATABASE_URL) is not set");
@@ -313,6 +466,7 @@ int main(int argc, char **argv)
 	pg_free(A.pg);
 	while (A.tasks)
 		task_free(A.tasks);
+	llm_free(A.llm);
 	actor_cleanup(&a);
 	return code;
 }

@@ -926,6 +926,22 @@ enum word_class text_word_class(const char *word, size_t len)
 		return WORD_STOP;
 	if (text_is_stopword(word))
 		return WORD_STOP;
+	/*
+	 * How creators actually type (contractions without apostrophes, chat
+	 * spelling) and the Spanish and Portuguese function words they mix in:
+	 * never a topic word.
+	 */
+	static const char *const informal[] = {
+	    "thats", "youre",  "ive",  "ill",  "pls",  "plz",   "gonna", "wanna", "gotta",
+	    "lol",   "omg",    "tbh",  "idk",  "btw",  "min",   "mins",  "sec",   "secs",
+	    "deep",  "que",    "para", "pra",  "com",  "sem",   "los",   "las",   "una",
+	    "uma",   "del",    "das",  "dos",  "mais", "muito", "todos", "todas", "tus",
+	    "mis",   "nos",    "por",  "pero", "mas",  "não",   "sí",    "sim",   "más",
+	    "eu",    "você",   "esto", "isso", "esta", "este",  "aqui",  "aquí",  "tem",
+	    "tiene", "tienes", "hay",  "bora", "tipo", "nada",  NULL};
+	for (int i = 0; informal[i]; i++)
+		if (!strcmp(word, informal[i]))
+			return WORD_STOP;
 	const struct word_class_entry *e =
 	    bsearch(word, word_classes, sizeof(word_classes) / sizeof(word_classes[0]),
 	            sizeof(word_classes[0]), cmp_class);

@@ -16,6 +16,7 @@
  * longer one that is a rare variant of a shorter one ("restaurant homemade
  * pesto") to the shorter.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -502,10 +503,57 @@ static bool rare_better(const struct term *a, double la, const struct term *b, d
 	return strcmp(a->key, b->key) < 0;
 }
 
+/* Known already, also as its singular or plural ("squat" / "squats"). */
 static bool subject_known(const struct an_ctx *c, const char *text)
 {
-	for (int i = 0; i < c->nsubjects; i++)
-		if (!strcasecmp(c->subjects[i].text, text))
+	size_t n = strlen(text);
+	for (int i = 0; i < c->nsubjects; i++) {
+		const char *k = c->subjects[i].text;
+		size_t m = strlen(k);
+		if (!strcasecmp(k, text) ||
+		    (m == n + 1 && (k[n] == 's' || k[n] == 'S') && !strncasecmp(k, text, n)) ||
+		    (n == m + 1 && (text[m] == 's' || text[m] == 'S') && !strncasecmp(k, text, m)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Not a subject to film: a profession is who talks, not what about ("3
+ * mistakes everyone makes with dermatologist"); a lone generic word says
+ * nothing ("How to start with payday", "Is form worth it").
+ */
+static bool is_profession(const char *text)
+{
+	static const char *const vague[] = {"form",    "tourists", "payday", "people", "things",
+	                                    "stuff",   "life",     "time",   "way",    "day",
+	                                    "today",   "content",  "video",  "reels",  "everyone",
+	                                    "someone", "results",  "money",  "work",   NULL};
+	for (int i = 0; vague[i]; i++)
+		if (!strcasecmp(text, vague[i]))
+			return true;
+	/* A stop word inside ("workout tutorials": a format, not a subject). */
+	for (const char *w = text; *w && *text != '#';) {
+		size_t n = strcspn(w, " ");
+		char low[TOKEN_MAX + 1];
+		if (n > 0 && n <= TOKEN_MAX) {
+			for (size_t k = 0; k < n; k++)
+				low[k] = (char)tolower((unsigned char)w[k]);
+			low[n] = '\0';
+			if (text_word_class(low, n) == WORD_STOP)
+				return true;
+		}
+		w += n + (w[n] == ' ');
+	}
+	static const char *const jobs[] = {
+	    "dermatologist", "dermatologists", "doctor",      "doctors",   "coach",
+	    "coaches",       "trainer",        "trainers",    "therapist", "nutritionist",
+	    "dietitian",     "physio",         "esthetician", "expert",    "experts",
+	    "influencer",    "chef",           "advisor",     NULL};
+	const char *last = strrchr(text, ' ');
+	last = last ? last + 1 : text;
+	for (int i = 0; jobs[i]; i++)
+		if (!strcasecmp(last, jobs[i]))
 			return true;
 	return false;
 }
@@ -513,7 +561,8 @@ static bool subject_known(const struct an_ctx *c, const char *text)
 static struct an_topic *add_subject(struct an_ctx *c, const char *text, enum topic_origin origin,
                                     int reels, int accounts, int creator_reels, double lift)
 {
-	if (c->nsubjects >= AN_HOOKS || subject_known(c, text))
+	if (c->nsubjects >= AN_HOOKS || subject_known(c, text) ||
+	    (origin != TOPIC_DEFAULT && is_profession(text)))
 		return NULL;
 	struct an_topic *tp = &c->subjects[c->nsubjects++];
 	*tp = (struct an_topic){text,
@@ -701,10 +750,15 @@ static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean,
 {
 	c->subjects = arena_alloc(&c->arena, sizeof(*c->subjects) * AN_HOOKS);
 	c->nsubjects = 0;
+	/* Only what over-performs (lift > 1): a topic whose competitor reels do worse than
+	 * their usual reel is no recommendation. */
 	for (int i = 0; i < c->ntopics; i++)
-		add_subject(c, c->topics[i].term, TOPIC_TREND, c->topics[i].reels,
-		            c->topics[i].accounts, 0, c->topics[i].lift);
+		if (c->topics[i].lift > 1)
+			add_subject(c, c->topics[i].term, TOPIC_TREND, c->topics[i].reels,
+			            c->topics[i].accounts, 0, c->topics[i].lift);
 	for (int i = 0; i < c->nhashtags; i++) {
+		if (c->hashtags[i].lift <= 1)
+			continue;
 		const char *words = split_tag(c, t, c->hashtags[i].term);
 		const struct term *used =
 		    words ? table_find(t, words, strlen(words), TERM_WORDS) : NULL;
@@ -718,7 +772,8 @@ static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean,
 	for (size_t i = 0; i < t->cap && cr > 0; i++) {
 		const struct term *e = &t->slots[i];
 		if (!is_topic(c, e) || e->creator_reels == 0 || e->reels < 2 ||
-		    2 * e->creator_reels * kr >= e->reels * cr)
+		    2 * e->creator_reels * kr >= e->reels * cr || mean <= 0 ||
+		    (e->weight / e->reels) / mean <= 1)
 			continue;
 		if (nunder == AN_HOOKS && !better(e, under[AN_HOOKS - 1]))
 			continue;
@@ -734,14 +789,16 @@ static void choose_subjects(struct an_ctx *c, struct term_index *t, double mean,
 		            __builtin_popcountll(under[i]->accounts), under[i]->creator_reels,
 		            mean > 0 ? an_round4((under[i]->weight / under[i]->reels) / mean) : 0);
 	for (int i = 0; i < c->nhashtags; i++)
-		if (!split_tag(c, t, c->hashtags[i].term))
+		if (c->hashtags[i].lift > 1 && !split_tag(c, t, c->hashtags[i].term))
 			add_subject(c, arena_printf(&c->arena, "#%s", c->hashtags[i].term),
 			            TOPIC_HASHTAG, c->hashtags[i].reels, c->hashtags[i].accounts, 0,
 			            c->hashtags[i].lift);
-	if (c->nsubjects > 0)
+	/* Five hooks, five subjects: fewer competitor topics are topped up with the creator's own.
+	 */
+	if (c->nsubjects >= AN_HOOKS)
 		return;
 	/*
-	 * No competitor topic: the creator's own. First themes in few of its
+	 * Not enough competitor topics: the creator's own. First themes in few of its
 	 * reels whose reels over-perform (under-used), then its top themes, then
 	 * the content strategy's noun phrases, then the bio's.
 	 */
@@ -893,7 +950,9 @@ static int hook_token(void *ud, const struct token *tk)
 			}
 			e = table_find(t, key, o, TERM_WORDS);
 		}
-		if (!e || !is_topic(h->c, e))
+		/* Not a vague word or a profession: in "The hidden side of cheap flights
+		 * tourists never see", "tourists" is the template's audience, not its topic. */
+		if (!e || !is_topic(h->c, e) || is_profession(e->key))
 			continue;
 		/* Most reels wins; then the longer phrase; then the first one. */
 		if (total(e) > h->best_reels || (total(e) == h->best_reels && n > h->best_words)) {

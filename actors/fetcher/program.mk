@@ -1,2 +1,2 @@
 # viralsup-fetcher: providers (library "fetch") behind an actor.
-$(eval $(call program,viralsup-fetcher,actors/fetcher/main.c,fetch ipc))
+$(eval $(call program,viralsup-fetcher,actors/fetcher/main.c,fetch curlev ipc))

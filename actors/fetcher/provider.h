@@ -66,7 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "actors/fetcher/curl_ev.h"
+#include "ipc/curl_ev.h"
 
 struct ev_loop;
 

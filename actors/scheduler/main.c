@@ -376,7 +376,7 @@ int main(int argc, char **argv)
 	S.rescue_cap = (int)config_int(a.config, "scheduler.rescue_cap");
 	S.poll_ms = (int)config_int(a.config, "scheduler.poll_ms");
 	S.fetch_timeout_s = config_int(a.config, "fetcher.timeout_ms") / 1000.0 * 4 + 10;
-	S.analyze_timeout_s = 60;
+	S.analyze_timeout_s = config_int(a.config, "scheduler.analyze_timeout_ms") / 1000.0;
 	const char *mode = config_str(a.config, "scheduler.processing");
 	if (!strcmp(mode, "triggered")) {
 		S.triggered = true;

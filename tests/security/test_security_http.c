@@ -1290,7 +1290,7 @@ TEST(cross_site_form_posts_and_dot_names_create_no_job)
 TEST(jobs_from_other_writers_with_unnormalised_names_are_processed_as_the_account)
 {
 	/* Not an attack, a careless writer: the original's SQL helper with the
-	 * names as people type them. Before migration 007 the fetcher stored the
+	 * names as people type them. Before migration 006 the fetcher stored the
 	 * account as "alice" while the rest of the run looked for " @Alice ". */
 	struct stack s;
 	const char *fenv[] = {"FAKE_REELS=12", NULL};

@@ -1,4 +1,4 @@
--- 007: usernames are normalised wherever a job enters the database.
+-- 006: usernames are normalised wherever a job enters the database.
 -- The gateway normalises what it inserts, but other writers do not (the
 -- original's create_viral_queue_item / add_competitor_to_queue, scripts,
 -- psql): a job for ' @Alice' was fetched and stored as 'alice' by the

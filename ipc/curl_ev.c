@@ -6,7 +6,7 @@
  * (io_cb -> curl_multi_socket_action). Finished transfers are collected with
  * curl_multi_info_read after every action and handed to their callbacks.
  */
-#include "actors/fetcher/curl_ev.h"
+#include "ipc/curl_ev.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -348,6 +348,21 @@ void curl_ev_cancel_all(struct curl_ev *cev)
 		transfer_finish(cev->head, CURL_EV_CANCELLED);
 }
 
+int curl_ev_cancel(struct curl_ev *cev, const void *arg)
+{
+	int n = 0;
+	for (struct transfer *t = cev->head, *next; t; t = next) {
+		next = t->next;
+		if (t->arg == arg) {
+			/* The callback may submit or cancel others: restart the walk. */
+			transfer_finish(t, CURL_EV_CANCELLED);
+			n++;
+			next = cev->head;
+		}
+	}
+	return n;
+}
+
 void curl_ev_free(struct curl_ev *cev)
 {
 	if (!cev)
@@ -395,7 +410,8 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cev->opts.connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cev->opts.total_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+	                 req->timeout_ms > 0 ? req->timeout_ms : cev->opts.total_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cev->opts.max_body);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -413,7 +429,7 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 		}
 		t->headers = l;
 	}
-	/* No "Expect: 100-continue" round trip for our small form bodies. */
+	/* No "Expect: 100-continue" round trip for our small bodies. */
 	struct curl_slist *l = curl_slist_append(t->headers, "Expect:");
 	if (!l) {
 		transfer_free(t);

@@ -13,8 +13,8 @@
  * from the event loop, never from inside curl_ev_submit. The callback may
  * submit new transfers.
  */
-#ifndef VIRALSUP_FETCHER_CURL_EV_H
-#define VIRALSUP_FETCHER_CURL_EV_H
+#ifndef VIRALSUP_IPC_CURL_EV_H
+#define VIRALSUP_IPC_CURL_EV_H
 
 #include <stddef.h>
 
@@ -46,7 +46,8 @@ struct curl_ev_request {
 	const char *url;            /* copied */
 	const char *const *headers; /* "Name: value" lines, copied; may be NULL */
 	size_t nheaders;
-	const char *body; /* POST body (form-encoded), copied; may be NULL */
+	const char *body; /* POST body (form-encoded or JSON), copied; may be NULL */
+	long timeout_ms;  /* whole transfer; 0 = curl_ev_opts.total_timeout_ms */
 };
 
 struct curl_ev_response {
@@ -75,6 +76,10 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 
 /* Ends every running transfer; each callback runs with CURL_EV_CANCELLED. */
 void curl_ev_cancel_all(struct curl_ev *cev);
+
+/* Ends the running transfers submitted with this arg (callbacks run with
+ * CURL_EV_CANCELLED before this returns). Returns how many. */
+int curl_ev_cancel(struct curl_ev *cev, const void *arg);
 
 /* Number of transfers submitted and not yet completed. */
 int curl_ev_active(const struct curl_ev *cev);
