@@ -3,7 +3,7 @@
  * endpoints (docs/API.md, "Operations page"). Each data endpoint is one
  * parameterised query whose JSON PostgreSQL builds, answered with an ETag
  * so that the page's polling costs a 304 and no body when nothing changed
- * (docs/DECISIONS.md, D18). The actors come from the supervisor: the same
+ * (docs/DECISIONS.md, D19). The actors come from the supervisor: the same
  * CONTROL status viralctl asks for, sent on the gateway's parent channel.
  * Actions are not here: the page calls the existing admin endpoints.
  */
@@ -453,7 +453,8 @@ void admin_jobs(struct gw_req *r)
 /* The job, its last 200 events, the failed or requeued attempts among
  * them, its competitors, and its newest analysis run's results: the first
  * five hooks, up to five scripts, the five top outlier reels and the
- * engine metadata when the analyzer recorded it. */
+ * engine that wrote them (the llm engine's record: model, tokens, calls;
+ * for the rules engine its version). */
 static const char SQL_JOB[] =
     "WITH q AS (SELECT * FROM viral_ideas_queue WHERE id = $1::uuid),"
     " r AS (SELECT id, analysis_run, status, analysis_completed_at, analysis_data,"
@@ -497,7 +498,9 @@ static const char SQL_JOB[] =
     "      FROM (SELECT * FROM viral_analysis_reels WHERE analysis_id = r.id"
     "      ORDER BY outlier_score_at_analysis DESC NULLS LAST, content_id LIMIT 5) x),"
     "      '[]'::json),"
-    "    'engine', r.analysis_data -> 'analysis_metadata') FROM r))";
+    "    'engine', CASE WHEN r.analysis_data ? 'engine' THEN r.analysis_data -> 'engine'"
+    "      WHEN r.analysis_data ? 'engine_version' THEN jsonb_build_object('used', 'rules',"
+    "      'engine_version', r.analysis_data -> 'engine_version') END) FROM r))";
 
 static void job_done(struct gw_req *r, PGresult *res)
 {

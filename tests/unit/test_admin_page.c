@@ -504,6 +504,15 @@ TEST(job_detail_has_history_attempts_hooks_scripts_and_top_reels)
 	                     id, NULL);
 	ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(reels, 0), "content_id")),
 	              best);
+	/* The engine that wrote them: the default rules engine and its version. */
+	json_t *eng = json_object_get(r, "engine");
+	ASSERT_EQ_STR(json_string_value(json_object_get(eng, "used")), "rules");
+	char *ver = sql_str(&s,
+	                    "SELECT analysis_data ->> 'engine_version' FROM viral_analysis_results"
+	                    " WHERE queue_id = $1::uuid",
+	                    id, NULL);
+	ASSERT(ver != NULL);
+	ASSERT_EQ_STR(json_string_value(json_object_get(eng, "engine_version")), ver);
 	json_decref(d);
 	ASSERT_EQ_INT(
 	    http(&s, "GET", "/admin/api/jobs/00000000-0000-4000-8000-000000000000", ADMIN).status,

@@ -240,7 +240,11 @@ function renderDetail(d) {
   const r = d.result;
   if (r) {
     body.push(el('h3', { text: 'Results (run ' + r.analysis_run + ', ' + r.status + ', ' + n(r.reels_analyzed) + ' reels analysed)' }));
-    if (r.engine) body.push(el('p', { class: 'muted', text: 'Engine: ' + JSON.stringify(r.engine) }));
+    const e = r.engine;
+    if (e) body.push(el('p', { class: 'muted', 'data-engine': e.used || '', text: 'Engine: ' + (e.used || '?') +
+      (e.model ? ', model ' + e.model : '') + (e.engine_version ? ', version ' + e.engine_version : '') +
+      (e.prompt_tokens !== undefined ? ', ' + n(e.prompt_tokens) + ' prompt + ' + n(e.completion_tokens) + ' completion tokens' : '') +
+      (e.calls !== undefined ? ', ' + n(e.calls) + ' calls (' + n(e.failed_calls) + ' failed)' : '') }));
     body.push(el('h4', { text: 'Hooks (first five)' }), el('ol', { class: 'hooks' }, r.hooks.map((h) =>
       el('li', { 'data-hook': '', text: (h.hook_text || JSON.stringify(h)) + (h.effectiveness_score !== undefined ? ' (score ' + h.effectiveness_score + ')' : '') }))));
     if (r.scripts.length)
