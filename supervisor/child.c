@@ -17,6 +17,7 @@
 
 #include "ipc/actor.h"
 #include "ipc/log.h"
+#include "supervisor/control.h"
 
 static const char *const state_names[] = {"stopped",     "starting", "ready",
                                           "backing-off", "failed",   "stopping"};
@@ -289,6 +290,9 @@ static void chan_on_msg(struct conn *conn, const struct msg *m, void *ud)
 		child_changed(c);
 		break;
 	case MSG_PONG:
+		break;
+	case MSG_CONTROL:
+		control_answer_child(c, conn, m);
 		break;
 	default:
 		log_warn("unexpected %s from %s: ignored", msg_type_name(m->type), c->name);

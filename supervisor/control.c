@@ -24,6 +24,8 @@ struct client {
 struct forward {
 	struct control *ctl;
 	struct client *client; /* NULL when the client went away */
+	struct child *asker;   /* or the actor that asked (control_answer_child) */
+	pid_t asker_pid;       /* the asker's process then: a restarted one gets nothing */
 	uint64_t re;
 	struct forward *next;
 };
@@ -35,6 +37,10 @@ struct control {
 	struct client *clients;
 	struct forward *forwards;
 };
+
+/* The supervisor's one control socket, for the requests actors make on
+ * their channels (control_answer_child). */
+static struct control *the_control;
 
 typedef void (*pack_fn)(msgpack_packer *pk, void *arg);
 
@@ -306,6 +312,8 @@ static void on_forward_reply(struct conn *c, const struct msg *r, int err, void 
 	struct forward *f = arg;
 	struct conn *to = f->client ? f->client->conn : NULL;
 	(void)c;
+	if (f->asker && f->asker->pid == f->asker_pid)
+		to = f->asker->chan;
 
 	forward_unlink(f->ctl, f);
 	if (!to) {
@@ -334,15 +342,17 @@ static void on_forward_reply(struct conn *c, const struct msg *r, int err, void 
 	free(f);
 }
 
-static void cmd_forward(struct control *ctl, struct client *cl, const struct msg *m,
-                        const char *cmd)
+/* Forwards m to the scheduler; the answer goes to cl's connection, or to
+ * asker's channel when an actor asked (cl NULL, conn its channel). */
+static void cmd_forward(struct control *ctl, struct client *cl, struct child *asker,
+                        struct conn *conn, const struct msg *m, const char *cmd)
 {
 	struct child *sched = sup_child_find(ctl->sup, "scheduler");
 	const msgpack_object *b = m->body;
 	struct msg_out out;
 
 	if (!sched || sched->state != CHILD_READY || !sched->chan) {
-		reply_err(cl->conn, m->id, "unknown_command",
+		reply_err(conn, m->id, "unknown_command",
 		          "unknown command '%s' (commands beyond status, restart, stop, start, "
 		          "kill and logs are answered by the scheduler, which is not running)",
 		          cmd);
@@ -351,6 +361,8 @@ static void cmd_forward(struct control *ctl, struct client *cl, const struct msg
 	struct forward *f = xcalloc(1, sizeof *f);
 	f->ctl = ctl;
 	f->client = cl;
+	f->asker = asker;
+	f->asker_pid = asker ? asker->pid : 0;
 	f->re = m->id;
 	msg_out_init(&out, MSG_CONTROL, 0, b->via.map.size);
 	for (uint32_t i = 0; i < b->via.map.size; i++) {
@@ -358,13 +370,49 @@ static void cmd_forward(struct control *ctl, struct client *cl, const struct msg
 		msgpack_pack_object(&out.pk, b->via.map.ptr[i].val);
 	}
 	if (conn_request(sched->chan, &out, FORWARD_TIMEOUT_S, on_forward_reply, f) < 0) {
-		reply_err(cl->conn, m->id, "unavailable", "cannot reach the scheduler");
+		reply_err(conn, m->id, "unavailable", "cannot reach the scheduler");
 		free(f);
 	} else {
 		f->next = ctl->forwards;
 		ctl->forwards = f;
 	}
 	msg_out_free(&out);
+}
+
+/* --- requests from actors ------------------------------------------------------ */
+
+/* What an actor may ask on its channel (the gateway's operations page):
+ * any actor the status, the same truth as viralctl status; the gateway
+ * also the scheduler's state and pause/resume of claiming, forwarded to
+ * the scheduler exactly as viralctl's are (its own admin endpoints are
+ * behind the admin token). Nothing else: restart, stop, kill and logs
+ * stay on control.sock, where the caller is the operator. */
+void control_answer_child(struct child *c, struct conn *conn, const struct msg *m)
+{
+	char cmd[32] = "";
+	int64_t v = 0;
+
+	if (msg_get_int(m->body, "v", &v) < 0 || v != CONTROL_VERSION) {
+		reply_err(conn, m->id, "bad_version",
+		          "unsupported control protocol version (this supervisor speaks v=%d)",
+		          CONTROL_VERSION);
+		return;
+	}
+	msg_copy_str(m->body, "cmd", cmd, sizeof cmd);
+	if (!strcmp(cmd, "status")) {
+		reply(conn, m->id, true, NULL, NULL, pack_status, c->sup);
+		return;
+	}
+	if (!strcmp(c->role, "gateway") && the_control &&
+	    (!strcmp(cmd, "scheduler") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume"))) {
+		if (strcmp(cmd, "scheduler"))
+			log_info("control: %s asks the scheduler to %s claiming", c->name, cmd);
+		cmd_forward(the_control, NULL, c, conn, m, cmd);
+		return;
+	}
+	log_warn("control: %s asked for '%s': refused (not an actor's command)", c->name, cmd);
+	reply_err(conn, m->id, "unknown_command", "an actor may not ask the supervisor for '%s'",
+	          cmd);
 }
 
 /* --- connections -------------------------------------------------------------- */
@@ -399,7 +447,7 @@ static void control_on_msg(struct conn *conn, const struct msg *m, void *ud)
 	else if (!strcmp(cmd, "logs"))
 		cmd_logs(ctl, conn, m);
 	else
-		cmd_forward(ctl, cl, m, cmd);
+		cmd_forward(ctl, cl, NULL, conn, m, cmd);
 }
 
 static void control_on_close(struct conn *conn, const char *reason, void *ud)
@@ -448,6 +496,7 @@ struct control *control_new(struct sup *s, const char *path)
 		return NULL;
 	}
 	ctl->path = xstrdup(path);
+	the_control = ctl;
 	return ctl;
 }
 
@@ -476,6 +525,8 @@ void control_free(struct control *ctl)
 {
 	if (!ctl)
 		return;
+	if (the_control == ctl)
+		the_control = NULL;
 	listener_free(ctl->listener);
 	free(ctl->path);
 	while (ctl->clients)

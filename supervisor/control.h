@@ -27,6 +27,11 @@ struct control *control_new(struct sup *s, const char *path);
 /* Listens again if control.sock was deleted or replaced: 0 when it is still ours, 1 when
  * recreated, -errno when it cannot be (logged). */
 int control_socket_check(struct control *ctl);
+/* A CONTROL an actor sent on its channel (c's conn): status is answered
+ * as on control.sock; from the gateway, scheduler, pause and resume are
+ * forwarded to the scheduler as viralctl's are; anything else is refused
+ * with unknown_command. */
+void control_answer_child(struct child *c, struct conn *conn, const struct msg *m);
 /* Stops listening, closes client connections. */
 void control_free(struct control *ctl);
 

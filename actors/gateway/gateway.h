@@ -36,6 +36,14 @@ struct link;
 	X(QUEUE_STATUS, "/api/viral-ideas/queue-status")                \
 	X(RESULTS, "/api/viral-analysis/{queue_id}/results")            \
 	X(CONTENT, "/api/viral-analysis/{queue_id}/content")            \
+	X(ADMIN_PAGE, "/admin/")                                        \
+	X(ADMIN_ASSET, "/admin/{file}")                                 \
+	X(ADMIN_SUMMARY, "/admin/api/summary")                          \
+	X(ADMIN_ACTORS, "/admin/api/actors")                            \
+	X(ADMIN_JOBS, "/admin/api/jobs")                                \
+	X(ADMIN_JOB, "/admin/api/jobs/{queue_id}")                      \
+	X(ADMIN_PAUSE, "/admin/api/claiming/pause")                     \
+	X(ADMIN_RESUME, "/admin/api/claiming/resume")                   \
 	X(UNMATCHED, "unmatched")
 
 enum gw_route {
@@ -170,5 +178,21 @@ void metrics_record(struct gateway *gw, int route, int status, double seconds);
 /* Prometheus text for the gateway counters plus job/batch figures
  * (jobs_json: {"pending":n,...,"batches":{...}} from the database, or NULL). */
 char *metrics_render(struct gateway *gw, const char *jobs_json);
+
+/* routes.c helpers shared with admin.c. */
+typedef struct pg_result PGresult;
+typedef void (*gw_row_fn)(struct gw_req *r, PGresult *res);
+/* Runs sql on a pool connection; fn gets the result. Answers 503 itself
+ * when no database, 500 (detail logged, not shown) on a failed query. */
+void gw_query(struct gw_req *r, const char *sql, int n, const char *const *params, gw_row_fn fn,
+              const char *fail_detail);
+/* Query parameter name of query, decoded into dst: 1 found, 0 absent, -EINVAL malformed. */
+int gw_query_param(const char *query, const char *name, char *dst, size_t dstlen);
+/* An integer query parameter in [lo, hi] (def when absent): 0, or -1 with a
+ * FastAPI-style error appended to errs. */
+int gw_query_int(struct gw_req *r, json_t *errs, const char *name, long def, long lo, long hi,
+                 long *out);
+/* 500 with detail shown and why logged with the request id. */
+void gw_fail_internal(struct gw_req *r, const char *detail, const char *why);
 
 #endif

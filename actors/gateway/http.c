@@ -95,6 +95,8 @@ const char *http_status_text(int status)
 		return "Accepted";
 	case 204:
 		return "No Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -190,8 +192,9 @@ static void write_response(struct http_conn *c, int status, const char *ctype, c
                            const char *body, size_t len, bool keep_alive)
 {
 	char head[2048], framing[160] = "";
-	/* A 204 has neither a body nor the headers that describe one (RFC 9110 8.6). */
-	if (status != 204)
+	/* A 204 or 304 has neither a body nor the headers that describe one
+	 * (RFC 9110 8.6, 15.4.5). */
+	if (status != 204 && status != 304)
 		snprintf(framing, sizeof framing, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 		         ctype ? ctype : "application/json", len);
 	else

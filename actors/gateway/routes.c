@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actors/gateway/admin.h"
 #include "actors/gateway/gateway.h"
 #include "ipc/conn.h"
 #include "ipc/log.h"
@@ -78,6 +79,15 @@ static const struct route routes[] = {
     {GW_ROUTE_QUEUE_STATUS, M_GET, {"api", "viral-ideas", "queue-status"}, false, h_queue_status},
     {GW_ROUTE_RESULTS, M_GET, {"api", "viral-analysis", "{}", "results"}, false, h_results},
     {GW_ROUTE_CONTENT, M_GET, {"api", "viral-analysis", "{}", "content"}, false, h_content},
+    /* The operations page (admin.c): the page itself needs no token, its data does. */
+    {GW_ROUTE_ADMIN_PAGE, M_GET, {"admin"}, false, admin_page},
+    {GW_ROUTE_ADMIN_ASSET, M_GET, {"admin", "{}"}, false, admin_asset},
+    {GW_ROUTE_ADMIN_SUMMARY, M_GET, {"admin", "api", "summary"}, true, admin_summary},
+    {GW_ROUTE_ADMIN_ACTORS, M_GET, {"admin", "api", "actors"}, true, admin_actors},
+    {GW_ROUTE_ADMIN_JOBS, M_GET, {"admin", "api", "jobs"}, true, admin_jobs},
+    {GW_ROUTE_ADMIN_JOB, M_GET, {"admin", "api", "jobs", "{}"}, true, admin_job},
+    {GW_ROUTE_ADMIN_PAUSE, M_POST, {"admin", "api", "claiming", "pause"}, true, admin_claiming},
+    {GW_ROUTE_ADMIN_RESUME, M_POST, {"admin", "api", "claiming", "resume"}, true, admin_claiming},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -1225,6 +1235,30 @@ static void h_action(struct gw_req *r)
 	}
 }
 
+/* ---- shared with admin.c (gateway.h) ---------------------------------------- */
+
+void gw_query(struct gw_req *r, const char *sql, int n, const char *const *params, gw_row_fn fn,
+              const char *fail_detail)
+{
+	run_query(r, sql, n, params, fn, fail_detail);
+}
+
+int gw_query_param(const char *query, const char *name, char *dst, size_t dstlen)
+{
+	return query_get(query, name, dst, dstlen);
+}
+
+int gw_query_int(struct gw_req *r, json_t *errs, const char *name, long def, long lo, long hi,
+                 long *out)
+{
+	return query_int(r, errs, name, def, lo, hi, out);
+}
+
+void gw_fail_internal(struct gw_req *r, const char *detail, const char *why)
+{
+	fail_internal(r, detail, why);
+}
+
 /* ---- the router ----------------------------------------------------------- */
 
 static const char *allow_header(int methods)
@@ -1315,7 +1349,8 @@ void routes_handle(struct http_request *req, void *ud)
 	}
 	bool uuid_param = hit->id == GW_ROUTE_QUEUE_START || hit->id == GW_ROUTE_QUEUE_PROCESS ||
 	                  hit->id == GW_ROUTE_QUEUE_CANCEL || hit->id == GW_ROUTE_QUEUE_RETRY ||
-	                  hit->id == GW_ROUTE_RESULTS || hit->id == GW_ROUTE_CONTENT;
+	                  hit->id == GW_ROUTE_RESULTS || hit->id == GW_ROUTE_CONTENT ||
+	                  hit->id == GW_ROUTE_ADMIN_JOB;
 	/* Before authentication: a cross-site form is refused whoever sent
 	 * it, and its junk never counts as a failed token. */
 	if (method == M_POST && !edge_json_only(gw, req, hit->id == GW_ROUTE_QUEUE_CREATE))
@@ -1324,7 +1359,8 @@ void routes_handle(struct http_request *req, void *ud)
 		if (auth_admin(gw, r) < 0)
 			return;
 	} else if (hit->id != GW_ROUTE_HEALTHZ && hit->id != GW_ROUTE_READYZ &&
-	           hit->id != GW_ROUTE_HEALTH && hit->id != GW_ROUTE_METRICS) {
+	           hit->id != GW_ROUTE_HEALTH && hit->id != GW_ROUTE_METRICS &&
+	           hit->id != GW_ROUTE_ADMIN_PAGE && hit->id != GW_ROUTE_ADMIN_ASSET) {
 		if (auth_api(gw, r) < 0)
 			return;
 	}
