@@ -71,7 +71,9 @@ static const char SQL_CLAIM[] =
     "), upd AS ("
     " UPDATE viral_ideas_queue q SET"
     "  status = 'processing',"
-    "  attempts = q.attempts + 1,"
+    /* A reclaim is the holder's loss, not a try that failed: it spends no
+     * attempt (attempts drive the release backoff and max_attempts). */
+    "  attempts = q.attempts + (p.why IS NULL)::int,"
     "  started_processing_at = now(),"
     "  progress_percentage = CASE WHEN p.why IS NULL THEN 0 ELSE q.progress_percentage END,"
     "  lease_owner = $1::bigint,"

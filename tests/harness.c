@@ -20,6 +20,7 @@
 static struct {
 	const char *name;
 	test_fn fn;
+	int timeout_s; /* 0: the run's default */
 } tests[MAX_TESTS];
 static int ntests;
 static const char *current_test = "?";
@@ -33,7 +34,7 @@ static struct {
 } pass_hooks[MAX_PASS_HOOKS];
 static int npass_hooks;
 
-void test_register(const char *name, test_fn fn)
+void test_register_timeout(const char *name, test_fn fn, int timeout_s)
 {
 	if (ntests == MAX_TESTS) {
 		fprintf(stderr, "harness: too many tests\n");
@@ -41,7 +42,13 @@ void test_register(const char *name, test_fn fn)
 	}
 	tests[ntests].name = name;
 	tests[ntests].fn = fn;
+	tests[ntests].timeout_s = timeout_s;
 	ntests++;
+}
+
+void test_register(const char *name, test_fn fn)
+{
+	test_register_timeout(name, fn, 0);
 }
 
 _Noreturn void test_skip(const char *why)
@@ -231,7 +238,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ntests; i++) {
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
-		int r = run_one(i, timeout_s);
+		int r = run_one(i, tests[i].timeout_s > timeout_s ? tests[i].timeout_s : timeout_s);
 		if (r == 0)
 			passed++;
 		else if (r == 77)

@@ -20,6 +20,9 @@
 
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
+/* The same with its own limit, for a scenario whose duration is the point
+ * (a 20 s chaos run): timeout_s, or TEST_TIMEOUT when that is longer. */
+void test_register_timeout(const char *name, test_fn fn, int timeout_s);
 
 /* Ends the current test as skipped (exit 77) with a reason. The runner
  * prints "skip NAME: why"; tests/run.sh fails the run for any skip not
@@ -54,6 +57,15 @@ char *test_tmpdir(void);
 	__attribute__((constructor)) static void test_reg_##name(void) \
 	{                                                              \
 		test_register(#name, test_##name);                     \
+	}                                                              \
+	static void test_##name(void)
+
+/* A test that runs for a set duration by design gets a longer limit. */
+#define TEST_LONG(name, timeout_s)                                     \
+	static void test_##name(void);                                 \
+	__attribute__((constructor)) static void test_reg_##name(void) \
+	{                                                              \
+		test_register_timeout(#name, test_##name, timeout_s);  \
 	}                                                              \
 	static void test_##name(void)
 

@@ -129,6 +129,8 @@ static void assert_alive(struct stack *s)
 	if (test_now_ms() - t0 > 1000)
 		FAIL("gateway /healthz took %.0f ms", test_now_ms() - t0);
 	free(r);
+	/* The same gateway, not one the supervisor restarted after a crash. */
+	ASSERT_EQ_INT(stack_restarts(s, "gateway"), 0);
 }
 
 /* An HTTP request from source address src (NULL: 127.0.0.1) with an

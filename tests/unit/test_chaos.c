@@ -343,7 +343,7 @@ static double run_batch(int n, int ghosts, bool with_chaos, struct chaos_stats *
 	return ms;
 }
 
-TEST(random_actor_sigkilled_every_100_300_ms_loses_and_doubles_no_job)
+TEST_LONG(random_actor_sigkilled_every_100_300_ms_loses_and_doubles_no_job, 180)
 {
 	int n = scaled(200, 1000), ghosts = scaled(3, 10);
 	struct chaos_stats st;
@@ -426,7 +426,7 @@ static void chaos_at_defaults(const char *mode)
 	    sql_int(&s, "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'", NULL);
 	driver_stop_wait(&d, &st);
 	/* One process-pending, nothing else: the batch resumes by itself. */
-	wait_drained(&s, 40000);
+	wait_drained(&s, 90000);
 	double ms = test_now_ms() - t0;
 	verify_batch(&s, n, 0);
 	verify_once(&s);
@@ -451,14 +451,16 @@ static void chaos_at_defaults(const char *mode)
 
 /* 100 jobs (primary + 2 competitors), a random actor SIGKILLed every 250 ms
  * for 20 s, default rescue cap and restart intensity: all 100 complete, once. */
-TEST(random_kill_every_250_ms_for_20_s_at_defaults_completes_every_job_continuous)
+/* 20 s of chaos by design, then the drain: 150 s under load and sanitizers. */
+TEST_LONG(random_kill_every_250_ms_for_20_s_at_defaults_completes_every_job_continuous, 150)
 {
 	chaos_at_defaults("continuous");
 }
 
 /* The same in triggered mode with a single process-pending: the open batch
  * lives in the database, so every restarted scheduler resumes it. */
-TEST(random_kill_every_250_ms_for_20_s_at_defaults_completes_every_job_triggered)
+/* 20 s of chaos by design, then the drain: 150 s under load and sanitizers. */
+TEST_LONG(random_kill_every_250_ms_for_20_s_at_defaults_completes_every_job_triggered, 150)
 {
 	chaos_at_defaults("triggered");
 }
@@ -498,7 +500,7 @@ static double wait_replaced(struct stack *s, const char *name, pid_t old, int ms
  * all at once, during a 50-job batch, at the default watchdog (5 s): each is
  * killed and replaced within watchdog_ms + its check interval + restart,
  * /readyz stops saying ready meanwhile, and every job completes once. */
-TEST(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes)
+TEST_LONG(sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes, 120)
 {
 	struct stack s;
 	static const char *const victims[] = {"fetcher[0]", "analyzer", "writer", "scheduler"};
@@ -968,6 +970,7 @@ TEST(node_sigkilled_whole_its_jobs_are_finished_by_the_other_within_owner_expiry
 	waitpid(a.sup.pid, NULL, 0);
 	a.sup.pid = 0;
 	long long held = sql_int(&b, SQL_HELD_BY, "chaos-node-a", NULL);
+	ASSERT_CMP_INT(held, >, 0); /* a kill of an idle node would prove nothing */
 	while (sql_int(&b, SQL_HELD_BY, "chaos-node-a", NULL) > 0) {
 		if (test_now_ms() - t0 > expiry + 5000)
 			FAIL("node a's jobs still held %d ms after its death (owner expiry %d ms)",
@@ -1173,14 +1176,15 @@ TEST(overload_of_submitted_jobs_keeps_gateway_responsive_memory_bounded_queue_dr
 	ASSERT_EQ_INT(l[0].errors, 0);
 	ASSERT_EQ_INT(l[1].errors, 0);
 	ASSERT_CMP_INT(l[0].n, >, 10);
-	/* Responsive: a liveness probe under a second even at the 99th
-	 * percentile on a loaded 2-core machine. */
-	ASSERT_CMP_INT(l[0].p99, <, 1000);
-	/* Bounded: no actor above 256 MB whatever the queue length (twice that
+	/* Responsive: docs/RELIABILITY.md gives a /healthz p99 of 4.4 ms under
+	 * this overload; 10x that (100x under the sanitizers, which slow every
+	 * actor several times). */
+	ASSERT_CMP_INT(l[0].p99, <, getenv("VIRALSUP_SANITIZED") ? 440 : 44);
+	/* Bounded: the documented peak is 9.6 MB per actor; 10x that (512 MB
 	 * under AddressSanitizer, whose shadow memory and redzones count). */
-	ASSERT_CMP_INT(max_kb, <, (getenv("VIRALSUP_SANITIZED") ? 512 : 256) * 1024);
-	/* Draining at a steady rate: progress in (almost) every second. */
-	ASSERT_CMP_INT(rate, >, 5);
+	ASSERT_CMP_INT(max_kb, <, (getenv("VIRALSUP_SANITIZED") ? 512 : 96) * 1024);
+	/* Draining: the documented 48 jobs/s within 10x. */
+	ASSERT_CMP_INT(rate * 10, >, 48);
 	ASSERT_CMP_INT(stalls, <=, 3);
 	stack_stop(&s);
 }

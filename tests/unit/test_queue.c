@@ -403,6 +403,7 @@ TEST(job_whose_leases_keep_expiring_is_never_failed_by_claim)
 		ASSERT(j[0].reclaimed);
 		ASSERT_EQ_INT(j[0].rescues, 0);
 		ASSERT(!j[0].crash_suspect);
+		ASSERT_EQ_INT(j[0].attempts, 1); /* a reclaim spends no attempt */
 		queue_jobs_free(j, 1);
 	}
 	char *row = text(c, "SELECT status FROM viral_ideas_queue WHERE session_id = $1", "s1");
