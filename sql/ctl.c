@@ -180,7 +180,7 @@ static const char SQL_JOB[] =
                                                                                                                                     " 'results', (SELECT COALESCE(json_agg(json_build_object('run', r.analysis_run,"
                                                                                                                                     "  'type', r.analysis_type, 'status', r.status, 'reels', r.total_reels_analyzed,"
                                                                                                                                     "  'primary_reels', r.primary_reels_count, 'competitor_reels', r.competitor_reels_count,"
-                                                                                                                                    "  'transcripts', r.transcripts_fetched,"
+                                                                                                                                    "  'transcripts', r.transcripts_fetched, 'engine', r.analysis_data->'engine',"
                                                                                                                                     "  'completed_at', " ISO(
                                                                                                                                         "r.analysis_completed_at") ","
                                                                                                                                                                    "  'selected_reels', (SELECT count(*) FROM viral_analysis_reels x"

@@ -670,6 +670,15 @@ static void print_job(json_t *d)
 		       jint(x, "reels"), jint(x, "primary_reels"), jint(x, "competitor_reels"),
 		       jint(x, "transcripts"), jint(x, "selected_reels"), jint(x, "scripts"),
 		       jstr(x, "completed_at", "-"));
+		/* The llm engine's record (analysis_data.engine); the rules engine has none. */
+		json_t *e = json_object_get(x, "engine");
+		if (json_is_object(e))
+			printf("      engine %s (requested %s), model %s, prompt %s, %lld calls, "
+			       "tokens %lld prompt + %lld completion, %lld cache hits\n",
+			       jstr(e, "used", "?"), jstr(e, "requested", "?"),
+			       jstr(e, "model", "?"), jstr(e, "prompt_version", "?"),
+			       jint(e, "calls"), jint(e, "prompt_tokens"),
+			       jint(e, "completion_tokens"), jint(e, "cache_hits"));
 	}
 }
 

@@ -130,6 +130,15 @@ TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_a
 	pt = t ? atoll(t) : 0;
 	free(t);
 	ASSERT_CMP_INT(pt, >, 1000);
+	/* viralctl job shows the engine, model and tokens of the run. */
+	char *out = NULL;
+	const char *args[] = {"job", id, NULL};
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
+	char want[96];
+	snprintf(want, sizeof want, "tokens %lld prompt", pt);
+	ASSERT_CONTAINS(out, want);
+	ASSERT_CONTAINS(out, "engine llm");
+	free(out);
 	long long cached = sql_int(&s, "SELECT count(*) FROM llm_hook_cache", NULL);
 	ASSERT_CMP_INT(cached, >, 0);
 
