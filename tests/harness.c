@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -248,4 +250,44 @@ int main(int argc, char **argv)
 	}
 	printf("RESULT passed=%d failed=%d skipped=%d\n", passed, failed, skipped);
 	return failed ? 1 : 0;
+}
+
+int test_fake_server_start(const char *script, const char *const *env, pid_t *pid)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		FAIL("pipe: %s", strerror(errno));
+	*pid = fork();
+	if (*pid < 0)
+		FAIL("fork: %s", strerror(errno));
+	if (*pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		for (; env && *env; env++)
+			putenv((char *)*env);
+		execlp("python3", "python3", script, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[32] = {0};
+	size_t n = 0;
+	double t0 = test_now_ms();
+	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		if (test_now_ms() - t0 > 10000)
+			FAIL("%s did not print its port within 10 s", script);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t k = read(pfd[0], line + n, sizeof(line) - 1 - n);
+		if (k <= 0)
+			FAIL("%s exited before printing its port", script);
+		n += (size_t)k;
+	}
+	close(pfd[0]);
+	int port = atoi(line);
+	if (port <= 0)
+		FAIL("%s printed no port: \"%s\"", script, line);
+	return port;
 }

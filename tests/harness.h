@@ -49,6 +49,14 @@ double test_now_ms(void);
 const char *test_pg_server(void);
 char *test_db_create(void);
 
+/*
+ * Starts one of the local fake servers (a Python script that prints its port
+ * on stdout once it listens), with env's "NAME=value" entries (NULL-
+ * terminated, may be NULL) added; it dies with the test. Fails the test when
+ * no port comes within 10 s. Returns the port; *pid gets its pid.
+ */
+int test_fake_server_start(const char *script, const char *const *env, pid_t *pid);
+
 /* A fresh 0700 temporary directory for the calling test (caller frees). */
 char *test_tmpdir(void);
 

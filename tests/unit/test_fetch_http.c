@@ -25,39 +25,11 @@ static char fake_url[64];
 /* Starts the fake provider with extra "NAME=value" environment entries. */
 static void fake_start(const char *const *env)
 {
-	int pfd[2];
-	if (pipe(pfd) < 0)
-		FAIL("pipe: %s", strerror(errno));
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		setenv("FAKE_KEY", "test-key", 1);
-		for (; env && *env; env++)
-			putenv((char *)*env);
-		execlp("python3", "python3", "tests/fake_provider/fake_provider.py", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char line[32] = {0};
-	size_t n = 0;
-	double t0 = test_now_ms();
-	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (test_now_ms() - t0 > 10000)
-			FAIL("fake provider did not print its port within 10 s");
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		ssize_t k = read(pfd[0], line + n, sizeof(line) - 1 - n);
-		if (k <= 0)
-			FAIL("fake provider exited before printing its port");
-		n += (size_t)k;
-	}
-	close(pfd[0]);
-	fake_port = atoi(line);
-	ASSERT_CMP_INT(fake_port, >, 0);
+	const char *all[32] = {"FAKE_KEY=test-key"};
+	int n = 1;
+	for (; env && *env && n < 31; env++)
+		all[n++] = *env; /* later entries win */
+	fake_port = test_fake_server_start("tests/fake_provider/fake_provider.py", all, &fake_pid);
 	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", fake_port);
 }
 

@@ -32,39 +32,10 @@ static int fake_port;
 
 static void fake_start(const char *mode)
 {
-	int pfd[2];
-	if (pipe(pfd) < 0)
-		FAIL("pipe: %s", strerror(errno));
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		setenv("FAKE_LLM_KEY", KEY, 1);
-		if (mode)
-			setenv("FAKE_LLM_MODE", mode, 1);
-		execlp("python3", "python3", "tests/fake_llm/fake_llm.py", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char line[32] = {0};
-	size_t n = 0;
-	double t0 = test_now_ms();
-	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (test_now_ms() - t0 > 10000)
-			FAIL("fake llm did not print its port within 10 s");
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		ssize_t k = read(pfd[0], line + n, sizeof(line) - 1 - n);
-		if (k <= 0)
-			FAIL("fake llm exited before printing its port");
-		n += (size_t)k;
-	}
-	close(pfd[0]);
-	fake_port = atoi(line);
-	ASSERT_CMP_INT(fake_port, >, 0);
+	static char modeenv[256];
+	snprintf(modeenv, sizeof modeenv, "FAKE_LLM_MODE=%s", mode ? mode : "");
+	const char *env[] = {"FAKE_LLM_KEY=" KEY, mode ? modeenv : NULL, NULL};
+	fake_port = test_fake_server_start("tests/fake_llm/fake_llm.py", env, &fake_pid);
 }
 
 static size_t collect(char *d, size_t s, size_t n, void *arg)

@@ -25,36 +25,9 @@ static const char SQL_ALL_DONE[] =
 /* Starts tests/fake_llm/fake_llm.py; returns its port. */
 static int fake_llm_start(void)
 {
-	int pfd[2];
-	if (pipe(pfd) < 0)
-		FAIL("pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		setenv("FAKE_LLM_KEY", "sk-stack-test", 1);
-		execlp("python3", "python3", "tests/fake_llm/fake_llm.py", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char line[32] = {0};
-	size_t n = 0;
-	double t0 = test_now_ms();
-	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (test_now_ms() - t0 > 10000)
-			FAIL("fake llm did not print its port within 10 s");
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		ssize_t k = read(pfd[0], line + n, sizeof(line) - 1 - n);
-		if (k <= 0)
-			FAIL("fake llm exited before printing its port");
-		n += (size_t)k;
-	}
-	close(pfd[0]);
-	return atoi(line);
+	pid_t pid;
+	const char *env[] = {"FAKE_LLM_KEY=sk-stack-test", NULL};
+	return test_fake_server_start("tests/fake_llm/fake_llm.py", env, &pid);
 }
 
 static char *submit(struct stack *s, const char *session, const char *primary,
