@@ -136,10 +136,12 @@ int main(int argc, char **argv)
 
 	snprintf(conf, sizeof conf, "%s/viralsup.conf", dir);
 	FILE *f = fopen(conf, "w");
-	/* No backoff and no intensity limit: this measures the mechanism. */
+	/* The default intensity: the victim dies by SIGKILL, which never counts
+	 * toward it. No backoff, and "stable" at once, because this measures the
+	 * restart mechanism itself (the default 5 ms first delay would be most of
+	 * the figure); the backoff has its own tests in test_supervisor. */
 	fprintf(f,
-	        "[supervisor]\nbackoff_initial_ms = 0\nintensity = 100000\nperiod_ms = 1\n"
-	        "stable_after_ms = 1\nlog_ring = 100\n"
+	        "[supervisor]\nbackoff_initial_ms = 0\nstable_after_ms = 1\nlog_ring = 100\n"
 	        "[child victim]\nprogram = viralsup-test-actor --notify %s\n"
 	        "[child idle]\nprogram = viralsup-test-actor\n",
 	        path);
