@@ -6,7 +6,7 @@ ANALYSIS_SRCS := actors/analyzer/engine.c actors/analyzer/text.c actors/analyzer
                  actors/analyzer/ideas.c
 $(eval $(call library,analysis,$(ANALYSIS_SRCS)))
 $(eval $(call library,analysis_llm,actors/analyzer/llm.c actors/analyzer/llm_prompt.c))
-$(eval $(call test,test_analysis,tests/unit/test_analysis.c,analysis))
+$(eval $(call test,test_analysis,tests/unit/test_analysis.c tests/fixtures.c,analysis))
 $(eval $(call fuzzer,fuzz_analysis,tests/fuzz/fuzz_analysis.c $(ANALYSIS_SRCS)))
 # viralsup-analyze: the engines on one input document (stdin -> stdout), for
 # make quality and for reading what a prompt change does.

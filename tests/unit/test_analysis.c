@@ -10,6 +10,7 @@
 
 #include "actors/analyzer/engine.h"
 #include "actors/analyzer/text.h"
+#include "tests/fixtures.h"
 #include "tests/harness.h"
 
 #define NOW 1764000000LL /* 2025-11-24 */
@@ -577,134 +578,15 @@ TEST(no_competitor_hook_falls_back_to_own_hooks_and_says_why)
 
 /* ---- the bundled example jobs (examples/jobs.json, examples/instagram) --- */
 
-/*
- * The engine input of one example job, built from the fixture documents the
- * way the pipeline does: at most 30 reels per account (the fetcher's
- * default), transcripts of its 5 most viewed reels, segments joined with one
- * space (sql/store.c). NULL when the fixtures are missing.
- */
-static json_t *fixture_reel(const char *user, json_t *media, json_t *transcript)
-{
-	json_t *cap = json_object_get(json_object_get(media, "caption"), "text");
-	json_t *r =
-	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "content_id",
-	              json_string_value(json_object_get(media, "code")), "shortcode",
-	              json_string_value(json_object_get(media, "code")), "username", user,
-	              "view_count", json_integer_value(json_object_get(media, "play_count")),
-	              "like_count", json_integer_value(json_object_get(media, "like_count")),
-	              "comment_count", json_integer_value(json_object_get(media, "comment_count")),
-	              "date_posted", json_integer_value(json_object_get(media, "taken_at")));
-	json_object_set_new(r, "description", cap ? json_copy(cap) : json_null());
-	json_object_set_new(r, "transcript_text", transcript ? transcript : json_null());
-	return r;
-}
-
-static json_t *fixture_transcript(const char *user, const char *code)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "examples/instagram/%s/transcript_%s.json", user, code);
-	json_t *t = json_load_file(path, 0, NULL);
-	if (!t)
-		return NULL;
-	char text[8192] = "";
-	json_t *seg;
-	size_t i;
-	json_array_foreach(json_object_get(t, "content"), i, seg)
-	{
-		const char *s = json_string_value(json_object_get(seg, "text"));
-		if (s && strlen(text) + strlen(s) + 2 < sizeof(text)) {
-			if (*text)
-				strcat(text, " ");
-			strcat(text, s);
-		}
-	}
-	json_decref(t);
-	return json_string(text);
-}
-
-static int by_views_desc(const void *x, const void *y)
-{
-	json_int_t a = json_integer_value(json_object_get(*(json_t *const *)x, "play_count"));
-	json_int_t b = json_integer_value(json_object_get(*(json_t *const *)y, "play_count"));
-	return a < b ? 1 : a > b ? -1 : 0;
-}
-
-static bool fixture_account(const char *user, json_t *profiles, json_t *reels, bool primary)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "examples/instagram/%s/profile.json", user);
-	json_t *p = json_load_file(path, 0, NULL);
-	if (!p)
-		return false;
-	json_array_append_new(profiles,
-	                      json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "username", user, "role",
-	                                primary ? "primary" : "competitor", "profile_name",
-	                                json_object_get(p, "full_name"), "bio",
-	                                json_object_get(p, "biography"), "followers",
-	                                json_object_get(p, "follower_count"), "posts_count",
-	                                json_object_get(p, "media_count")));
-	json_decref(p);
-	json_t *media[30];
-	int n = 0;
-	json_t *pages[8];
-	int npages = 0;
-	for (; npages < 8 && n < 30; npages++) {
-		snprintf(path, sizeof(path), "examples/instagram/%s/reels_%d.json", user, npages);
-		if (!(pages[npages] = json_load_file(path, 0, NULL)))
-			break;
-		json_t *it;
-		size_t i;
-		json_array_foreach(json_object_get(pages[npages], "reels"), i, it)
-		{
-			if (n < 30)
-				media[n++] = json_object_get(json_object_get(it, "node"), "media");
-		}
-	}
-	json_t *order[30];
-	memcpy(order, media, sizeof(order[0]) * (size_t)n);
-	qsort(order, (size_t)n, sizeof(order[0]), by_views_desc);
-	for (int i = 0; i < n; i++) {
-		bool transcribed = false;
-		for (int k = 0; k < 5 && k < n; k++)
-			transcribed |= order[k] == media[i];
-		const char *code = json_string_value(json_object_get(media[i], "code"));
-		json_array_append_new(
-		    reels, fixture_reel(user, media[i],
-		                        transcribed ? fixture_transcript(user, code) : NULL));
-	}
-	for (int i = 0; i < npages; i++)
-		json_decref(pages[i]);
-	return true;
-}
-
-/* The input of example job i (0..3) of examples/jobs.json; NULL past the last. */
+/* The input of example job i (0..3) of examples/jobs.json (tests/fixtures.h);
+ * NULL past the last. */
 static json_t *fixture_job(size_t i)
 {
 	json_t *jobs = json_load_file("examples/jobs.json", 0, NULL);
 	if (!jobs)
 		FAIL("examples/jobs.json: cannot load (run from the repository root)");
 	json_t *job = json_array_get(jobs, i);
-	if (!job) {
-		json_decref(jobs);
-		return NULL;
-	}
-	json_t *profiles = json_array(), *reels = json_array();
-	const char *primary = json_string_value(json_object_get(job, "primary_username"));
-	if (!fixture_account(primary, profiles, reels, true))
-		FAIL("%s: fixtures missing", primary);
-	json_t *c;
-	size_t k;
-	json_array_foreach(json_object_get(job, "selected_competitors"), k, c)
-	{
-		if (!fixture_account(json_string_value(c), profiles, reels, false))
-			FAIL("%s: fixtures missing", json_string_value(c));
-	}
-	json_t *in = json_pack("{s:I, s:{s:O, s:s, s:i, s:s, s:O}, s:o, s:o, s:n}", "now",
-	                       (json_int_t)1795824000 + DAY, "job", "queue_id",
-	                       json_object_get(job, "session_id"), "primary_username", primary,
-	                       "analysis_run", 1, "analysis_type", "initial", "content_strategy",
-	                       json_object_get(job, "content_strategy"), "profiles", profiles,
-	                       "reels", reels, "since");
+	json_t *in = job ? fixture_job_input(job) : NULL;
 	json_decref(jobs);
 	return in;
 }
