@@ -523,9 +523,18 @@ TEST(llm_job_freed_while_running_cancels_its_calls_without_callback)
 	struct llm_job *j = llm_job_new(l, in, out, "test");
 	bool done = false;
 	llm_job_run(j, on_done, &done);
+	/* Until a call is on the wire: the fake has it (and answers in 3 s). */
 	double t0 = test_now_ms();
-	while (test_now_ms() - t0 < 200)
+	for (;;) {
 		ev_run(loop, EVRUN_NOWAIT);
+		json_t *reqs = fake_requests();
+		size_t seen = json_array_size(reqs);
+		json_decref(reqs);
+		if (seen > 0)
+			break;
+		if (test_now_ms() - t0 > 5000)
+			FAIL("no call reached the fake within 5 s");
+	}
 	llm_job_free(j);
 	ASSERT(!done);
 	ASSERT_CMP_INT(llm_totals(l)->calls, >, 0);
