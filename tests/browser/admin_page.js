@@ -86,6 +86,11 @@ async function evaluate(expr) {
   if (r.exceptionDetails) throw new Error('page script failed: ' + expr + ': ' + JSON.stringify(r.exceptionDetails));
   return r.result.value;
 }
+// Resolves once the page has laid out and painted twice since now (after a
+// viewport change), instead of guessing a delay.
+function nextFrames() {
+  return evaluate('new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))');
+}
 // Polls expr (every 50 ms) until it is truthy; fails after ms with what.
 async function waitFor(expr, ms, what) {
   const t0 = Date.now();
@@ -155,7 +160,7 @@ async function main() {
   if (spec.screenshot) {
     const { cssContentSize } = await page('Page.getLayoutMetrics');
     await setWidth(1280, Math.min(Math.ceil(cssContentSize.height), 4000));
-    await sleep(100);
+    await nextFrames();
     const shot = await page('Page.captureScreenshot', { format: 'png' });
     fs.writeFileSync(spec.screenshot, Buffer.from(shot.data, 'base64'));
     await setWidth(1280, 900);
@@ -185,7 +190,7 @@ async function main() {
 
   // Phone width and dark mode.
   await setWidth(390, 844);
-  await sleep(100);
+  await nextFrames();
   if (!(await noHorizontalScroll())) throw new Error('horizontal scrolling at 390 px: ' + await evaluate('document.documentElement.scrollWidth'));
   await page('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'dark' }] });
   const bg = await evaluate(`getComputedStyle(document.body).backgroundColor`);
