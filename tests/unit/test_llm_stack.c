@@ -68,6 +68,23 @@ static void start(struct stack *s, const char *base_url)
 	stack_start(s);
 }
 
+/* A field (path $2) of the newest analysis document of job $1. */
+static const char SQL_RESULT_FIELD[] =
+    "SELECT analysis_data #>> $2::text[] FROM viral_analysis_results r"
+    " WHERE queue_id = $1::uuid ORDER BY analysis_run DESC LIMIT 1";
+
+/* Submits one job (@maya.lifts against @coach.dante.fit) and waits until it
+ * completed; returns its id (caller frees). */
+static char *complete_one(struct stack *s, const char *session)
+{
+	char *id = submit(s, session, "maya.lifts", "coach.dante.fit");
+	stack_wait_sql(s, 30000, "t", SQL_ALL_DONE);
+	ASSERT_EQ_INT(
+	    sql_int(s, "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'", NULL),
+	    1);
+	return id;
+}
+
 TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_analyses)
 {
 	int port = fake_llm_start();
@@ -75,14 +92,8 @@ TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_a
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
 	struct stack s;
 	start(&s, url);
-	char *id = submit(&s, "llm-stack-1", "maya.lifts", "coach.dante.fit");
-	stack_wait_sql(&s, 30000, "t", SQL_ALL_DONE);
-	ASSERT_EQ_INT(
-	    sql_int(&s, "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'", NULL),
-	    1);
-	const char *res = "SELECT analysis_data #>> $2::text[] FROM viral_analysis_results r"
-	                  " WHERE queue_id = $1::uuid ORDER BY analysis_run DESC LIMIT 1";
-	char *used = sql_str(&s, res, id, "{engine,used}", NULL);
+	char *id = complete_one(&s, "llm-stack-1");
+	char *used = sql_str(&s, SQL_RESULT_FIELD, id, "{engine,used}", NULL);
 	ASSERT_EQ_STR(used, "llm");
 	free(used);
 	/* Five scripts written by the model, as spoken scripts. */
@@ -95,11 +106,11 @@ TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_a
 	                      id, NULL),
 	              5);
 	/* The stored hooks are the model's: the fake's shapes, on the strategy's audience. */
-	char *hook = sql_str(&s, res, id, "{generated_hooks,0,hook_text}", NULL);
+	char *hook = sql_str(&s, SQL_RESULT_FIELD, id, "{generated_hooks,0,hook_text}", NULL);
 	ASSERT_CONTAINS(hook, "3 things nobody tells busy women 25-40 about");
 	free(hook);
 	long long pt = 0;
-	char *t = sql_str(&s, res, id, "{engine,prompt_tokens}", NULL);
+	char *t = sql_str(&s, SQL_RESULT_FIELD, id, "{engine,prompt_tokens}", NULL);
 	pt = t ? atoll(t) : 0;
 	free(t);
 	ASSERT_CMP_INT(pt, >, 1000);
@@ -118,7 +129,7 @@ TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_a
 	/* A second creator with the same competitors: their analyses come from the cache. */
 	char *id2 = submit(&s, "llm-stack-2", "strongwithsam", "coach.dante.fit");
 	stack_wait_sql(&s, 30000, "t", SQL_ALL_DONE);
-	char *hits = sql_str(&s, res, id2, "{engine,cache_hits}", NULL);
+	char *hits = sql_str(&s, SQL_RESULT_FIELD, id2, "{engine,cache_hits}", NULL);
 	ASSERT(hits && atoi(hits) > 0);
 	free(hits);
 	free(id), free(id2);
@@ -129,17 +140,11 @@ TEST(llm_engine_with_the_server_down_completes_jobs_with_the_rules_output)
 {
 	struct stack s;
 	start(&s, "http://127.0.0.1:1/v1");
-	char *id = submit(&s, "llm-stack-down", "maya.lifts", "coach.dante.fit");
-	stack_wait_sql(&s, 30000, "t", SQL_ALL_DONE);
-	ASSERT_EQ_INT(
-	    sql_int(&s, "SELECT count(*) FROM viral_ideas_queue WHERE status = 'completed'", NULL),
-	    1);
-	const char *res = "SELECT analysis_data #>> $2::text[] FROM viral_analysis_results r"
-	                  " WHERE queue_id = $1::uuid ORDER BY analysis_run DESC LIMIT 1";
-	char *used = sql_str(&s, res, id, "{engine,used}", NULL);
+	char *id = complete_one(&s, "llm-stack-down");
+	char *used = sql_str(&s, SQL_RESULT_FIELD, id, "{engine,used}", NULL);
 	ASSERT_EQ_STR(used, "rules");
 	free(used);
-	char *notes = sql_str(&s, res, id, "{analysis_summary,notes}", NULL);
+	char *notes = sql_str(&s, SQL_RESULT_FIELD, id, "{analysis_summary,notes}", NULL);
 	ASSERT_CONTAINS(notes, "rules engine's output");
 	free(notes);
 	ASSERT_EQ_INT(sql_int(&s,
