@@ -603,6 +603,11 @@ bool pg_is_up(const struct pg *pg)
 	return pg && !pg->dead && !pg->broken && pg->state == PG_UP;
 }
 
+PGconn *pg_conn_for_exit(struct pg *pg)
+{
+	return pg_is_up(pg) && pg->npending == 0 && !pg->inflight ? pg->conn : NULL;
+}
+
 int pg_pending(const struct pg *pg)
 {
 	return pg ? pg->npending : 0;

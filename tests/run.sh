@@ -80,6 +80,9 @@ run_suite() {
 	local out="$tmp/out.$$"
 	"$@" 2>&1 | tee "$out" | grep -av '^RESULT '
 	tally "$name" "$out" "${PIPESTATUS[0]}"
+	# The failing assertion and verdict lines, repeated at the end: a log
+	# cut to its head and tail still says what failed and where.
+	grep -aE '^FAIL |^  [^ ]+\.c:[0-9]+: ' "$out" | sed "s|^|$name: |" >>"$tmp/why"
 }
 
 for t in "$B"/tests/*; do
@@ -107,7 +110,11 @@ else
 	failed=$((failed + 1)); failures+=(format)
 fi
 
-[ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "== what failed"
+	cut -c1-300 "$tmp/why" 2>/dev/null | head -40
+	echo "failing suites: ${failures[*]}"
+fi
 echo "run time: $(($(date +%s) - t_start)) s"
 # The last line is exactly this (CI reads it): nothing after the counts.
 echo "$passed passed, $failed failed, $skipped skipped"

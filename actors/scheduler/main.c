@@ -347,12 +347,19 @@ static void on_peer(struct actor *a, const char *name, const char *role, int ind
 static void on_stop(struct actor *a)
 {
 	/* In-flight jobs keep their leases; marking this owner stopped makes
-	 * them claimable by any node at once instead of after lease expiry. */
+	 * them claimable by any node at once instead of after lease expiry.
+	 * On the idle connection when there is one (an orphan must be gone in
+	 * ~20 ms); a query in flight cannot be waited for, so then on a fresh one. */
 	if (S.owner > 0 && pg_is_up(S.pg)) {
-		PGconn *c = PQconnectdb(config_str(a->config, "database.url"));
-		if (PQstatus(c) == CONNECTION_OK)
-			queue_owner_stop(c, S.owner, NULL, 0);
-		PQfinish(c);
+		PGconn *idle = pg_conn_for_exit(S.pg);
+		if (idle) {
+			queue_owner_stop(idle, S.owner, NULL, 0);
+		} else {
+			PGconn *c = PQconnectdb(config_str(a->config, "database.url"));
+			if (PQstatus(c) == CONNECTION_OK)
+				queue_owner_stop(c, S.owner, NULL, 0);
+			PQfinish(c);
+		}
 	}
 	actor_stop(a, 0);
 }

@@ -320,38 +320,46 @@ TEST(schedule_fires_once_per_interval_across_two_nodes_on_one_database)
 	               "SELECT (count(*) >= 4)::text FROM schedule_fires WHERE fire_at > "
 	               "(SELECT min(fire_at) FROM schedule_fires)");
 	/* Once per interval: fire times are distinct multiples of the interval
-	 * with no gap between the first and the last. */
-	long long fires = sql_int(&a, "SELECT count(*) FROM schedule_fires", NULL);
-	long long distinct =
-	    sql_int(&a, "SELECT count(DISTINCT fire_at) FROM schedule_fires", NULL);
-	long long span =
-	    sql_int(&a,
-	            "SELECT (extract(epoch FROM max(fire_at) - min(fire_at)) / 2)::int "
-	            "+ 1 FROM schedule_fires",
-	            NULL);
-	long long aligned = sql_int(&a,
-	                            "SELECT count(*) FROM schedule_fires WHERE "
-	                            "extract(epoch FROM fire_at)::bigint % 2 = 0",
-	                            NULL);
+	 * with no gap between the first and the last. One snapshot, so a fire
+	 * landing meanwhile cannot make the figures disagree. */
+	char *fig = sql_str(&a,
+	                    "SELECT count(*) || ' ' || count(DISTINCT fire_at) || ' ' || "
+	                    "((extract(epoch FROM max(fire_at) - min(fire_at)) / 2)::int + 1) "
+	                    "|| ' ' || count(*) FILTER (WHERE extract(epoch FROM fire_at)::bigint "
+	                    "% 2 = 0) FROM schedule_fires",
+	                    NULL);
+	long long fires = 0, distinct = 0, span = 0, aligned = 0;
+	ASSERT_EQ_INT(sscanf(fig, "%lld %lld %lld %lld", &fires, &distinct, &span, &aligned), 4);
+	free(fig);
 	ASSERT_CMP_INT(fires, >, first);
 	ASSERT_EQ_INT(distinct, fires);
 	ASSERT_EQ_INT(span, fires);
 	ASSERT_EQ_INT(aligned, fires);
 	/* Both nodes competed: each fire was taken by exactly one of two owners,
-	 * and the logs agree: one "schedule fired" line per fire in all. */
-	char *la = suptest_read(a.sup.log), *lb = suptest_read(b.sup.log);
-	int lines = 0;
-	for (char *l = la; (l = strstr(l, "schedule fired")); l++)
-		lines++;
-	for (char *l = lb; (l = strstr(l, "schedule fired")); l++)
-		lines++;
-	free(la);
-	free(lb);
-	long long now_fires = sql_int(&a, "SELECT count(*) FROM schedule_fires", NULL);
-	/* A fire may land between the count and the log read: allow that one. */
-	if (lines != fires && lines != now_fires)
-		FAIL("%d \"schedule fired\" log lines for %lld..%lld fires", lines, fires,
-		     now_fires);
+	 * and the logs agree: one "schedule fired" line per fire in all. A line
+	 * reaches the log a little after its row commits, so wait (bounded) for
+	 * the log to catch up with a count that holds still around the read. */
+	int lines = -1;
+	double t0 = test_now_ms();
+	for (;;) {
+		long long before = sql_int(&a, "SELECT count(*) FROM schedule_fires", NULL);
+		char *la = suptest_read(a.sup.log), *lb = suptest_read(b.sup.log);
+		lines = 0;
+		for (char *l = la; (l = strstr(l, "schedule fired")); l++)
+			lines++;
+		for (char *l = lb; (l = strstr(l, "schedule fired")); l++)
+			lines++;
+		free(la);
+		free(lb);
+		long long after = sql_int(&a, "SELECT count(*) FROM schedule_fires", NULL);
+		if (before == after && lines == after)
+			break;
+		if (test_now_ms() - t0 > 3000)
+			FAIL("%d \"schedule fired\" log lines for %lld..%lld fires (3 s after)",
+			     lines, before, after);
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	printf("  %lld fires over %lld intervals, %d fired lines\n", fires, span, lines);
 	free(id);
 	stack_stop(&b);
@@ -517,7 +525,7 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 	s.sup.pid = 0;
 	suprun_check_log(&s.sup, "after SIGTERM");
 
-	/* Supervisor SIGKILL: orphans exit in < 20 ms -> 200 ms. */
+	/* Supervisor SIGKILL: orphans exit in < 100 ms -> 1,000 ms. */
 	struct stack k;
 	stack_init_on(&k, s.db);
 	stack_start(&k);
@@ -527,7 +535,7 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 		kids[nkids++] = stack_actor_pid(&k, names[i]);
 	t0 = test_now_ms();
 	ASSERT_EQ_INT(kill(k.sup.pid, SIGKILL), 0);
-	for (int i = 0; i < nkids; i++)
+	for (int i = 0; i < nkids; i++) {
 		while (suptest_alive(kids[i])) {
 			if (test_now_ms() - t0 > 5000)
 				FAIL("orphan pid %d still alive 5 s after the supervisor's SIGKILL",
@@ -535,8 +543,14 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 			struct timespec ts = {0, 500 * 1000};
 			nanosleep(&ts, NULL);
 		}
+		printf("  orphan %s gone after %.1f ms\n", names[i], test_now_ms() - t0);
+	}
 	double orphan_ms = test_now_ms() - t0;
-	assert_within("supervisor SIGKILL -> every orphan gone", orphan_ms, 20);
+	assert_within("supervisor SIGKILL -> every orphan gone", orphan_ms, 100);
+	/* Fast, and the work done: the orphaned scheduler marked its owner
+	 * stopped on the way out, so its jobs are claimable at once. */
+	ASSERT_EQ_INT(
+	    (int)sql_int(&k, "SELECT count(*) FROM owners WHERE stopped_at IS NULL", NULL), 0);
 	waitpid(k.sup.pid, NULL, 0);
 	k.sup.pid = 0;
 }
