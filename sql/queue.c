@@ -658,10 +658,90 @@ static long long parse_id(const PGresult *res)
 
 /* ------------------------------------------------------------- blocking */
 
+/*
+ * The blocking calls prepare each statement once per connection, as the
+ * async ones do through sql/pg.c: parsing and planning the large CTEs cost
+ * more than running them (docs/PERFORMANCE.md, "Queue statements"). A
+ * PGconn carries no user data, so a few recent connections are remembered
+ * here by address and backend pid (a reused address has a new backend);
+ * a statement found missing is prepared again. Not thread-safe: every
+ * user of this file is a single-threaded process.
+ */
+static const char *const PREPARED_SQL[] = {
+    SQL_OWNER_REGISTER, SQL_OWNER_HEARTBEAT, SQL_OWNER_STOP, SQL_CLAIM,
+    SQL_RENEW,          SQL_RELEASE,         SQL_FAIL,       SQL_RESCUE,
+    SQL_SUSPECT,        SQL_COMPLETE,        SQL_PROGRESS,   SQL_PROGRESS_MANY,
+    SQL_PRUNE,
+};
+#define NPREPARED_SQL (int)(sizeof PREPARED_SQL / sizeof PREPARED_SQL[0])
+
+struct prepared_conn {
+	const PGconn *conn;
+	int backend_pid;
+	unsigned ready; /* bit i: PREPARED_SQL[i] is prepared on this connection */
+};
+static struct prepared_conn prepared_conns[8];
+static unsigned prepared_next;
+
+static struct prepared_conn *prepared_of(PGconn *c)
+{
+	int pid = PQbackendPID(c);
+	for (size_t i = 0; i < sizeof prepared_conns / sizeof prepared_conns[0]; i++)
+		if (prepared_conns[i].conn == c && prepared_conns[i].backend_pid == pid)
+			return &prepared_conns[i];
+	struct prepared_conn *p =
+	    &prepared_conns[prepared_next++ % (sizeof prepared_conns / sizeof prepared_conns[0])];
+	*p = (struct prepared_conn){.conn = c, .backend_pid = pid};
+	return p;
+}
+
+/* The name s->sql is prepared under on c (name has room for 24), or NULL
+ * when it could not be: then the statement runs unprepared, and reports any
+ * error itself. Checks pg_prepared_statements before preparing, because a
+ * failed PREPARE would abort the caller's transaction. */
+static const char *prepared_name(PGconn *c, const char *sql, char *name)
+{
+	int i = 0;
+	while (i < NPREPARED_SQL && PREPARED_SQL[i] != sql)
+		i++;
+	if (i == NPREPARED_SQL || PQstatus(c) != CONNECTION_OK)
+		return NULL;
+	snprintf(name, 24, "viralsup_queue_%d", i);
+	struct prepared_conn *p = prepared_of(c);
+	if (p->ready & (1u << i))
+		return name;
+	const char *param[1] = {name};
+	PGresult *r = PQexecParams(c, "SELECT 1 FROM pg_prepared_statements WHERE name = $1", 1,
+	                           NULL, param, NULL, NULL, 0);
+	bool have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	bool asked = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (!asked)
+		return NULL;
+	if (!have) {
+		r = PQprepare(c, name, sql, 0, NULL);
+		have = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
+	if (have)
+		p->ready |= 1u << i;
+	return have ? name : NULL;
+}
+
 /* Runs s on c; the result on success (caller PQclears), NULL with err set. */
 static PGresult *run(PGconn *c, struct stmt *s, char *err, size_t errlen)
 {
-	PGresult *res = PQexecParams(c, s->sql, s->n, NULL, s->p, NULL, NULL, 0);
+	char name[24];
+	const char *prepared = prepared_name(c, s->sql, name);
+	PGresult *res = prepared ? PQexecPrepared(c, prepared, s->n, s->p, NULL, NULL, 0)
+	                         : PQexecParams(c, s->sql, s->n, NULL, s->p, NULL, NULL, 0);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (prepared && state && strcmp(state, "26000") == 0) {
+		/* Deallocated behind our back (DISCARD ALL): prepare it next time. */
+		prepared_of(c)->ready = 0;
+		PQclear(res);
+		res = PQexecParams(c, s->sql, s->n, NULL, s->p, NULL, NULL, 0);
+	}
 	stmt_free(s);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -768,6 +848,20 @@ int queue_complete(PGconn *c, const char *id, const char *token, const struct qu
 	struct stmt s = {0};
 	build_complete(&s, id, token, r);
 	return run_rc(c, &s, err, errlen);
+}
+
+int queue_complete_many(PGconn *c, int n, const struct queue_completion *comp, int *rc, char *err,
+                        size_t errlen)
+{
+	struct stmt s = {0};
+	build_complete_many(&s, n, comp);
+	PGresult *res = run(c, &s, err, errlen);
+	if (!res)
+		return QUEUE_ERROR;
+	for (int i = 0; i < n; i++)
+		rc[i] = i < PQntuples(res) ? completion_rc(PQgetvalue(res, i, 0)) : QUEUE_ERROR;
+	PQclear(res);
+	return 0;
 }
 
 int queue_progress(PGconn *c, const char *id, const char *token, int pct, const char *step,

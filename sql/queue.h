@@ -117,6 +117,10 @@ int queue_rescue(PGconn *c, const char *id, const char *token, const char *reaso
  * competitor statuses, in one transaction. Repeating it with the same token is QUEUE_OK. */
 int queue_complete(PGconn *c, const char *id, const char *token, const struct queue_result *r,
                    char *err, size_t errlen);
+/* n completions in one statement and one transaction, as queue_complete_many_async (the
+ * writer's group commit): rc[i] gets the enum queue_rc of completion i. 0, or QUEUE_ERROR. */
+int queue_complete_many(PGconn *c, int n, const struct queue_completion *comp, int *rc, char *err,
+                        size_t errlen);
 /* progress_percentage (<0: unchanged) and current_step (NULL: unchanged). */
 int queue_progress(PGconn *c, const char *id, const char *token, int pct, const char *step,
                    char *err, size_t errlen);

@@ -3,7 +3,8 @@
  * 1 and 4 claimer processes, one job per claim and K = 32 per claim.
  * CONNINFO (or $DATABASE_URL / $TEST_PG_CONNINFO) names a server; the
  * bench makes its own database there and drops it at the end.
- * JOBS=N sets the jobs per run (default 20000).
+ * JOBS=N sets the jobs per run (default 20000); CLAIMERS=N and K=N run just
+ * that one configuration (profiling: PROFILE=1 tests/bench/run.sh).
  *
  * bench_claims --explain [CONNINFO]: EXPLAIN (ANALYZE, BUFFERS) of the claim
  * statement on 1,000,000 finished and 1,000 pending jobs (docs/EXPLAIN-claim.md).
@@ -35,18 +36,31 @@ static void must(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/*
+ * One claimer as the pipeline runs one: it heartbeats on a timer (the
+ * scheduler's lease timer, not once per claim) and completes what one claim
+ * took in one statement (the writer's group commit of results).
+ */
 static int claimer(const char *ci, int k)
 {
 	PGconn *c = PQconnectdb(ci);
 	char err[256];
 	long long o = queue_owner_register(c, "bench", "bench", 30000, err, sizeof err);
+	struct queue_completion *done = calloc((size_t)k, sizeof *done);
+	int *rc = calloc((size_t)k, sizeof *rc);
+	if (!done || !rc)
+		return 1;
 	int empty = 0;
+	double beat = now_s();
 	while (empty < 2) {
-		/* Stay alive as an owner (a real scheduler heartbeats on a timer): past the
-		 * heartbeat expiry other claimers would rightly take this owner's jobs. */
-		if (queue_owner_heartbeat(c, o, err, sizeof err) != QUEUE_OK) {
-			fprintf(stderr, "heartbeat: %s\n", err);
-			return -1;
+		/* Stay alive as an owner: past the heartbeat expiry other claimers
+		 * would rightly take this owner's jobs. */
+		if (now_s() - beat > 1.0) {
+			if (queue_owner_heartbeat(c, o, err, sizeof err) != QUEUE_OK) {
+				fprintf(stderr, "heartbeat: %s\n", err);
+				return 1;
+			}
+			beat = now_s();
 		}
 		struct queue_job *j;
 		struct queue_claim_opts opt = {.owner = o, .limit = k, .lease_ms = 60000};
@@ -56,16 +70,22 @@ static int claimer(const char *ci, int k)
 			return 1;
 		}
 		empty = n ? 0 : empty + 1;
-		for (int i = 0; i < n; i++) {
-			struct queue_result r = {.analysis_run = j[i].analysis_run};
-			if (queue_complete(c, j[i].id, j[i].lease_token, &r, err, sizeof err) !=
-			    QUEUE_OK) {
-				fprintf(stderr, "complete: %s\n", err);
+		for (int i = 0; i < n; i++)
+			done[i] = (struct queue_completion){
+			    .id = j[i].id, .token = j[i].lease_token, .run = j[i].analysis_run};
+		if (n && queue_complete_many(c, n, done, rc, err, sizeof err) != 0) {
+			fprintf(stderr, "complete: %s\n", err);
+			return 1;
+		}
+		for (int i = 0; i < n; i++)
+			if (rc[i] != QUEUE_OK) {
+				fprintf(stderr, "complete: job %s lost its lease\n", j[i].id);
 				return 1;
 			}
-		}
 		queue_jobs_free(j, n);
 	}
+	free(done);
+	free(rc);
 	PQfinish(c);
 	return 0;
 }
@@ -167,6 +187,15 @@ int main(int argc, char **argv)
 		printf("claim + complete, %d jobs per run (jobs/s)\n", jobs);
 	if (jobs)
 		printf("| claimers | 1 job per claim | K=32 per claim |\n|---|---|---|\n");
+	if (getenv("CLAIMERS") && getenv("K")) {
+		int n = atoi(getenv("CLAIMERS")), k = atoi(getenv("K"));
+		if (n < 1 || n > 16 || k < 1) {
+			fprintf(stderr, "bench: CLAIMERS must be 1..16 and K >= 1\n");
+			return 1;
+		}
+		printf("| %d | K=%d | %.0f |\n", n, k, run(c, ci, jobs, n, k));
+		jobs = 0;
+	}
 	int cl[2] = {1, 4};
 	for (int i = 0; jobs && i < 2; i++) {
 		double one = run(c, ci, jobs, cl[i], 1);
