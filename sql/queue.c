@@ -7,7 +7,10 @@
  *   id = $1 AND lease_token = $2 AND status = 'processing'
  * so a holder whose job was reclaimed (new token) or finished changes
  * nothing. Status changes set transition_reason; the BEFORE UPDATE trigger
- * of migration 002 turns it into a job_events row.
+ * of migration 002 turns it into a job_events row. The claim and the
+ * completion, which move many jobs per statement, insert their events
+ * themselves in one set-based INSERT and set the reason 'logged', which the
+ * trigger only clears (migration 011).
  */
 #include "sql/queue.h"
 
@@ -43,9 +46,10 @@ static const char SQL_OWNER_STOP[] =
 static const char SQL_CLAIM[] =
     "WITH stale AS ("
     " SELECT q.id, q.priority, q.submitted_at,"
-    "  CASE WHEN q.lease_expires_at < now() THEN 'lease expired'"
-    "       WHEN q.lease_token IS NULL THEN 'legacy row stuck in processing'"
-    "       ELSE 'owner gone' END AS why"
+    "  format('reclaimed from owner %s: %s', COALESCE(q.lease_owner::text, 'none'),"
+    "   CASE WHEN q.lease_expires_at < now() THEN 'lease expired'"
+    "        WHEN q.lease_token IS NULL THEN 'legacy row stuck in processing'"
+    "        ELSE 'owner gone' END) AS why"
     " FROM viral_ideas_queue q"
     " WHERE q.status = 'processing' AND ($5::uuid IS NULL OR q.id = $5::uuid)"
     "  AND (q.lease_expires_at < now()"
@@ -80,11 +84,17 @@ static const char SQL_CLAIM[] =
     "  lease_token = gen_random_uuid(),"
     "  lease_expires_at = now() + $3::int * interval '1 millisecond',"
     "  next_attempt_at = NULL,"
-    "  transition_reason = CASE WHEN p.why IS NULL THEN 'claimed'"
-    "   ELSE format('reclaimed from owner %s: %s', COALESCE(q.lease_owner::text, 'none'), p.why)"
-    "   END"
+    /* 'logged': the events insert below logs the transition (migration 011). */
+    "  transition_reason = 'logged'"
     " FROM pick p WHERE q.id = p.id"
-    " RETURNING q.*, p.why IS NOT NULL AS reclaimed"
+    " RETURNING q.*, p.why IS NOT NULL AS reclaimed, COALESCE(p.why, 'claimed') AS why"
+    "), events AS ("
+    " INSERT INTO job_events (job_id, from_status, to_status, owner_id, node, actor,"
+    "  lease_token, attempt, reason)"
+    " SELECT u.id, CASE WHEN u.reclaimed THEN 'processing' ELSE 'pending' END, u.status,"
+    "  u.lease_owner, (SELECT node FROM owners WHERE id = $1::bigint),"
+    "  current_setting('application_name', true), u.lease_token, u.attempts, u.why"
+    " FROM upd u"
     ")"
     " SELECT u.id, u.lease_token, u.session_id, u.primary_username, u.content_strategy::text,"
     "  COALESCE(u.priority, 5), u.attempts, u.max_attempts, u.rescues,"
@@ -198,9 +208,16 @@ static const char SQL_COMPLETE[] =
     "  next_scheduled_run = CASE WHEN q.auto_rerun_enabled"
     "   THEN now() + make_interval(hours => COALESCE(q.rerun_frequency_hours, 24)) END,"
     "  error_message = NULL, lease_expires_at = NULL,"
-    "  transition_reason = 'completed run ' || i.run"
+    "  transition_reason = 'logged'" /* events below (migration 011) */
     "  FROM input i WHERE q.id = i.id AND q.lease_token = i.token AND q.status = 'processing'"
-    "  RETURNING q.id, q.batch_id, i.run, i.d, i.data),"
+    "  RETURNING q.id, q.batch_id, i.run, i.d, i.data, q.lease_owner, q.lease_token,"
+    "   q.attempts),"
+    " events AS (INSERT INTO job_events (job_id, from_status, to_status, owner_id, node, actor,"
+    "   lease_token, attempt, reason)"
+    "  SELECT u.id, 'processing', 'completed', u.lease_owner, o.node,"
+    "   current_setting('application_name', true), u.lease_token, u.attempts,"
+    "   'completed run ' || u.run"
+    "  FROM upd u LEFT JOIN owners o ON o.id = u.lease_owner),"
     " res AS (INSERT INTO viral_analysis_results AS v (queue_id, analysis_run, analysis_type,"
     "   status, analysis_completed_at, transcripts_completed_at, analysis_data, workflow_version,"
     "   total_reels_analyzed, primary_reels_count, competitor_reels_count, transcripts_fetched)"

@@ -6,7 +6,8 @@
 # some rows (restart ipc claims gateway pipeline recovery scale) and then
 # does not rewrite docs/BENCH.md. PROFILE=1 adds to the pipeline row where
 # the time goes: CPU seconds per process (actors, PostgreSQL backends, the
-# fake provider) and the statements that dominate (pg_stat_statements).
+# fake provider) and the statements that dominate (pg_stat_statements); to
+# the claims rows the statements of a claim + completion.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -261,6 +262,22 @@ SQL
 			done
 		done
 	done
+	if [ "$PROFILE" = 1 ]; then
+		# Where a claim + completion's database time goes: one more run of
+		# each corner configuration with statement statistics (nested
+		# statements too: the transition trigger's insert shows by itself).
+		sql postgres "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+		sql postgres "ALTER SYSTEM SET pg_stat_statements.track = 'all'" >/dev/null
+		sql postgres "ALTER SYSTEM SET pg_stat_statements.track_planning = on" >/dev/null
+		sql postgres "SELECT pg_reload_conf()" >/dev/null
+		for nk in 1,1 4,32; do
+			n=${nk%,*} k=${nk#*,}
+			sql postgres "SELECT pg_stat_statements_reset()" >/dev/null
+			jps=$(JOBS=$CLAIM_JOBS CLAIMERS=$n K=$k "$BIN/bench_claims" "$SERVER" | tail -1 | tr -d '|' | awk '{print $3}')
+			note "Profile, claims with $n claimer(s), K=$k ($CLAIM_JOBS jobs, $jps jobs/s with statistics on): statements by total time (calls/job, rows/call, exec and plan ms per call, buffers per call):"
+			sql postgres "SELECT '  - ' || round(calls::numeric / $CLAIM_JOBS, 3) || ' calls/job, ' || round(rows::numeric / calls, 1) || ' rows, ' || round(mean_exec_time::numeric, 3) || ' + ' || round(mean_plan_time::numeric, 3) || ' ms, ' || round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) || ' buffers: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 100) || '\`' FROM pg_stat_statements WHERE calls >= $CLAIM_JOBS / 64 AND query !~* '^(TRUNCATE|VACUUM|INSERT INTO viral_ideas_queue|SELECT 1 FROM pg_prepared)' ORDER BY total_exec_time + total_plan_time DESC LIMIT 8" >>"$NOTES"
+		done
+	fi
 	for n in 1 4; do
 		for k in 1 32; do
 			# shellcheck disable=SC2086
@@ -631,7 +648,9 @@ $(cat "$CONF")
 
 - Restart: \`build/bin/bench_restart $KILLS\` (viralsup with a test actor killed $KILLS times).
 - IPC: \`build/bin/bench_ipc $IPC_N\`, $RUNS runs.
-- Claims: \`JOBS=$CLAIM_JOBS build/bin/bench_claims\`, 3 runs; ceiling \`pgbench -n -M prepared -c N -j N -t JOBS/(N·K)\`
+- Claims: \`JOBS=$CLAIM_JOBS build/bin/bench_claims\`, 3 runs: each claimer claims K with \`queue_claim\` and
+  completes them with one \`queue_complete_many\` (the writer's group commit), prepared statements,
+  owner heartbeat once a second (a timer, as the scheduler's); ceiling \`pgbench -n -M prepared -c N -j N -t JOBS/(N·K)\`
   with the scripts in tests/bench/run.sh (claim = \`UPDATE … FROM (SELECT … LIMIT K FOR UPDATE
   SKIP LOCKED)\`, complete = \`UPDATE … SET status = 'completed'\` per job (K=1) or per batch (K=32)).
 - Gateway: \`wrk -t2 -c64 -d${WRK_S}s --latency\` (and \`-t1 -c1\`), 3 runs each; POST with a Lua script
@@ -644,7 +663,8 @@ $(cat "$CONF")
 - Scale: \`FINISHED=$SCALE_FINISHED PENDING=1000 build/bin/bench_scale\`.
 - Where the pipeline's time goes: \`PROFILE=1 ONLY=pipeline tests/bench/run.sh\` adds CPU seconds per
   process (actors, PostgreSQL backends, fake provider) and the dominant statements
-  (pg_stat_statements, calls per job) for every batch.
+  (pg_stat_statements, calls per job) for every batch; \`PROFILE=1 ONLY=claims\` the statements
+  of a claim + completion (1 claimer K=1, 4 claimers K=32).
 EOF
 } >"$report"
 echo

@@ -481,6 +481,123 @@ TEST(complete_twice_leaves_one_result_row)
 	free(ci);
 }
 
+/* Migration 011: the claim and the completion insert their events themselves, set-based. */
+TEST(one_claim_and_one_completion_of_32_jobs_log_32_events_each_with_from_and_to)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 40);
+	long long o = owner_new(c, "node-e", 30000);
+	struct queue_job *j;
+	char err[256], owner[24];
+	snprintf(owner, sizeof owner, "%lld", o);
+	ASSERT_EQ_INT(claim(c, o, 32, 60000, &j), 32);
+	struct queue_completion done[32];
+	int rc[32];
+	for (int i = 0; i < 32; i++)
+		done[i] = (struct queue_completion){
+		    .id = j[i].id, .token = j[i].lease_token, .run = j[i].analysis_run};
+	ASSERT_EQ_INT(queue_complete_many(c, 32, done, rc, err, sizeof err), 0);
+	for (int i = 0; i < 32; i++)
+		ASSERT_EQ_INT(rc[i], QUEUE_OK);
+	/* Each claimed job: exactly one pending -> processing event and one processing ->
+	 * completed event, both naming this owner, its node, the client, the job's lease token
+	 * and its attempt; the 8 unclaimed jobs have only their "submitted" event. */
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events e JOIN viral_ideas_queue q"
+	                     " ON q.id = e.job_id WHERE e.from_status = 'pending'"
+	                     " AND e.to_status = 'processing' AND e.reason = 'claimed'"
+	                     " AND e.owner_id = $1::bigint AND e.node = 'node-e'"
+	                     " AND e.actor = 'viralsup-test' AND e.lease_token = q.lease_token"
+	                     " AND e.attempt = 1",
+	                     owner),
+	              32);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM job_events e JOIN viral_ideas_queue q"
+	                     " ON q.id = e.job_id WHERE e.from_status = 'processing'"
+	                     " AND e.to_status = 'completed' AND e.reason = 'completed run 1'"
+	                     " AND e.owner_id = $1::bigint AND e.node = 'node-e'"
+	                     " AND e.lease_token = q.lease_token AND q.status = 'completed'",
+	                     owner),
+	              32);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM job_events", NULL), 40 + 2 * 32);
+	/* Every job's events form a chain, in order: from_status is the previous to_status. */
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM (SELECT from_status, lag(to_status) OVER"
+	                     " (PARTITION BY job_id ORDER BY id) AS prev FROM job_events) x"
+	                     " WHERE from_status IS DISTINCT FROM prev",
+	                     NULL),
+	              0);
+	/* The mark the statements leave for the trigger never stays in a row. */
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM viral_ideas_queue WHERE transition_reason IS "
+	                     "NOT NULL",
+	                     NULL),
+	              0);
+	/* A repeated completion is a success and logs nothing more. */
+	ASSERT_EQ_INT(queue_complete_many(c, 32, done, rc, err, sizeof err), 0);
+	ASSERT_EQ_INT(rc[31], QUEUE_OK);
+	ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM job_events", NULL), 40 + 2 * 32);
+	queue_jobs_free(j, 32);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(reclaim_event_names_the_old_owner_and_the_claim_spends_no_attempt)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long a = owner_new(c, "node-a", 30000), b = owner_new(c, "node-b", 30000);
+	struct queue_job *ja, *jb;
+	char reason[96], owner[24];
+	ASSERT_EQ_INT(claim(c, a, 1, 60000, &ja), 1);
+	exec_sql(c, "UPDATE viral_ideas_queue SET lease_expires_at = now() - interval '1 second'");
+	ASSERT_EQ_INT(claim(c, b, 1, 60000, &jb), 1);
+	ASSERT(jb[0].reclaimed);
+	ASSERT_EQ_INT(jb[0].attempts, 1);
+	snprintf(reason, sizeof reason, "reclaimed from owner %lld: lease expired", a);
+	snprintf(owner, sizeof owner, "%lld", b);
+	char *ev = text(c,
+	                "SELECT from_status || '>' || to_status || '|' || node || '|' || attempt"
+	                " || '|' || reason || '|' || (lease_token = (SELECT lease_token FROM"
+	                " viral_ideas_queue)) FROM job_events WHERE owner_id = $1::bigint",
+	                owner);
+	char want[192];
+	snprintf(want, sizeof want, "processing>processing|node-b|1|%s|true", reason);
+	ASSERT_EQ_STR(ev, want);
+	free(ev);
+	queue_jobs_free(ja, 1);
+	queue_jobs_free(jb, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+TEST(status_change_by_another_client_after_ours_is_logged_as_external)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	struct queue_result r = {.analysis_run = 1};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	exec_sql(c, "UPDATE viral_ideas_queue SET status = 'pending'");
+	char *ev =
+	    text(c,
+	         "SELECT string_agg(from_status || '>' || to_status || ':' || reason, ', '"
+	         " ORDER BY id) FROM job_events WHERE job_id = $1 AND from_status IS NOT NULL",
+	         j[0].id);
+	ASSERT_EQ_STR(ev, "pending>processing:claimed, processing>completed:completed run 1, "
+	                  "completed>pending:external update");
+	free(ev);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
 TEST(renew_after_reclaim_by_another_owner_is_refused)
 {
 	PGconn *c;

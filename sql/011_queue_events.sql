@@ -1,0 +1,31 @@
+-- 011: the queue's hot statements log their own transitions. 002's row
+-- trigger ran an INSERT into job_events (and a lookup in owners) for every
+-- row a claim or completion moved: 32 inserts for a claim of 32 jobs. The
+-- claim and the completion (sql/queue.c) now insert their events in one
+-- set-based INSERT in the same statement and mark the row with the reason
+-- 'logged'; the trigger then only clears the mark. Every other writer is
+-- logged as before: viralsup's rarer statements (release, fail, rescue,
+-- admin actions) by the trigger with their reason, anyone else as an
+-- external update. Measurements: docs/PERFORMANCE.md, "Queue statements".
+CREATE OR REPLACE FUNCTION viralsup_log_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	v_node text;
+BEGIN
+	IF NEW.transition_reason = 'logged' THEN
+		NULL; -- the statement inserted this transition's event itself
+	ELSIF NEW.transition_reason IS NOT NULL THEN
+		SELECT node INTO v_node FROM owners WHERE id = NEW.lease_owner;
+		INSERT INTO job_events (job_id, from_status, to_status, owner_id, node, actor,
+					lease_token, attempt, reason)
+		VALUES (NEW.id, OLD.status, NEW.status, NEW.lease_owner, v_node,
+			current_setting('application_name', true), NEW.lease_token, NEW.attempts, NEW.transition_reason);
+	ELSE
+		INSERT INTO job_events (job_id, from_status, to_status, actor, attempt, reason)
+		VALUES (NEW.id, OLD.status, NEW.status,
+			'external:' || COALESCE(current_setting('application_name', true), ''),
+			NEW.attempts, 'external update');
+	END IF;
+	NEW.transition_reason := NULL;
+	RETURN NEW;
+END
+$$;
