@@ -29,3 +29,13 @@ BEGIN
 	RETURN NEW;
 END
 $$;
+
+-- Every status transition moves the job row to a new version (status is
+-- indexed, so no HOT update) and inserts into every index of the table.
+-- Three of them serve no query: idx_viral_queue_session_id repeats the
+-- UNIQUE (session_id) constraint's index, and next_scheduled_run is never
+-- read by the original's code (SEED-SYSTEM.md) while viralsup finds due
+-- re-runs through 003's idx_viral_queue_rerun_due.
+DROP INDEX IF EXISTS idx_viral_queue_session_id;
+DROP INDEX IF EXISTS idx_viral_queue_next_run;
+DROP INDEX IF EXISTS idx_viral_queue_auto_rerun;

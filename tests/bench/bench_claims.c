@@ -41,7 +41,35 @@ static void must(PGconn *c, const char *sql)
  * scheduler's lease timer, not once per claim) and completes what one claim
  * took in one statement (the writer's group commit of results).
  */
-static int claimer(const char *ci, int k)
+/* CPU seconds (user + system) process pid has used, or -1 (not on this host). */
+static double cpu_s(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	unsigned long ut = 0, st = 0;
+	/* After "pid (comm) state": fields 4..13, then utime and stime. */
+	int n = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	               &st);
+	fclose(f);
+	return n == 2 ? (double)(ut + st) / sysconf(_SC_CLK_TCK) : -1;
+}
+
+/* The database CPU seconds of the claimers of one run (their backends), when measurable,
+ * and the WAL it wrote (bytes: a measure of the rows and index entries written). */
+static double backend_cpu, run_wal;
+
+static double wal_lsn(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT pg_current_wal_insert_lsn() - '0/0'");
+	double v = PQresultStatus(r) == PGRES_TUPLES_OK ? atof(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	return v;
+}
+
+static int claimer(const char *ci, int k, int report_fd)
 {
 	PGconn *c = PQconnectdb(ci);
 	char err[256];
@@ -86,6 +114,9 @@ static int claimer(const char *ci, int k)
 	}
 	free(done);
 	free(rc);
+	double cpu = cpu_s(PQbackendPID(c));
+	if (write(report_fd, &cpu, sizeof cpu) != sizeof cpu)
+		return 1;
 	PQfinish(c);
 	return 0;
 }
@@ -101,18 +132,30 @@ static double run(PGconn *c, const char *ci, int jobs, int nclaimers, int k)
 	         jobs);
 	must(c, sql);
 	must(c, "VACUUM ANALYZE viral_ideas_queue");
+	double wal0 = wal_lsn(c);
 	double t0 = now_s();
 	pid_t kids[16];
+	int report[2];
+	if (pipe(report) < 0)
+		exit(1);
 	for (int i = 0; i < nclaimers; i++)
 		if ((kids[i] = fork()) == 0)
-			_exit(claimer(ci, k));
+			_exit(claimer(ci, k, report[1]));
+	close(report[1]);
 	for (int i = 0; i < nclaimers; i++) {
 		int st;
 		waitpid(kids[i], &st, 0);
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			exit(1);
 	}
-	return jobs / (now_s() - t0);
+	double t1 = now_s();
+	run_wal = wal_lsn(c) - wal0;
+	backend_cpu = 0;
+	double cpu;
+	while (read(report[0], &cpu, sizeof cpu) == sizeof cpu)
+		backend_cpu = backend_cpu < 0 || cpu < 0 ? -1 : backend_cpu + cpu;
+	close(report[0]);
+	return jobs / (t1 - t0);
 }
 
 static void explain(PGconn *c)
@@ -193,7 +236,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: CLAIMERS must be 1..16 and K >= 1\n");
 			return 1;
 		}
-		printf("| %d | K=%d | %.0f |\n", n, k, run(c, ci, jobs, n, k));
+		double jps = run(c, ci, jobs, n, k);
+		printf("| %d | K=%d | %.0f |", n, k, jps);
+		if (backend_cpu >= 0) /* the claimers' backends, on this host */
+			printf(" %.3f ms database CPU per job |", backend_cpu * 1000 / jobs);
+		printf(" %.0f WAL bytes per job |", run_wal / jobs);
+		printf("\n");
 		jobs = 0;
 	}
 	int cl[2] = {1, 4};
