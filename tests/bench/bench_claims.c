@@ -7,7 +7,9 @@
  * that one configuration (profiling: PROFILE=1 tests/bench/run.sh).
  *
  * bench_claims --explain [CONNINFO]: EXPLAIN (ANALYZE, BUFFERS) of the claim
- * statement on 1,000,000 finished and 1,000 pending jobs (docs/EXPLAIN-claim.md).
+ * statement on 1,000,000 finished and 1,000 pending jobs (docs/EXPLAIN-claim.md),
+ * then the plans of a claim, renew, progress and completion of 32 jobs there
+ * (auto_explain; needs a superuser).
  */
 #include "sql/migrate.h"
 #include "sql/queue.h"
@@ -51,8 +53,8 @@ static double cpu_s(int pid)
 		return -1;
 	unsigned long ut = 0, st = 0;
 	/* After "pid (comm) state": fields 4..13, then utime and stime. */
-	int n = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-	               &st);
+	int n =
+	    fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
 	fclose(f);
 	return n == 2 ? (double)(ut + st) / sysconf(_SC_CLK_TCK) : -1;
 }
@@ -158,6 +160,81 @@ static double run(PGconn *c, const char *ci, int jobs, int nclaimers, int k)
 	return jobs / (t1 - t0);
 }
 
+static void print_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	printf("%s\n", msg);
+}
+
+/*
+ * The rest of a job's life on the same table, with the pending jobs as the
+ * pipeline makes them (3 competitors each, in a batch): claim, renew,
+ * progress and completion of 32 jobs through the library's own calls, each
+ * statement's plan reported by auto_explain (ANALYZE, BUFFERS, nested
+ * statements: the triggers' too). Needs a superuser (LOAD).
+ */
+static void explain_lifecycle(PGconn *c, long long owner)
+{
+	char err[256];
+	must(c, "INSERT INTO viral_ideas_competitors (queue_id, competitor_username) SELECT q.id, "
+	        "q.primary_username || '_c' || k FROM viral_ideas_queue q, generate_series(1, 3) k "
+	        "WHERE q.status = 'pending'");
+	must(c, "WITH b AS (INSERT INTO batches (total_jobs) VALUES (1000) RETURNING id) "
+	        "UPDATE viral_ideas_queue SET batch_id = b.id FROM b WHERE status = 'pending'");
+	must(c, "VACUUM ANALYZE");
+	must(c, "LOAD 'auto_explain'");
+	must(c, "SET auto_explain.log_min_duration = 0");
+	must(c, "SET auto_explain.log_analyze = on");
+	must(c, "SET auto_explain.log_buffers = on");
+	must(c, "SET auto_explain.log_nested_statements = on");
+	must(c, "SET auto_explain.log_level = notice");
+	must(c, "SET client_min_messages = notice");
+	PQsetNoticeProcessor(c, print_notice, NULL);
+	printf(
+	    "\nclaim, renew, progress, completion of 32 jobs (3 competitors each, one batch):\n");
+	struct queue_job *j;
+	struct queue_claim_opts opt = {.owner = owner, .limit = 32, .lease_ms = 60000};
+	/* Prepared statements run custom plans 5 times before they may settle on a
+	 * generic one: report the sixth claim, as a long-running process runs it. */
+	for (int i = 0; i < 6; i++) {
+		if (i == 5)
+			printf(
+			    "\n-- claim (K=32, the sixth execution of the prepared statement)\n");
+		else
+			must(c, "SET auto_explain.log_min_duration = -1");
+		int n = queue_claim(c, &opt, &j, err, sizeof err);
+		must(c, "SET auto_explain.log_min_duration = 0");
+		if (n != 32) {
+			fprintf(stderr, "explain: claim: %s\n", n < 0 ? err : "fewer than 32 jobs");
+			exit(1);
+		}
+		if (i < 5)
+			queue_jobs_free(j, n);
+	}
+	const char *ids[32], *tokens[32];
+	struct queue_completion done[32];
+	int rc[32];
+	for (int i = 0; i < 32; i++) {
+		ids[i] = j[i].id;
+		tokens[i] = j[i].lease_token;
+		done[i] =
+		    (struct queue_completion){.id = j[i].id, .token = j[i].lease_token, .run = 1};
+	}
+	printf("\n-- renew (32 leases)\n");
+	if (queue_renew(c, owner, 60000, 32, ids, tokens, NULL, err, sizeof err) != 0)
+		exit(1);
+	printf("\n-- progress (one job)\n");
+	if (queue_progress(c, ids[0], tokens[0], 50, "Analyzing", err, sizeof err) != QUEUE_OK)
+		exit(1);
+	printf("\n-- completion (32 jobs in one statement, no analysis document)\n");
+	if (queue_complete_many(c, 32, done, rc, err, sizeof err) != 0) {
+		fprintf(stderr, "explain: complete: %s\n", err);
+		exit(1);
+	}
+	queue_jobs_free(j, 32);
+	must(c, "SET auto_explain.log_min_duration = -1");
+}
+
 static void explain(PGconn *c)
 {
 	must(c, "INSERT INTO viral_ideas_queue (session_id, primary_username, status, "
@@ -186,6 +263,7 @@ static void explain(PGconn *c)
 	PQclear(r);
 	must(c, "ROLLBACK");
 	free(sql);
+	explain_lifecycle(c, o);
 }
 
 int main(int argc, char **argv)
