@@ -274,8 +274,8 @@ SQL
 			n=${nk%,*} k=${nk#*,}
 			sql postgres "SELECT pg_stat_statements_reset()" >/dev/null
 			jps=$(JOBS=$CLAIM_JOBS CLAIMERS=$n K=$k "$BIN/bench_claims" "$SERVER" | tail -1 | tr -d '|' | awk '{print $3}')
-			note "Profile, claims with $n claimer(s), K=$k ($CLAIM_JOBS jobs, $jps jobs/s with statistics on): statements by total time (calls/job, rows/call, exec and plan ms per call, buffers per call):"
-			sql postgres "SELECT '  - ' || round(calls::numeric / $CLAIM_JOBS, 3) || ' calls/job, ' || round(rows::numeric / calls, 1) || ' rows, ' || round(mean_exec_time::numeric, 3) || ' + ' || round(mean_plan_time::numeric, 3) || ' ms, ' || round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) || ' buffers: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 100) || '\`' FROM pg_stat_statements WHERE calls >= $CLAIM_JOBS / 64 AND query !~* '^(TRUNCATE|VACUUM|INSERT INTO viral_ideas_queue|SELECT 1 FROM pg_prepared)' ORDER BY total_exec_time + total_plan_time DESC LIMIT 8" >>"$NOTES"
+			note "Profile, claims with $n claimer(s), K=$k ($CLAIM_JOBS jobs, $jps jobs/s with statistics on): statements by total time (calls/job, rows/call, execution + planning ms per call, buffers per call):"
+			sql postgres "SELECT '  - ' || round(calls::numeric / $CLAIM_JOBS, 3) || ' calls/job, ' || round(rows::numeric / calls, 1) || ' rows, ' || round(mean_exec_time::numeric, 3) || ' + ' || round((total_plan_time / calls)::numeric, 3) || ' ms, ' || round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) || ' buffers: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 100) || '\`' FROM pg_stat_statements WHERE calls >= $CLAIM_JOBS / 64 AND query !~* '^(TRUNCATE|VACUUM|INSERT INTO viral_ideas_queue|SELECT 1 FROM pg_prepared)' ORDER BY total_exec_time + total_plan_time DESC LIMIT 8" >>"$NOTES"
 		done
 	fi
 	for n in 1 4; do
