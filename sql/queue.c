@@ -684,11 +684,12 @@ static long long parse_id(const PGresult *res)
  * a statement found missing is prepared again. Not thread-safe: every
  * user of this file is a single-threaded process.
  */
+/* The statements a process runs again and again. Not the once-per-process ones
+ * (owner register and stop, prune): preparing would only add round trips, and
+ * the stop runs on the way out of an exiting scheduler. */
 static const char *const PREPARED_SQL[] = {
-    SQL_OWNER_REGISTER, SQL_OWNER_HEARTBEAT, SQL_OWNER_STOP, SQL_CLAIM,
-    SQL_RENEW,          SQL_RELEASE,         SQL_FAIL,       SQL_RESCUE,
-    SQL_SUSPECT,        SQL_COMPLETE,        SQL_PROGRESS,   SQL_PROGRESS_MANY,
-    SQL_PRUNE,
+    SQL_OWNER_HEARTBEAT, SQL_CLAIM,   SQL_RENEW,    SQL_RELEASE,  SQL_FAIL,
+    SQL_RESCUE,          SQL_SUSPECT, SQL_COMPLETE, SQL_PROGRESS, SQL_PROGRESS_MANY,
 };
 #define NPREPARED_SQL (int)(sizeof PREPARED_SQL / sizeof PREPARED_SQL[0])
 

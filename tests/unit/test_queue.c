@@ -598,6 +598,51 @@ TEST(status_change_by_another_client_after_ours_is_logged_as_external)
 	free(ci);
 }
 
+TEST(blocking_calls_prepare_once_and_recover_after_discard_all)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 3);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	queue_jobs_free(j, 1);
+	/* Inside a transaction the first use prepares without disturbing it. */
+	exec_sql(c, "BEGIN");
+	char err[256];
+	ASSERT_EQ_INT(queue_progress(c, "00000000-0000-0000-0000-000000000000",
+	                             "00000000-0000-0000-0000-000000000000", 5, NULL, err,
+	                             sizeof err),
+	              QUEUE_LOST_LEASE);
+	exec_sql(c, "COMMIT");
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE "
+	                     "'viralsup_queue_%'",
+	                     NULL),
+	              2); /* claim, progress; not the one-off owner registration */
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	queue_jobs_free(j, 1);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE "
+	                     "'viralsup_queue_%'",
+	                     NULL),
+	              2);
+	/* Deallocated behind the library's back: the next call still runs, the one
+	 * after prepares again. */
+	exec_sql(c, "DISCARD ALL");
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	queue_jobs_free(j, 1);
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 0);
+	queue_jobs_free(j, 0);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE "
+	                     "'viralsup_queue_%'",
+	                     NULL),
+	              1);
+	PQfinish(c);
+	free(ci);
+}
+
 TEST(renew_after_reclaim_by_another_owner_is_refused)
 {
 	PGconn *c;
