@@ -23,6 +23,10 @@ else
 	SCALE_FINISHED=1000000
 fi
 PIPE_RUNS=2
+# Analysis bytes (document + results, reels and scripts rows) per 3-competitor
+# pipeline job before issue 14 stored each piece once (measured 2026-12-04 with
+# tests/bench/stored_bytes.sql): the stored-bytes row's target is half of it.
+STORED_BEFORE=${STORED_BEFORE:-1}
 
 for t in wrk pgbench psql; do
 	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
@@ -457,6 +461,14 @@ if want pipeline; then
 			"$(ratio "$(median_of "${j[@]}")" "$ceil")" \
 			"$(verdict "$(ge "$(median_of "${j[@]}")" $target)" "≥ $target jobs/s")"
 	done
+	# Stored bytes per 3-competitor job (tests/bench/stored_bytes.sql), on
+	# the batches' own database.
+	IFS='|' read -r sb_n sb_doc sb_res sb_reels sb_scripts sb_content sb_idx sb_tot < <(
+		"${PSQL[@]}" -v jobs='r3x%' -f tests/bench/stored_bytes.sql "$SERVER dbname=pipe")
+	sb_an=$((sb_doc + sb_res + sb_reels + sb_scripts))
+	row "Pipeline: stored bytes per job (analysis document, rows, content, indexes), primary + 3 competitors × 12 reels, $sb_n jobs: document $sb_doc, rest of the results row $sb_res, viral_analysis_reels $sb_reels, viral_scripts $sb_scripts, content $sb_content, index share $sb_idx" \
+		"$sb_tot ($sb_an without content and indexes)" "—" "—" \
+		"$(verdict "$(lt "$sb_an" "$((STORED_BEFORE / 2 + 1))")" "analysis ≤ ½ of $STORED_BEFORE")"
 	[ $fails -gt 0 ] && note "Pipeline: $fails jobs failed (see the log)."
 	# Peak RSS per actor (VmHWM: high-water mark since the actor started, so
 	# over every pipeline batch above).
