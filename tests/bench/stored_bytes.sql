@@ -12,7 +12,9 @@
 -- (pg_column_size of a whole row would count decompressed values.) Content
 -- is counted for the jobs' accounts, an account shared by jobs once.
 -- Prints one line, bytes per job:
--- jobs|document|results_rest|reels|scripts|content|indexes|total
+-- jobs|document|results_rest|reels|scripts|analysis_indexes|content|content_indexes|total
+-- (analysis_indexes: of viral_analysis_results, viral_analysis_reels and
+-- viral_scripts; content_indexes: of content).
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE TEMP TABLE m_jobs ON COMMIT DROP AS
@@ -51,8 +53,11 @@ SELECT (SELECT count(*) FROM m_jobs),
 		WHERE id IN (SELECT id FROM m_runs))) / k.n),
 	round((SELECT b FROM m_t WHERE rel = 'viral_analysis_reels'::regclass) / k.n),
 	round((SELECT b FROM m_t WHERE rel = 'viral_scripts'::regclass) / k.n),
+	round((SELECT sum(CASE WHEN est > 0 THEN idx * n / est ELSE 0 END) FROM m_t
+		WHERE rel <> 'content'::regclass) / k.n),
 	round((SELECT b FROM m_t WHERE rel = 'content'::regclass) / k.n),
-	round((SELECT sum(CASE WHEN est > 0 THEN idx * n / est ELSE 0 END) FROM m_t) / k.n),
+	round((SELECT sum(CASE WHEN est > 0 THEN idx * n / est ELSE 0 END) FROM m_t
+		WHERE rel = 'content'::regclass) / k.n),
 	round(((SELECT sum(b) FROM m_t)
 		+ (SELECT sum(CASE WHEN est > 0 THEN idx * n / est ELSE 0 END) FROM m_t)) / k.n)
 FROM (SELECT greatest(count(*), 1)::numeric AS n FROM m_jobs) k;
