@@ -183,7 +183,8 @@ static const char SQL_SUSPECT[] =
  * Each large piece is stored once (010_stored_once.sql): the reels'
  * analysis_metadata and the scripts' source_reels and script_structure go
  * into the compressed document under viralsup_row_documents (keyed by
- * content_id and by the script row's id, generated here), their columns NULL.
+ * content_id and by the script row's id, generated here), their columns NULL
+ * (unless the document is not an object: then the rows keep them).
  */
 static const char SQL_COMPLETE[] =
     "WITH input AS (SELECT (x->>'id')::uuid AS id, (x->>'token')::uuid AS token,"
@@ -207,7 +208,8 @@ static const char SQL_COMPLETE[] =
     "  FROM input i WHERE q.id = i.id AND q.lease_token = i.token AND q.status = 'processing'"
     "  RETURNING q.id, q.batch_id, i.run, i.d, i.data),"
     /* The scripts with the ids their rows will have. */
-    " sx AS (SELECT upd.id AS qid, gen_random_uuid() AS sid, x, o FROM upd,"
+    " sx AS (SELECT upd.id AS qid, gen_random_uuid() AS sid, x, o,"
+    "  jsonb_typeof(COALESCE(upd.data, '{}'::jsonb)) = 'object' AS in_doc FROM upd,"
     "  jsonb_array_elements(COALESCE(upd.d->'scripts', '[]'::jsonb)) WITH ORDINALITY AS e(x, o)),"
     /* The rows' documents; of reels repeating a content_id the first is stored. */
     " rowdocs AS (SELECT upd.id AS qid, jsonb_build_object('reels', COALESCE((SELECT"
@@ -253,7 +255,8 @@ static const char SQL_COMPLETE[] =
     "   COALESCE((r->>'outlier_score_at_analysis')::numeric, 0),"
     "   COALESCE((r->>'transcript_requested')::boolean, false),"
     "   COALESCE((r->>'transcript_completed')::boolean, false), r->>'hook_text',"
-    "   r->'power_words', NULL,"
+    "   r->'power_words', CASE WHEN jsonb_typeof(COALESCE(upd.data, '{}'::jsonb)) <> 'object'"
+    "    THEN COALESCE(r->'analysis_metadata', '{}'::jsonb) END,"
     "   CASE WHEN (r->>'transcript_completed')::boolean THEN now() END"
     "  FROM res JOIN upd ON upd.id = res.queue_id,"
     "   jsonb_array_elements(COALESCE(upd.d->'reels', '[]'::jsonb)) r"
@@ -266,7 +269,8 @@ static const char SQL_COMPLETE[] =
     "  SELECT sx.sid, res.id, left(COALESCE(x->>'script_title', 'Hook Script'), 255),"
     "   COALESCE(x->>'script_content', ''), left(COALESCE(x->>'script_type', 'reel'), 50),"
     "   (x->>'estimated_duration')::int, left(x->>'target_audience', 255), x->>'primary_hook',"
-    "   x->>'call_to_action', NULL, NULL,"
+    "   x->>'call_to_action', CASE WHEN NOT in_doc THEN x->'source_reels' END,"
+    "   CASE WHEN NOT in_doc THEN x->'script_structure' END,"
     "   x->>'generation_prompt', left(x->>'ai_model', 100),"
     "   (x->>'generation_temperature')::numeric, left(COALESCE(x->>'status', 'completed'), 50),"
     "   COALESCE(x->'hook_metadata', '{}'::jsonb)"
