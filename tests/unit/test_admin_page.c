@@ -639,3 +639,93 @@ TEST(browser_shows_the_running_batch_a_jobs_hooks_and_a_cancel_without_reload)
 	json_decref(spec);
 	stack_stop(&s);
 }
+
+/* The "Done when" of issue 15, in a real browser: a batch runs (one slot
+ * holds a job whose provider answers take 25 s, so the batch stays open;
+ * the other runs paced jobs one after the other, so its progress moves); a
+ * job failed because the provider said its account does not exist; the
+ * provider then knows the account again (its rule changed at run time), and
+ * the operator, on the page only, opens the failed job's history, retries
+ * it and watches it complete. */
+TEST(browser_operator_sees_the_batch_move_retries_a_failed_job_and_watches_it_complete)
+{
+	if (access(chromium_path(), X_OK) != 0)
+		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
+	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
+	stack_start(&s);
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"mode\":\"e404\"}");
+	stack_fake_control(&s, "{\"username\":\"hold.open\",\"mode\":\"slow\",\"arg\":25000,"
+	                       "\"path\":\"/ig_get_fb_profile.php\"}");
+	char *flaky = stack_submit(&s, "story-flaky", "comeback.kid", "", 1);
+	char *hold = stack_submit(&s, "story-hold", "hold.open", "", 3);
+	for (int i = 0; i < 6; i++) {
+		char sess[32], user[32], rule[160];
+		snprintf(sess, sizeof sess, "story-pace-%d", i);
+		snprintf(user, sizeof user, "pace.acct%d", i);
+		snprintf(rule, sizeof rule,
+		         "{\"username\":\"%s\",\"mode\":\"slow\",\"arg\":1500,"
+		         "\"path\":\"/ig_get_fb_profile.php\"}",
+		         user);
+		stack_fake_control(&s, rule);
+		free(stack_submit(&s, sess, user, "", 5));
+	}
+	free(stack_trigger(&s));
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", flaky);
+	stack_wait_sql(&s, 15000, "failed", q);
+	/* The provider knows the account again: a retry can succeed. */
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"clear\":true}");
+	json_t *spec = json_pack("{s:s, s:s, s:b, s:s}", "url", s.url, "token", STACK_ADMIN_TOKEN,
+	                         "story", 1, "failed_job", flaky);
+	char *text = json_dumps(spec, JSON_COMPACT);
+	double t0 = test_now_ms();
+	int rc;
+	char *out = run_browser(text, &rc);
+	double ms = test_now_ms() - t0;
+	if (rc != 0)
+		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
+		     stack_log_tail(&s, 20));
+	printf("browser run: %.0f ms: %.600s\n", ms, out);
+	json_t *res = json_loads(out, 0, NULL);
+	ASSERT(json_is_true(json_object_get(res, "ok")));
+	/* What the page showed is what the database holds: the job completed,
+	 * after a failed attempt, a retry back to pending, and a new run. */
+	ASSERT_EQ_STR(sql_str(&s, q, NULL), "completed");
+	char *path = sql_str(&s,
+	                     "SELECT string_agg(to_status, ',' ORDER BY id) FROM job_events"
+	                     " WHERE job_id = $1::uuid",
+	                     flaky, NULL);
+	ASSERT_CONTAINS(path, "processing,failed,pending,processing");
+	ASSERT(!strncmp(path + strlen(path) - strlen("completed"), "completed", 9));
+	json_t *seen = json_object_get(res, "seen");
+	ASSERT_EQ_STR(json_string_value(json_array_get(seen, json_array_size(seen) - 1)),
+	              "completed");
+	/* The history the page showed before the retry had the failure. */
+	long long nfail_ev = sql_int(&s,
+	                             "SELECT count(*) FROM job_events WHERE job_id = $1::uuid"
+	                             " AND to_status = 'failed'",
+	                             flaky, NULL);
+	ASSERT_EQ_INT(nfail_ev, 1);
+	ASSERT(json_is_true(json_object_get(res, "errors")));
+	/* The completed run's hooks are on the page, as many as stored (<= 5). */
+	long long nhooks =
+	    sql_int(&s,
+	            "SELECT LEAST(jsonb_array_length(analysis_data -> 'generated_hooks'), 5)"
+	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	            flaky, NULL);
+	ASSERT_EQ_INT(jint(res, "hooks"), nhooks);
+	/* The batch moved while the page was open. */
+	json_t *pr = json_object_get(res, "progress");
+	ASSERT_CMP_INT(json_integer_value(json_array_get(pr, 1)), >,
+	               json_integer_value(json_array_get(pr, 0)));
+	ASSERT_EQ_STR(
+	    sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1::uuid", hold, NULL),
+	    "processing");
+	ASSERT_CMP_INT((long long)ms, <, 45000);
+	json_decref(res);
+	json_decref(spec);
+	stack_stop(&s);
+}
