@@ -7,6 +7,7 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,5 +728,157 @@ TEST(browser_operator_sees_the_batch_move_retries_a_failed_job_and_watches_it_co
 	ASSERT_CMP_INT((long long)ms, <, 45000);
 	json_decref(res);
 	json_decref(spec);
+	stack_stop(&s);
+}
+
+/* ---- provider and model health ------------------------------------------------- */
+
+/* The value of one sample line "name{labels} N" in a Prometheus text, -1
+ * when absent. */
+static long long prom_value(const char *text, const char *series)
+{
+	char *needle = fmt("\n%s ", series);
+	const char *p = strstr(text, needle);
+	long long v = p ? atoll(p + strlen(needle)) : -1;
+	free(needle);
+	return v;
+}
+
+struct upstream_seen {
+	long long requests, ok, throttled, errors;
+};
+
+/* The rapidapi counters as /metrics shows them (-1: absent). */
+static struct upstream_seen metrics_provider(struct stack *s)
+{
+	char *m = NULL;
+	if (stack_http(s, NULL, "GET", "/metrics", NULL, false, &m) != 200)
+		FAIL("GET /metrics: not 200");
+	struct upstream_seen u = {
+	    .ok = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                        "outcome=\"ok\"}"),
+	    .throttled = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                               "outcome=\"throttled\"}"),
+	    .errors = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                            "outcome=\"error\"}"),
+	};
+	u.requests = u.ok + u.throttled + u.errors;
+	free(m);
+	return u;
+}
+
+static long long fake_requests(struct stack *s)
+{
+	char base[64], *resp = NULL;
+	snprintf(base, sizeof base, "http://127.0.0.1:%d", s->fake_port);
+	if (stack_http(s, base, "GET", "/_stats", NULL, false, &resp) != 200)
+		FAIL("fake /_stats: not 200");
+	json_t *st = json_loads(resp, 0, NULL);
+	long long n = jint(st, "requests");
+	json_decref(st);
+	free(resp);
+	return n;
+}
+
+TEST(provider_429s_and_requests_reach_metrics_and_the_page_from_the_fetchers_counters)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_WATCHDOG_MS=1000"); /* PONGs every 200 ms */
+	stack_start(&s);
+	/* Before any request: the counters exist (from the fetchers' first
+	 * PONGs), at zero. */
+	struct upstream_seen u;
+	WAIT_UNTIL((u = metrics_provider(&s)).ok >= 0, 3000);
+	ASSERT_EQ_INT(u.ok, 0);
+	ASSERT_EQ_INT(u.throttled, 0);
+	char *m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	ASSERT_CONTAINS(m, "# TYPE viralsup_provider_requests_total counter");
+	ASSERT_EQ_INT(prom_value(m, "viralsup_upstream_stats_up"), 1);
+	free(m);
+	/* The provider answers this account's first two requests with 429
+	 * (Retry-After: 1 s); the fetcher waits and retries, the job completes. */
+	char *id = stack_submit(&s, "throttled-1", "e429x2__busy.acct", "", 5);
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", id);
+	stack_wait_sql(&s, 30000, "completed", q);
+	long long served = fake_requests(&s);
+	ASSERT_CMP_INT(served, >, 2);
+	/* Within a few PONGs the supervisor has the fetchers' final figures:
+	 * every request the fake served, two of them 429s, the rest 2xx. */
+	WAIT_UNTIL((u = metrics_provider(&s)).requests == served, 5000);
+	ASSERT_EQ_INT(u.throttled, 2);
+	ASSERT_EQ_INT(u.errors, 0);
+	ASSERT_EQ_INT(u.ok, served - 2);
+	/* The page's data: the same sums, and each fetcher's own in its row. */
+	json_t *d = admin_data(&s, "/admin/api/actors");
+	json_t *up = json_object_get(d, "upstream");
+	ASSERT_EQ_INT(json_array_size(up), 1);
+	json_t *p = json_array_get(up, 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(p, "kind")), "provider");
+	ASSERT_EQ_STR(json_string_value(json_object_get(p, "name")), "rapidapi");
+	ASSERT_EQ_INT(jint(p, "requests"), served);
+	ASSERT_EQ_INT(jint(p, "throttled"), 2);
+	ASSERT_EQ_INT(jint(p, "ok"), served - 2);
+	ASSERT_EQ_INT(jint(p, "actors"), 2); /* the two fetchers */
+	long long per_actor = 0;
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(d, "children"), i, k)
+	{
+		json_t *st = json_object_get(k, "stats");
+		const char *role = json_string_value(json_object_get(k, "role"));
+		if (strcmp(role, "fetcher")) {
+			ASSERT(json_is_null(st)); /* only the fetchers make provider requests */
+			continue;
+		}
+		per_actor += jint(json_array_get(json_object_get(st, "upstream"), 0), "requests");
+	}
+	ASSERT_EQ_INT(per_actor, served);
+	json_decref(d);
+	/* viralctl status --json shows the same figures (one truth). */
+	json_t *st = suptest_status(&s.sup);
+	long long ctl_throttled = 0;
+	json_array_foreach(json_object_get(st, "children"), i, k)
+	{
+		json_t *first =
+		    json_array_get(json_object_get(json_object_get(k, "stats"), "upstream"), 0);
+		if (first)
+			ctl_throttled += jint(first, "throttled");
+	}
+	ASSERT_EQ_INT(ctl_throttled, 2);
+	json_decref(st);
+	stack_stop(&s);
+}
+
+TEST(
+    provider_counters_need_the_token_on_the_page_and_metrics_answers_while_the_supervisor_is_silent)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_start(&s);
+	struct answer a = http(&s, "GET", "/admin/api/actors", NULL);
+	ASSERT_EQ_INT(a.status, 401);
+	ASSERT(!strstr(a.body, "upstream"));
+	/* /metrics holds counters only, no secret: open as before. */
+	WAIT_UNTIL(metrics_provider(&s).ok == 0, 7000);
+	char *m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	ASSERT_CONTAINS(m, "# TYPE viralsup_model_requests_total counter");
+	/* The rules engine asks no model: no model series. */
+	ASSERT(!strstr(m, "viralsup_model_requests_total{"));
+	free(m);
+	/* The supervisor gone, /metrics still answers, and says the counters
+	 * are not there rather than showing zeros. */
+	kill(s.sup.pid, SIGSTOP);
+	m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	kill(s.sup.pid, SIGCONT);
+	ASSERT_EQ_INT(prom_value(m, "viralsup_upstream_stats_up"), 0);
+	ASSERT(!strstr(m, "viralsup_provider_requests_total{"));
+	ASSERT_CMP_INT(prom_value(m, "viralsup_gateway_database_up"), ==, 1);
+	free(m);
 	stack_stop(&s);
 }
