@@ -209,6 +209,9 @@ async function overview() {
   await waitFor(`document.querySelectorAll('#actors tbody tr').length >= 5`, 5000, 'the actors table');
   const actors = await evaluate(`[...document.querySelectorAll('#actors tbody tr')].map(r => r.dataset.actor)`);
   await waitFor(`document.querySelectorAll('#chart svg rect, #chart svg polyline').length > 0`, 5000, 'the chart');
+  // Provider health: the fetchers' counters, one row for the provider.
+  const upstream = await waitFor(`(() => { const r = document.querySelector('#upstream tr[data-upstream="provider:rapidapi"]');
+      return r && Object.fromEntries([...r.cells].map(c => [c.dataset.label, c.textContent])); })()`, 5000, 'the provider health row');
   if (!(await noHorizontalScroll())) throw new Error('horizontal scrolling at 1280 px');
 
   // The screenshot: the whole page at 1280 px with the batch running.
@@ -250,7 +253,7 @@ async function overview() {
   const bg = await evaluate(`getComputedStyle(document.body).backgroundColor`);
   const rgb = bg.match(/\d+/g).map(Number);
   if (rgb[0] + rgb[1] + rgb[2] > 150) throw new Error('dark mode background is not dark: ' + bg);
-  return { counts: seen, batch: batchText, actors, hooks, events };
+  return { counts: seen, batch: batchText, actors, hooks, events, upstream };
 }
 
 main().catch((e) => fail(e.message));

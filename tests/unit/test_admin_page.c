@@ -522,215 +522,6 @@ TEST(job_detail_has_history_attempts_hooks_scripts_and_top_reels)
 	stack_stop(&s);
 }
 
-/* ---- the browser ------------------------------------------------------------ */
-
-static const char *chromium_path(void)
-{
-	const char *c = getenv("CHROMIUM");
-	return c && *c ? c : "/usr/bin/chromium";
-}
-
-/* Runs the node script with spec; its one JSON line (malloc'd), exit status in *rc. */
-static char *run_browser(const char *spec, int *rc)
-{
-	int p[2];
-	if (pipe(p) < 0)
-		FAIL("pipe");
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 1);
-		close(p[0]);
-		close(p[1]);
-		char script[4096];
-		if (access("tests/browser/admin_page.js", R_OK) == 0)
-			snprintf(script, sizeof script, "tests/browser/admin_page.js");
-		else
-			snprintf(script, sizeof script, "%s/../../tests/browser/admin_page.js",
-			         suptest_bin());
-		execlp("node", "node", script, spec, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(p[0], buf, sizeof buf)) > 0)
-		fwrite(buf, 1, (size_t)n, m);
-	fclose(m);
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return out;
-}
-
-TEST(browser_shows_the_running_batch_a_jobs_hooks_and_a_cancel_without_reload)
-{
-	if (access(chromium_path(), X_OK) != 0)
-		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
-	struct stack s;
-	stack_init(&s);
-	stack_fake_start(&s, NULL);
-	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
-	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
-	stack_start(&s);
-	/* Claimed in priority order, two at a time: two quick accounts that
-	 * complete, one whose profile does not exist (fails at once), then slow
-	 * ones whose every provider answer takes 20 s: two hold the slots,
-	 * the rest wait, so the counts stay put while the browser looks. */
-	char *fast1 = stack_submit(&s, "b-fast-1", "maya.lifts", "", 1);
-	char *fast2 = stack_submit(&s, "b-fast-2", "frugal.finn", "", 1);
-	char *gone = stack_submit(&s, "b-gone", "e404__nobody", "", 2);
-	char *slow[4];
-	for (int i = 0; i < 4; i++) {
-		char sess[32], user[32];
-		snprintf(sess, sizeof sess, "b-slow-%d", i);
-		snprintf(user, sizeof user, "slowx20000__acct%d", i);
-		slow[i] = stack_submit(&s, sess, user, "", 5);
-	}
-	free(stack_trigger(&s));
-	stack_wait_sql(&s, 30000, "2/1/2/2",
-	               "SELECT count(*) FILTER (WHERE status = 'completed') || '/' ||"
-	               " count(*) FILTER (WHERE status = 'failed') || '/' ||"
-	               " count(*) FILTER (WHERE status = 'processing') || '/' ||"
-	               " count(*) FILTER (WHERE status = 'pending') FROM viral_ideas_queue");
-	/* A pending slow one to cancel (the two others hold the slots). */
-	char *victim = sql_str(&s,
-	                       "SELECT id FROM viral_ideas_queue WHERE status = 'pending'"
-	                       " ORDER BY submitted_at LIMIT 1",
-	                       NULL);
-	ASSERT(victim);
-	const char *shot = getenv("ADMIN_PAGE_SCREENSHOT");
-	json_t *spec = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:s, s:s, s:s?}", "url", s.url,
-	                         "token", STACK_ADMIN_TOKEN, "counts", "pending", 2, "processing",
-	                         2, "completed", 2, "failed", 1, "hooks_job", fast1, "cancel_job",
-	                         victim, "screenshot", shot && *shot ? shot : NULL);
-	char *text = json_dumps(spec, JSON_COMPACT);
-	double t0 = test_now_ms();
-	int rc;
-	char *out = run_browser(text, &rc);
-	double ms = test_now_ms() - t0;
-	if (rc != 0)
-		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
-		     stack_log_tail(&s, 20));
-	printf("browser run: %.0f ms: %.300s\n", ms, out);
-	json_error_t e;
-	json_t *res = json_loads(out, 0, &e);
-	ASSERT(json_is_true(json_object_get(res, "ok")));
-	/* The hooks the page showed are the stored ones. */
-	json_t *hooks = json_object_get(res, "hooks");
-	ASSERT_CMP_INT(json_array_size(hooks), >, 0);
-	char *h0 = sql_str(&s,
-	                   "SELECT analysis_data -> 'generated_hooks' -> 0 ->> 'hook_text'"
-	                   " FROM viral_analysis_results WHERE queue_id = $1::uuid",
-	                   fast1, NULL);
-	ASSERT_CONTAINS(json_string_value(json_array_get(hooks, 0)), h0);
-	/* The cancel went through the admin endpoint and the scheduler. */
-	char *q = fmt("SELECT status || ':' || error_message FROM viral_ideas_queue"
-	              " WHERE id = '%s'",
-	              victim);
-	stack_wait_sql(&s, 2000, "failed:cancelled by an administrator", q);
-	ASSERT_CMP_INT((long long)ms, <, 60000);
-	(void)fast2;
-	(void)gone;
-	(void)slow;
-	json_decref(res);
-	json_decref(spec);
-	stack_stop(&s);
-}
-
-/* The "Done when" of issue 15, in a real browser: a batch runs (one slot
- * holds a job whose provider answers take 25 s, so the batch stays open;
- * the other runs paced jobs one after the other, so its progress moves); a
- * job failed because the provider said its account does not exist; the
- * provider then knows the account again (its rule changed at run time), and
- * the operator, on the page only, opens the failed job's history, retries
- * it and watches it complete. */
-TEST(browser_operator_sees_the_batch_move_retries_a_failed_job_and_watches_it_complete)
-{
-	if (access(chromium_path(), X_OK) != 0)
-		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
-	struct stack s;
-	stack_init(&s);
-	stack_fake_start(&s, NULL);
-	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
-	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
-	stack_start(&s);
-	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"mode\":\"e404\"}");
-	stack_fake_control(&s, "{\"username\":\"hold.open\",\"mode\":\"slow\",\"arg\":25000,"
-	                       "\"path\":\"/ig_get_fb_profile.php\"}");
-	char *flaky = stack_submit(&s, "story-flaky", "comeback.kid", "", 1);
-	char *hold = stack_submit(&s, "story-hold", "hold.open", "", 3);
-	for (int i = 0; i < 6; i++) {
-		char sess[32], user[32], rule[160];
-		snprintf(sess, sizeof sess, "story-pace-%d", i);
-		snprintf(user, sizeof user, "pace.acct%d", i);
-		snprintf(rule, sizeof rule,
-		         "{\"username\":\"%s\",\"mode\":\"slow\",\"arg\":1500,"
-		         "\"path\":\"/ig_get_fb_profile.php\"}",
-		         user);
-		stack_fake_control(&s, rule);
-		free(stack_submit(&s, sess, user, "", 5));
-	}
-	free(stack_trigger(&s));
-	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", flaky);
-	stack_wait_sql(&s, 15000, "failed", q);
-	/* The provider knows the account again: a retry can succeed. */
-	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"clear\":true}");
-	json_t *spec = json_pack("{s:s, s:s, s:b, s:s}", "url", s.url, "token", STACK_ADMIN_TOKEN,
-	                         "story", 1, "failed_job", flaky);
-	char *text = json_dumps(spec, JSON_COMPACT);
-	double t0 = test_now_ms();
-	int rc;
-	char *out = run_browser(text, &rc);
-	double ms = test_now_ms() - t0;
-	if (rc != 0)
-		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
-		     stack_log_tail(&s, 20));
-	printf("browser run: %.0f ms: %.600s\n", ms, out);
-	json_t *res = json_loads(out, 0, NULL);
-	ASSERT(json_is_true(json_object_get(res, "ok")));
-	/* What the page showed is what the database holds: the job completed,
-	 * after a failed attempt, a retry back to pending, and a new run. */
-	ASSERT_EQ_STR(sql_str(&s, q, NULL), "completed");
-	char *path = sql_str(&s,
-	                     "SELECT string_agg(to_status, ',' ORDER BY id) FROM job_events"
-	                     " WHERE job_id = $1::uuid",
-	                     flaky, NULL);
-	ASSERT_CONTAINS(path, "processing,failed,pending,processing");
-	ASSERT(!strncmp(path + strlen(path) - strlen("completed"), "completed", 9));
-	json_t *seen = json_object_get(res, "seen");
-	ASSERT_EQ_STR(json_string_value(json_array_get(seen, json_array_size(seen) - 1)),
-	              "completed");
-	/* The history the page showed before the retry had the failure. */
-	long long nfail_ev = sql_int(&s,
-	                             "SELECT count(*) FROM job_events WHERE job_id = $1::uuid"
-	                             " AND to_status = 'failed'",
-	                             flaky, NULL);
-	ASSERT_EQ_INT(nfail_ev, 1);
-	ASSERT(json_is_true(json_object_get(res, "errors")));
-	/* The completed run's hooks are on the page, as many as stored (<= 5). */
-	long long nhooks =
-	    sql_int(&s,
-	            "SELECT LEAST(jsonb_array_length(analysis_data -> 'generated_hooks'), 5)"
-	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
-	            flaky, NULL);
-	ASSERT_EQ_INT(jint(res, "hooks"), nhooks);
-	/* The batch moved while the page was open. */
-	json_t *pr = json_object_get(res, "progress");
-	ASSERT_CMP_INT(json_integer_value(json_array_get(pr, 1)), >,
-	               json_integer_value(json_array_get(pr, 0)));
-	ASSERT_EQ_STR(
-	    sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1::uuid", hold, NULL),
-	    "processing");
-	ASSERT_CMP_INT((long long)ms, <, 45000);
-	json_decref(res);
-	json_decref(spec);
-	stack_stop(&s);
-}
-
 /* ---- provider and model health ------------------------------------------------- */
 
 /* The value of one sample line "name{labels} N" in a Prometheus text, -1
@@ -880,5 +671,224 @@ TEST(
 	ASSERT(!strstr(m, "viralsup_provider_requests_total{"));
 	ASSERT_CMP_INT(prom_value(m, "viralsup_gateway_database_up"), ==, 1);
 	free(m);
+	stack_stop(&s);
+}
+
+/* ---- the browser ------------------------------------------------------------ */
+
+static const char *chromium_path(void)
+{
+	const char *c = getenv("CHROMIUM");
+	return c && *c ? c : "/usr/bin/chromium";
+}
+
+/* Runs the node script with spec; its one JSON line (malloc'd), exit status in *rc. */
+static char *run_browser(const char *spec, int *rc)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		FAIL("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		char script[4096];
+		if (access("tests/browser/admin_page.js", R_OK) == 0)
+			snprintf(script, sizeof script, "tests/browser/admin_page.js");
+		else
+			snprintf(script, sizeof script, "%s/../../tests/browser/admin_page.js",
+			         suptest_bin());
+		execlp("node", "node", script, spec, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(p[0], buf, sizeof buf)) > 0)
+		fwrite(buf, 1, (size_t)n, m);
+	fclose(m);
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return out;
+}
+
+TEST(browser_shows_the_running_batch_a_jobs_hooks_and_a_cancel_without_reload)
+{
+	if (access(chromium_path(), X_OK) != 0)
+		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
+	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
+	stack_start(&s);
+	/* Claimed in priority order, two at a time: two quick accounts that
+	 * complete, one whose profile does not exist (fails at once), then slow
+	 * ones whose every provider answer takes 20 s: two hold the slots,
+	 * the rest wait, so the counts stay put while the browser looks. */
+	char *fast1 = stack_submit(&s, "b-fast-1", "maya.lifts", "", 1);
+	char *fast2 = stack_submit(&s, "b-fast-2", "frugal.finn", "", 1);
+	char *gone = stack_submit(&s, "b-gone", "e404__nobody", "", 2);
+	char *slow[4];
+	for (int i = 0; i < 4; i++) {
+		char sess[32], user[32];
+		snprintf(sess, sizeof sess, "b-slow-%d", i);
+		snprintf(user, sizeof user, "slowx20000__acct%d", i);
+		slow[i] = stack_submit(&s, sess, user, "", 5);
+	}
+	free(stack_trigger(&s));
+	stack_wait_sql(&s, 30000, "2/1/2/2",
+	               "SELECT count(*) FILTER (WHERE status = 'completed') || '/' ||"
+	               " count(*) FILTER (WHERE status = 'failed') || '/' ||"
+	               " count(*) FILTER (WHERE status = 'processing') || '/' ||"
+	               " count(*) FILTER (WHERE status = 'pending') FROM viral_ideas_queue");
+	/* A pending slow one to cancel (the two others hold the slots). */
+	char *victim = sql_str(&s,
+	                       "SELECT id FROM viral_ideas_queue WHERE status = 'pending'"
+	                       " ORDER BY submitted_at LIMIT 1",
+	                       NULL);
+	ASSERT(victim);
+	const char *shot = getenv("ADMIN_PAGE_SCREENSHOT");
+	json_t *spec = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:s, s:s, s:s?}", "url", s.url,
+	                         "token", STACK_ADMIN_TOKEN, "counts", "pending", 2, "processing",
+	                         2, "completed", 2, "failed", 1, "hooks_job", fast1, "cancel_job",
+	                         victim, "screenshot", shot && *shot ? shot : NULL);
+	char *text = json_dumps(spec, JSON_COMPACT);
+	double t0 = test_now_ms();
+	int rc;
+	char *out = run_browser(text, &rc);
+	double ms = test_now_ms() - t0;
+	if (rc != 0)
+		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
+		     stack_log_tail(&s, 20));
+	printf("browser run: %.0f ms: %.300s\n", ms, out);
+	json_error_t e;
+	json_t *res = json_loads(out, 0, &e);
+	ASSERT(json_is_true(json_object_get(res, "ok")));
+	/* The hooks the page showed are the stored ones. */
+	json_t *hooks = json_object_get(res, "hooks");
+	ASSERT_CMP_INT(json_array_size(hooks), >, 0);
+	char *h0 = sql_str(&s,
+	                   "SELECT analysis_data -> 'generated_hooks' -> 0 ->> 'hook_text'"
+	                   " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	                   fast1, NULL);
+	ASSERT_CONTAINS(json_string_value(json_array_get(hooks, 0)), h0);
+	/* The cancel went through the admin endpoint and the scheduler. */
+	char *q = fmt("SELECT status || ':' || error_message FROM viral_ideas_queue"
+	              " WHERE id = '%s'",
+	              victim);
+	stack_wait_sql(&s, 2000, "failed:cancelled by an administrator", q);
+	/* Provider health: the page's figures are /metrics' (the slow
+	 * answers are still out, so nothing moves meanwhile). */
+	json_t *up = json_object_get(res, "upstream");
+	char digits[32] = "";
+	for (const char *c = json_string_value(json_object_get(up, "Requests")); c && *c; c++)
+		if (*c != ',' && strlen(digits) < sizeof digits - 1)
+			strncat(digits, c, 1); /* "1,234" as the page shows it */
+	ASSERT_EQ_INT(atoll(digits), metrics_provider(&s).requests);
+	ASSERT_CMP_INT(metrics_provider(&s).requests, >, 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(up, "429s")), "0");
+	ASSERT_CMP_INT((long long)ms, <, 60000);
+	(void)fast2;
+	(void)gone;
+	(void)slow;
+	json_decref(res);
+	json_decref(spec);
+	stack_stop(&s);
+}
+
+/* The "Done when" of issue 15, in a real browser: a batch runs (one slot
+ * holds a job whose provider answers take 25 s, so the batch stays open;
+ * the other runs paced jobs one after the other, so its progress moves); a
+ * job failed because the provider said its account does not exist; the
+ * provider then knows the account again (its rule changed at run time), and
+ * the operator, on the page only, opens the failed job's history, retries
+ * it and watches it complete. */
+TEST(browser_operator_sees_the_batch_move_retries_a_failed_job_and_watches_it_complete)
+{
+	if (access(chromium_path(), X_OK) != 0)
+		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
+	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
+	stack_start(&s);
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"mode\":\"e404\"}");
+	stack_fake_control(&s, "{\"username\":\"hold.open\",\"mode\":\"slow\",\"arg\":25000,"
+	                       "\"path\":\"/ig_get_fb_profile.php\"}");
+	char *flaky = stack_submit(&s, "story-flaky", "comeback.kid", "", 1);
+	char *hold = stack_submit(&s, "story-hold", "hold.open", "", 3);
+	for (int i = 0; i < 6; i++) {
+		char sess[32], user[32], rule[160];
+		snprintf(sess, sizeof sess, "story-pace-%d", i);
+		snprintf(user, sizeof user, "pace.acct%d", i);
+		snprintf(rule, sizeof rule,
+		         "{\"username\":\"%s\",\"mode\":\"slow\",\"arg\":1500,"
+		         "\"path\":\"/ig_get_fb_profile.php\"}",
+		         user);
+		stack_fake_control(&s, rule);
+		free(stack_submit(&s, sess, user, "", 5));
+	}
+	free(stack_trigger(&s));
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", flaky);
+	stack_wait_sql(&s, 15000, "failed", q);
+	/* The provider knows the account again: a retry can succeed. */
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"clear\":true}");
+	json_t *spec = json_pack("{s:s, s:s, s:b, s:s}", "url", s.url, "token", STACK_ADMIN_TOKEN,
+	                         "story", 1, "failed_job", flaky);
+	char *text = json_dumps(spec, JSON_COMPACT);
+	double t0 = test_now_ms();
+	int rc;
+	char *out = run_browser(text, &rc);
+	double ms = test_now_ms() - t0;
+	if (rc != 0)
+		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
+		     stack_log_tail(&s, 20));
+	printf("browser run: %.0f ms: %.600s\n", ms, out);
+	json_t *res = json_loads(out, 0, NULL);
+	ASSERT(json_is_true(json_object_get(res, "ok")));
+	/* What the page showed is what the database holds: the job completed,
+	 * after a failed attempt, a retry back to pending, and a new run. */
+	ASSERT_EQ_STR(sql_str(&s, q, NULL), "completed");
+	char *path = sql_str(&s,
+	                     "SELECT string_agg(to_status, ',' ORDER BY id) FROM job_events"
+	                     " WHERE job_id = $1::uuid",
+	                     flaky, NULL);
+	ASSERT_CONTAINS(path, "processing,failed,pending,processing");
+	ASSERT(!strncmp(path + strlen(path) - strlen("completed"), "completed", 9));
+	json_t *seen = json_object_get(res, "seen");
+	ASSERT_EQ_STR(json_string_value(json_array_get(seen, json_array_size(seen) - 1)),
+	              "completed");
+	/* The history the page showed before the retry had the failure. */
+	long long nfail_ev = sql_int(&s,
+	                             "SELECT count(*) FROM job_events WHERE job_id = $1::uuid"
+	                             " AND to_status = 'failed'",
+	                             flaky, NULL);
+	ASSERT_EQ_INT(nfail_ev, 1);
+	ASSERT(json_is_true(json_object_get(res, "errors")));
+	/* The completed run's hooks are on the page, as many as stored (<= 5). */
+	long long nhooks =
+	    sql_int(&s,
+	            "SELECT LEAST(jsonb_array_length(analysis_data -> 'generated_hooks'), 5)"
+	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	            flaky, NULL);
+	ASSERT_EQ_INT(jint(res, "hooks"), nhooks);
+	/* The batch moved while the page was open. */
+	json_t *pr = json_object_get(res, "progress");
+	ASSERT_CMP_INT(json_integer_value(json_array_get(pr, 1)), >,
+	               json_integer_value(json_array_get(pr, 0)));
+	ASSERT_EQ_STR(
+	    sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1::uuid", hold, NULL),
+	    "processing");
+	ASSERT_CMP_INT((long long)ms, <, 45000);
+	json_decref(res);
+	json_decref(spec);
 	stack_stop(&s);
 }
