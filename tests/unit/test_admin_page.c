@@ -674,6 +674,69 @@ TEST(
 	stack_stop(&s);
 }
 
+/* The llm engine's requests to its model server, counted the same way:
+ * the fake model answers the first two calls 429 (Retry-After: 1 s), the
+ * engine retries, and /metrics counts two throttled requests for the model
+ * and as many in all as the job's own record of its calls. */
+TEST(model_429s_and_requests_reach_metrics_from_the_analyzers_counters)
+{
+	pid_t llm_pid;
+	const char *env[] = {"FAKE_LLM_MODE=e429:2", NULL};
+	int port = test_fake_server_start("tests/fake_llm/fake_llm.py", env, &llm_pid);
+	char kv[96];
+	struct stack s;
+	stack_init(&s);
+	stack_env(&s, "VIRALSUP_PROVIDER=fixtures");
+	stack_env(&s, "VIRALSUP_ANALYZER_ENGINE=llm");
+	snprintf(kv, sizeof kv, "VIRALSUP_LLM_BASE_URL=http://127.0.0.1:%d/v1", port);
+	stack_env(&s, kv);
+	stack_env(&s, "VIRALSUP_LLM_MODEL=fake-llm");
+	stack_env(&s, "VIRALSUP_LLM_API_KEY=sk-admin-page");
+	stack_env(&s, "VIRALSUP_WATCHDOG_MS=1000");
+	stack_start(&s);
+	char *id = stack_submit(&s, "model-1", "maya.lifts", "coach.dante.fit", 5);
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", id);
+	stack_wait_sql(&s, 30000, "completed", q);
+	long long calls = sql_int(&s,
+	                          "SELECT (analysis_data #>> '{engine,calls}')::bigint FROM"
+	                          " viral_analysis_results WHERE queue_id = $1::uuid",
+	                          id, NULL);
+	ASSERT_CMP_INT(calls, >, 0);
+	const char *ok_series = "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"ok\"}";
+	const char *th_series =
+	    "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"throttled\"}";
+	char *m = NULL;
+	long long ok = -1, throttled = -1;
+	for (double t0 = test_now_ms(); test_now_ms() - t0 < 5000;) {
+		free(m);
+		m = NULL;
+		ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+		ok = prom_value(m, ok_series);
+		throttled = prom_value(m, th_series);
+		if (throttled == 2 && ok + throttled == calls)
+			break;
+		usleep(50 * 1000); /* the next PONG: every 200 ms */
+	}
+	ASSERT_EQ_INT(throttled, 2);
+	/* The job's record counts every HTTP request it made (its 429s too):
+	 * the same number as the counters, the rest answered 2xx. */
+	ASSERT_EQ_INT(ok + throttled, calls);
+	ASSERT_EQ_INT(prom_value(m, "viralsup_model_requests_total{model=\"fake-llm\","
+	                            "outcome=\"error\"}"),
+	              0);
+	/* The fixtures provider makes no HTTP requests: no provider series. */
+	ASSERT(!strstr(m, "viralsup_provider_requests_total{"));
+	free(m);
+	json_t *d = admin_data(&s, "/admin/api/actors");
+	json_t *u = json_array_get(json_object_get(d, "upstream"), 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(u, "kind")), "model");
+	ASSERT_EQ_STR(json_string_value(json_object_get(u, "name")), "fake-llm");
+	ASSERT_EQ_INT(jint(u, "throttled"), 2);
+	json_decref(d);
+	stack_stop(&s);
+	kill(llm_pid, SIGTERM);
+}
+
 /* ---- the browser ------------------------------------------------------------ */
 
 static const char *chromium_path(void)
