@@ -273,7 +273,7 @@ SQL
 fi
 
 # ======================================================================
-if want gateway || want pipeline || want recovery; then
+if want gateway || want pipeline || want recovery || want llm; then
 	start_fake
 fi
 
@@ -578,6 +578,53 @@ if want recovery; then
 fi
 
 # ======================================================================
+# The llm engine against tests/fake_llm/fake_llm.py answering every call
+# after 1 s (a slow model): jobs/s should follow the configured
+# concurrency (ceiling: concurrency ÷ calls per job ÷ 1 s) while the
+# analyzer's memory stays flat.
+if want llm; then
+	# concurrency:slots pairs. With slots = concurrency the analyzer holds
+	# one job per llm slot (a job's calls then wait only for their
+	# siblings, well inside llm.job_timeout_ms); the last pair keeps the
+	# default 4 slots, so memory is bounded by slots, not by concurrency.
+	LLM_RUNS="2:2 8:8 32:32 32:4"
+	log "llm: engine llm, fake chat server with 1 s latency, concurrency:slots $LLM_RUNS"
+	FAKE_LLM_MODE="slow:::1000" python3 tests/fake_llm/fake_llm.py >"$tmp/llm.port" 2>"$tmp/llm.log" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$tmp/llm.port" ] && break; sleep 0.05; done
+	LLM_PORT=$(cat "$tmp/llm.port")
+	llm_calls() { curl -s "http://127.0.0.1:$LLM_PORT/_requests" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+	base_conf=$CONF
+	for cs in $LLM_RUNS; do
+		c=${cs%:*} slots=${cs#*:}
+		CONF=$tmp/llm$c-$slots.conf
+		{ cat "$base_conf"; printf '[analyzer]\nslots = %d\n' "$slots"; } >"$CONF"
+		n=$((c * 2))
+		[ "$QUICK" = 1 ] && n=$c
+		db=llm${c}_$slots
+		newdb "$db" >/dev/null
+		start_node "$db" "$db" VIRALSUP_ANALYZER_ENGINE=llm \
+			VIRALSUP_LLM_BASE_URL="http://127.0.0.1:$LLM_PORT/v1" VIRALSUP_LLM_MODEL=fake-slow \
+			VIRALSUP_LLM_API_KEY=bench-key VIRALSUP_LLM_CONCURRENCY="$c"
+		lpid=$NODE_PID
+		calls0=$(llm_calls)
+		PIPE_TIMEOUT=300
+		pipe_batch "$db" "$NODE_HTTP" "$db" "$n" 0
+		calls=$(calc "($(llm_calls) - $calls0) / $n")
+		jps=$(sql "$db" "SELECT round($n / extract(epoch FROM max(completed_at) - min(started_processing_at))::numeric, 2) FROM viral_ideas_queue")
+		llm_used=$(sql "$db" "SELECT count(*) FROM viral_analysis_results WHERE analysis_data->'engine'->>'used' = 'llm'")
+		apid=$(actor_pids "$NODE_RUN" | awk '$1 == "analyzer" {print $2}')
+		hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$apid/status)
+		ceil=$(calc "$c / $calls")
+		row "LLM engine: jobs/s at llm.concurrency = $c, analyzer.slots = $slots, $n jobs (primary only), every call answered after 1 s ($calls calls/job; **analyzer peak RSS $hwm MiB**; $PB_FAILED failed, $llm_used of $n results by the llm engine)" \
+			"$jps" "$ceil concurrency ÷ calls per job ÷ 1 s" "$(ratio "$jps" "$ceil")" "—"
+		log "llm: concurrency $c, slots $slots: $jps jobs/s, $calls calls/job, analyzer VmHWM $hwm MiB"
+		stop_node "$lpid"
+	done
+	CONF=$base_conf
+fi
+
+# ======================================================================
 if want scale; then
 	log "scale: $SCALE_FINISHED finished rows + 1000 pending"
 	l=$(FINISHED=$SCALE_FINISHED PENDING=1000 "$BIN/bench_scale" "$SERVER")
@@ -749,6 +796,10 @@ $(cat "$CONF")
   \`job_events\` row to \`processing\`; RSS from /proc/PID/status of the pids in \`viralctl status --json\`.
 - Recovery: analyzer killed with SIGKILL once a tenth of a $RECOV_JOBS-job batch completed; node
   recovery with two nodes (\`VIRALSUP_PROCESSING=continuous\`, \`VIRALSUP_OWNER_EXPIRY_MS=2000\`) on one database.
+- LLM engine: \`analyzer.engine = llm\` against tests/fake_llm/fake_llm.py started with
+  \`FAKE_LLM_MODE=slow:::1000\` (every chat completion answered after 1 s); jobs/s = jobs ÷ (last
+  \`completed_at\` − first \`started_processing_at\`); calls per job from the fake's request log;
+  analyzer peak RSS = its VmHWM after the batch.
 - Scale: \`FINISHED=$SCALE_FINISHED PENDING=1000 build/bin/bench_scale\`.
 - Where the pipeline's time goes: \`PROFILE=1 ONLY=pipeline tests/bench/run.sh\` adds CPU seconds per
   process (actors, PostgreSQL backends, fake provider) and the dominant statements
