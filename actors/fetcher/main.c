@@ -171,6 +171,7 @@ static void on_sched_down(struct link *l, const char *reason, void *ud)
 }
 
 static const struct link_ops sched_ops = {on_sched_up, on_sched_msg, on_sched_down};
+static const struct link_ops writer_ops = {NULL, NULL, NULL};
 
 /* The provider's counters in every PONG: the supervisor's status, viralctl
  * status --json, the gateway's /metrics and operations page all read them
@@ -194,7 +195,6 @@ static void pack_pong_stats(msgpack_packer *pk)
 		msgpack_pack_uint64(pk, vals[i]);
 	}
 }
-static const struct link_ops writer_ops = {NULL, NULL, NULL};
 
 int main(int argc, char **argv)
 {

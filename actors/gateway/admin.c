@@ -241,9 +241,8 @@ void admin_summary(struct gw_req *r)
 /* ---- the supervisor: the actors, pausing and resuming claiming ------------------ */
 
 /* Sends CONTROL {v:1, cmd, source, requested_by} on the parent channel;
- * cb gets the reply. -1 when there is no supervisor to ask (answered 503). */
-/* The request itself, answering nothing: -ENOTCONN without a supervisor,
- * or conn_request's error. */
+ * cb gets the reply. Answers nothing itself: -ENOTCONN without a
+ * supervisor, or conn_request's error (cb is then not called). */
 static int sup_send(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
 {
 	struct conn *parent = r->gw->a ? r->gw->a->parent : NULL;
@@ -260,6 +259,8 @@ static int sup_send(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *a
 	return rc;
 }
 
+/* The same for a request the reply answers: -1 when it could not be sent
+ * (answered 503 here). */
 static int sup_request(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
 {
 	int rc = sup_send(r, cmd, cb, arg);

@@ -801,6 +801,9 @@ $(cat "$CONF")
   \`completed_at\` − first \`started_processing_at\`); calls per job from the fake's request log;
   analyzer peak RSS = its VmHWM after the batch.
 - Scale: \`FINISHED=$SCALE_FINISHED PENDING=1000 build/bin/bench_scale\`.
+- Operations page: 10 viewers (one Python process, tests/bench/run.sh) each polling summary, the
+  first jobs page and actors every 2 s with \`If-None-Match\`, as app.js does; \`/healthz\` under
+  \`wrk -t2 -c64\` and a batch of jobs without competitors, with them and without, alternately.
 - Where the pipeline's time goes: \`PROFILE=1 ONLY=pipeline tests/bench/run.sh\` adds CPU seconds per
   process (actors, PostgreSQL backends, fake provider) and the dominant statements
   (pg_stat_statements, calls per job) for every batch.
