@@ -32,7 +32,10 @@ import os
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fake_server  # noqa: E402
 
 
 class State:
@@ -298,31 +301,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, resp)
 
 
-class Server(ThreadingHTTPServer):
-    """Clients that hang up (a killed fetcher, a timed-out request) are part
-    of the tests: one line for them; a traceback only for a bug in the fake."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        err = sys.exc_info()[1]
-        if isinstance(err, (BrokenPipeError, ConnectionResetError, TimeoutError)):
-            print(f"fake_llm: client {client_address[1]} went away ({type(err).__name__})",
-                  file=sys.stderr)
-        else:
-            super().handle_error(request, client_address)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()
-    srv = Server(("127.0.0.1", a.port), Handler)
-    print(srv.server_address[1], flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    fake_server.serve("fake_llm", Handler, a.port)
 
 
 if __name__ == "__main__":

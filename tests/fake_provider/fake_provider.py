@@ -39,10 +39,12 @@ import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "..", "scripts"), os.path.join(HERE, "..")]
+import fake_server  # noqa: E402
 import gen_fixtures as model  # noqa: E402
 
 SCRAPER_HOST = "instagram-scraper-stable-api.p.rapidapi.com"
@@ -335,34 +337,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_doc(200, good)
 
 
-class Server(ThreadingHTTPServer):
-    """Clients that hang up (a killed fetcher, a timed-out request) are part
-    of the tests: one line for them; a traceback only for a bug in the fake."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        err = sys.exc_info()[1]
-        if isinstance(err, (BrokenPipeError, ConnectionResetError, TimeoutError)):
-            print(f"fake_provider: client {client_address[1]} went away ({type(err).__name__})",
-                  file=sys.stderr)
-        else:
-            super().handle_error(request, client_address)
-
-
 def main():
     global STATE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     STATE = State()
-    Server.request_queue_size = 256
-    srv = Server(("127.0.0.1", args.port), Handler)
-    print(srv.server_address[1], flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
-        pass
+    fake_server.serve("fake_provider", Handler, args.port)
 
 
 if __name__ == "__main__":
