@@ -3,7 +3,7 @@
 # measured now, next to the ceiling of this machine measured in the same run.
 # Starts its own PostgreSQL (PG_FAST: no fsync) in a temp dir, its own fake
 # provider and viralsup stacks; stops all of it on exit. ONLY=row,row runs
-# some rows (restart ipc claims gateway pipeline recovery scale adminpage) and then
+# some rows (restart ipc claims gateway pipeline recovery llm adminpage scale) and then
 # does not rewrite docs/BENCH.md. PROFILE=1 adds to the pipeline row where
 # the time goes: CPU seconds per process (actors, PostgreSQL backends, the
 # fake provider) and the statements that dominate (pg_stat_statements).
