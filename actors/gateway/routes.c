@@ -396,12 +396,37 @@ static const char SQL_METRICS[] = "SELECT json_build_object("
                                   "   'failed_jobs', COALESCE(sum(failed_jobs), 0)) FROM batches))"
                                   " FROM viral_ideas_queue";
 
-static void metrics_send(struct gw_req *r, const char *jobs)
+/* The database's figures wait here for the supervisor's status. */
+struct metrics_ctx {
+	struct gw_req *r;
+	char *jobs;
+};
+
+static void on_metrics_status(struct conn *c, const struct msg *reply, int err, void *arg)
 {
-	char *text = metrics_render(r->gw, jobs);
-	gw_send(r->gw, r->req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
+	(void)c;
+	struct metrics_ctx *x = arg;
+	json_t *status = admin_reply_data(reply, err);
+	json_t *upstream = status ? metrics_upstream(status) : NULL;
+	char *text = metrics_render(x->r->gw, x->jobs, upstream);
+	gw_send(x->r->gw, x->r->req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
 	        strlen(text));
 	free(text);
+	json_decref(upstream);
+	json_decref(status);
+	free(x->jobs);
+	free(x);
+}
+
+/* Then the actors' provider and model counters, from the supervisor's
+ * status (their PONGs): without a supervisor, the rest only. */
+static void metrics_send(struct gw_req *r, const char *jobs)
+{
+	struct metrics_ctx *x = xcalloc(1, sizeof *x);
+	x->r = r;
+	x->jobs = jobs ? xstrdup(jobs) : NULL;
+	if (admin_ask_status(r, on_metrics_status, x) < 0)
+		on_metrics_status(NULL, NULL, -ENOTCONN, x);
 }
 
 static void metrics_done(struct gw_req *r, PGresult *res)
