@@ -439,10 +439,21 @@ static int conn_request_bytes(struct conn *c, const char *data, size_t len, uint
 	return 0;
 }
 
+static void (*pong_stats)(msgpack_packer *pk);
+
+void conn_set_pong_stats(void (*fn)(msgpack_packer *pk))
+{
+	pong_stats = fn;
+}
+
 void conn_answer_ping(struct conn *c, const struct msg *ping)
 {
 	struct msg_out out;
-	msg_out_init(&out, MSG_PONG, ping->id, 0);
+	msg_out_init(&out, MSG_PONG, ping->id, pong_stats ? 1 : 0);
+	if (pong_stats) {
+		msg_put_key(&out, "stats");
+		pong_stats(&out.pk);
+	}
 	conn_send(c, &out);
 	msg_out_free(&out);
 }

@@ -62,6 +62,11 @@ int conn_request(struct conn *c, struct msg_out *out, double timeout_s, conn_rep
 
 /* Answers a PING with its PONG (liveness checks, on any of our sockets). */
 void conn_answer_ping(struct conn *c, const struct msg *ping);
+/* An actor's own figures in every PONG it sends: fn packs one value (a map)
+ * that travels as the PONG's "stats" field; the supervisor keeps the last
+ * one per child and shows it in its status (docs/ARCHITECTURE.md). NULL:
+ * PONGs carry nothing. One per process. */
+void conn_set_pong_stats(void (*fn)(msgpack_packer *pk));
 
 size_t conn_outbound(const struct conn *c);
 const char *conn_peer(const struct conn *c);

@@ -204,6 +204,7 @@ void sup_children_free(struct sup *s)
 			free(c->argv[k]);
 		free(c->argv);
 		free(c->window);
+		free(c->stats);
 		free(c);
 	}
 	free(s->children);
@@ -252,6 +253,26 @@ static void peer_broadcast(struct child *about, enum msg_type type, pid_t pid, c
 
 /* --- channel and stderr ------------------------------------------------- */
 
+/* Keeps a copy of the figures an actor sends in its PONGs (its provider
+ * counters, conn_set_pong_stats), for status. */
+static void child_keep_stats(struct child *c, const msgpack_object *st)
+{
+	if (!st || st->type != MSGPACK_OBJECT_MAP)
+		return;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *st);
+	if (sb.size <= CHILD_STATS_MAX) {
+		free(c->stats);
+		c->stats = xmalloc(sb.size);
+		memcpy(c->stats, sb.data, sb.size);
+		c->stats_len = sb.size;
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void chan_on_msg(struct conn *conn, const struct msg *m, void *ud)
 {
 	struct child *c = ud;
@@ -290,6 +311,7 @@ static void chan_on_msg(struct conn *conn, const struct msg *m, void *ud)
 		child_changed(c);
 		break;
 	case MSG_PONG:
+		child_keep_stats(c, msg_field(m->body, "stats"));
 		break;
 	case MSG_CONTROL:
 		control_answer_child(c, conn, m);
@@ -564,6 +586,8 @@ static void on_child_exit(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &c->timer);
 	c->pid = 0;
+	free(c->stats);
+	c->stats = NULL;
 	/* Whatever it wrote before dying is logged before its exit. */
 	if (c->errfd >= 0) {
 		err_drain(c);

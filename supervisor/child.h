@@ -15,6 +15,9 @@
 #ifndef VIRALSUP_SUPERVISOR_CHILD_H
 #define VIRALSUP_SUPERVISOR_CHILD_H
 
+/* The largest PONG "stats" a child may send that status shows. */
+#define CHILD_STATS_MAX 4096
+
 #include <ev.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -70,6 +73,11 @@ struct child {
 	bool unresponsive;  /* silent for two watchdog intervals */
 	bool hung_kill;     /* the watchdog SIGKILLed it: its exit is a hang */
 	unsigned hangs_total;
+	/* The "stats" map of its last PONG (msgpack bytes, at most
+	 * CHILD_STATS_MAX; NULL: none), shown as is in status; dropped when
+	 * it exits (its counters die with the process). */
+	char *stats;
+	size_t stats_len;
 
 	bool has_exit;
 	int last_code, last_signal; /* one is -1 */

@@ -96,7 +96,7 @@ static void pack_child(msgpack_packer *pk, const struct child *c)
 	struct ev_loop *loop = c->sup->loop;
 	bool running = c->pid > 0;
 
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 14);
 	pack_kstr(pk, "name", c->name);
 	pack_kstr(pk, "role", c->role);
 	pack_kint(pk, "index", c->index);
@@ -136,6 +136,13 @@ static void pack_child(msgpack_packer *pk, const struct child *c)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
+	/* The actor's own figures from its last PONG, one msgpack value as
+	 * it sent it (child_keep_stats re-packed it whole). */
+	msg_pack_str(pk, "stats");
+	if (c->stats && running)
+		pk->callback(pk->data, c->stats, c->stats_len);
+	else
+		msgpack_pack_nil(pk);
 }
 
 static void pack_status(msgpack_packer *pk, void *arg)

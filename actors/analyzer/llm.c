@@ -23,6 +23,7 @@
 
 #include "actors/analyzer/llm.h"
 #include "ipc/config.h"
+#include "ipc/conn.h"
 #include "ipc/curl_ev.h"
 
 #define MAX_PICKS 16
@@ -134,6 +135,31 @@ int llm_config_load(const struct config *cfg, struct llm_config *out, char *err,
 	return 0;
 }
 
+/* The model server's HTTP answers by outcome (2xx, 429, anything else),
+ * sent in the analyzer's PONGs like the fetchers' provider counters (the
+ * operations page, /metrics). One llm per analyzer process. */
+static struct {
+	const struct llm *owner;
+	uint64_t v[4]; /* requests, ok, throttled, errors */
+} llm_counts;
+
+static void llm_pack_stats(msgpack_packer *pk)
+{
+	static const char *const keys[] = {"requests", "ok", "throttled", "errors"};
+	msgpack_pack_map(pk, 1);
+	msg_pack_str(pk, "upstream");
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 6);
+	msg_pack_str(pk, "kind");
+	msg_pack_str(pk, "model");
+	msg_pack_str(pk, "name");
+	msg_pack_str(pk, llm_counts.owner->model);
+	for (int i = 0; i < 4; i++) {
+		msg_pack_str(pk, keys[i]);
+		msgpack_pack_uint64(pk, llm_counts.v[i]);
+	}
+}
+
 struct llm *llm_new(struct ev_loop *loop, const struct llm_config *cfg)
 {
 	struct llm *l = xzalloc(sizeof *l);
@@ -160,6 +186,11 @@ struct llm *llm_new(struct ev_loop *loop, const struct llm_config *cfg)
 	                         .max_body = 4u << 20,
 	                         .max_host_conns = l->cfg.concurrency};
 	l->http = curl_ev_new(loop, &o);
+	if (!llm_counts.owner) {
+		llm_counts.owner = l;
+		memset(llm_counts.v, 0, sizeof llm_counts.v);
+		conn_set_pong_stats(llm_pack_stats);
+	}
 	return l;
 }
 
@@ -167,6 +198,10 @@ void llm_free(struct llm *l)
 {
 	if (!l)
 		return;
+	if (llm_counts.owner == l) {
+		conn_set_pong_stats(NULL);
+		llm_counts.owner = NULL;
+	}
 	curl_ev_free(l->http);
 	if (l->auth_header) {
 		explicit_bzero(l->auth_header, strlen(l->auth_header));
@@ -395,6 +430,12 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 		call_end(c, NULL, j->expired ? "job deadline reached" : "cancelled");
 		pump(l);
 		return;
+	}
+	if (llm_counts.owner == l) {
+		llm_counts.v[0]++;
+		llm_counts.v[resp->result == CURL_EV_OK && resp->status / 100 == 2 ? 1
+		             : resp->result == CURL_EV_OK && resp->status == 429   ? 2
+		                                                                   : 3]++;
 	}
 	if (resp->result != CURL_EV_OK) {
 		snprintf(why, sizeof why, "%s", curl_ev_result_name(resp->result));

@@ -173,6 +173,29 @@ static void on_sched_down(struct link *l, const char *reason, void *ud)
 static const struct link_ops sched_ops = {on_sched_up, on_sched_msg, on_sched_down};
 static const struct link_ops writer_ops = {NULL, NULL, NULL};
 
+/* The provider's counters in every PONG: the supervisor's status, viralctl
+ * status --json, the gateway's /metrics and operations page all read them
+ * there (docs/ARCHITECTURE.md, "stats"). */
+static void pack_pong_stats(msgpack_packer *pk)
+{
+	struct provider_counters pc;
+	provider_counters(F.provider, &pc);
+	msgpack_pack_map(pk, 1);
+	msg_pack_str(pk, "upstream");
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 6);
+	msg_pack_str(pk, "kind");
+	msg_pack_str(pk, "provider");
+	msg_pack_str(pk, "name");
+	msg_pack_str(pk, provider_name(F.provider));
+	const char *keys[] = {"requests", "ok", "throttled", "errors"};
+	const uint64_t vals[] = {pc.requests, pc.ok, pc.throttled, pc.errors};
+	for (int i = 0; i < 4; i++) {
+		msg_pack_str(pk, keys[i]);
+		msgpack_pack_uint64(pk, vals[i]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct actor a;
@@ -206,6 +229,8 @@ int main(int argc, char **argv)
 	}
 	log_info("provider %s, %d slots, %.2f requests/s", provider_name(F.provider), F.slots,
 	         po.rate_per_sec);
+	if (strcmp(provider_name(F.provider), "fixtures") != 0) /* fixtures: no requests */
+		conn_set_pong_stats(pack_pong_stats);
 
 	char *sp = actor_socket_path(&a, "scheduler"), *wp = actor_socket_path(&a, "writer");
 	F.writer = link_new(a.loop, wp, "writer", &writer_ops, NULL);

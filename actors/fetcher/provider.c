@@ -359,6 +359,11 @@ const char *provider_name(const struct provider *p)
 	return p->ops->name;
 }
 
+void provider_counters(const struct provider *p, struct provider_counters *out)
+{
+	*out = p->counts;
+}
+
 void provider_opts_from_env(struct provider_opts *o)
 {
 	memset(o, 0, sizeof(*o));

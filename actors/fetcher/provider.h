@@ -157,6 +157,15 @@ void provider_cancel_all(struct provider *p);
 /* Accounts in flight. */
 int provider_active(const struct provider *p);
 
+/* The provider's HTTP requests since the process started (each attempt,
+ * retries included), by answer: 2xx, 429, anything else (another status,
+ * a timeout, a connection error). Counted when the answer arrives; all
+ * zero for the fixtures provider, which makes none. */
+struct provider_counters {
+	uint64_t requests, ok, throttled, errors;
+};
+void provider_counters(const struct provider *p, struct provider_counters *out);
+
 /*
  * Parsers of single answer documents (no I/O; used by both providers, the
  * tests and the fuzzer). Each returns 0, or a negative code with reason:

@@ -39,6 +39,7 @@ struct provider {
 	struct provider_opts opts;
 	struct account *accounts; /* in flight */
 	int active;
+	struct provider_counters counts; /* the transport counts its HTTP requests */
 	void *impl;
 };
 

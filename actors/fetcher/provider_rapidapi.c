@@ -184,6 +184,13 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 		rreq_complete(q, FETCH_CANCELLED, "cancelled", NULL, 0);
 		return;
 	}
+	p->counts.requests++;
+	if (resp->result == CURL_EV_OK && resp->status >= 200 && resp->status < 300)
+		p->counts.ok++;
+	else if (resp->result == CURL_EV_OK && resp->status == 429)
+		p->counts.throttled++;
+	else
+		p->counts.errors++;
 	if (resp->result == CURL_EV_OK && resp->status == 200) {
 		rreq_complete(q, FETCH_OK, "", resp->body, resp->body_len);
 		return;

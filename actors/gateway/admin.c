@@ -241,14 +241,13 @@ void admin_summary(struct gw_req *r)
 /* ---- the supervisor: the actors, pausing and resuming claiming ------------------ */
 
 /* Sends CONTROL {v:1, cmd, source, requested_by} on the parent channel;
- * cb gets the reply. -1 when there is no supervisor to ask (answered 503). */
-static int sup_request(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
+ * cb gets the reply. Answers nothing itself: -ENOTCONN without a
+ * supervisor, or conn_request's error (cb is then not called). */
+static int sup_send(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
 {
 	struct conn *parent = r->gw->a ? r->gw->a->parent : NULL;
-	if (!parent) {
-		gw_error(r->gw, r->req, 503, "No supervisor: the gateway runs standalone", NULL);
-		return -1;
-	}
+	if (!parent)
+		return -ENOTCONN;
 	struct msg_out out;
 	msg_out_init(&out, MSG_CONTROL, 0, 4);
 	msg_put_int(&out, "v", 1);
@@ -257,11 +256,24 @@ static int sup_request(struct gw_req *r, const char *cmd, conn_reply_fn cb, void
 	msg_put_str(&out, "requested_by", r->client);
 	int rc = conn_request(parent, &out, STATUS_TIMEOUT_S, cb, arg);
 	msg_out_free(&out);
-	if (rc < 0) {
+	return rc;
+}
+
+/* The same for a request the reply answers: -1 when it could not be sent
+ * (answered 503 here). */
+static int sup_request(struct gw_req *r, const char *cmd, conn_reply_fn cb, void *arg)
+{
+	int rc = sup_send(r, cmd, cb, arg);
+	if (rc == -ENOTCONN)
+		gw_error(r->gw, r->req, 503, "No supervisor: the gateway runs standalone", NULL);
+	else if (rc < 0)
 		gw_error(r->gw, r->req, 503, "The supervisor went away", "Retry-After: 2\r\n");
-		return -1;
-	}
-	return 0;
+	return rc < 0 ? -1 : 0;
+}
+
+int admin_ask_status(struct gw_req *r, conn_reply_fn cb, void *arg)
+{
+	return sup_send(r, "status", cb, arg) < 0 ? -1 : 0;
 }
 
 /* The data of a successful CONTROL_REPLY (caller decrefs), or NULL with
@@ -294,6 +306,12 @@ static json_t *sup_data(const struct msg *reply, int err, char *code, size_t cod
 		return NULL;
 	}
 	return d;
+}
+
+json_t *admin_reply_data(const struct msg *reply, int err)
+{
+	char code[32], why[256];
+	return sup_data(reply, err, code, sizeof code, why, sizeof why);
 }
 
 /* The status, then the scheduler's own state (paused, jobs in flight, its
@@ -334,6 +352,9 @@ static void on_status_reply(struct conn *c, const struct msg *reply, int err, vo
 	struct gw_req *r = x->r;
 	char code[32], why[256];
 	x->status = sup_data(reply, err, code, sizeof code, why, sizeof why);
+	/* The provider and model health: the sums /metrics exposes. */
+	if (x->status)
+		json_object_set_new(x->status, "upstream", metrics_upstream(x->status));
 	if (!x->status) {
 		if (err)
 			gw_error(r->gw, r->req, 503, why, "Retry-After: 2\r\n");

@@ -12,6 +12,7 @@
 
 #include "actors/gateway/addr.h"
 #include "actors/gateway/http.h"
+#include "ipc/conn.h"
 
 struct actor;
 struct pg;
@@ -176,8 +177,19 @@ char *json_quote(const char *s);
 /* metrics.c */
 void metrics_record(struct gateway *gw, int route, int status, double seconds);
 /* Prometheus text for the gateway counters plus job/batch figures
- * (jobs_json: {"pending":n,...,"batches":{...}} from the database, or NULL). */
-char *metrics_render(struct gateway *gw, const char *jobs_json);
+ * (jobs_json: {"pending":n,...,"batches":{...}} from the database, or NULL)
+ * and the upstream counters (metrics_upstream's array, or NULL). */
+char *metrics_render(struct gateway *gw, const char *jobs_json, const json_t *upstream);
+/* The actors' upstream counters (their PONG "stats", in the supervisor's
+ * status: children[].stats.upstream[]) summed per kind and name: a new
+ * array of {kind, name, requests, ok, throttled, errors, actors}. */
+json_t *metrics_upstream(const json_t *status);
+
+/* admin.c: CONTROL status to the supervisor without answering the request
+ * (for /metrics): cb gets the reply; -1 when there is no supervisor. */
+int admin_ask_status(struct gw_req *r, conn_reply_fn cb, void *arg);
+/* The data of a successful CONTROL_REPLY as JSON (caller decrefs), or NULL. */
+json_t *admin_reply_data(const struct msg *reply, int err);
 
 /* routes.c helpers shared with admin.c. */
 typedef struct pg_result PGresult;

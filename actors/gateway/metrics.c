@@ -65,7 +65,93 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-char *metrics_render(struct gateway *gw, const char *jobs_json)
+json_t *metrics_upstream(const json_t *status)
+{
+	static const char *const keys[] = {"requests", "ok", "throttled", "errors"};
+	json_t *sums = json_array();
+	size_t i, k;
+	json_t *child, *u;
+	json_array_foreach(json_object_get(status, "children"), i, child)
+	{
+		json_array_foreach(json_object_get(json_object_get(child, "stats"), "upstream"), k,
+		                   u)
+		{
+			const char *kind = json_string_value(json_object_get(u, "kind"));
+			const char *name = json_string_value(json_object_get(u, "name"));
+			if (!kind || !name)
+				continue;
+			json_t *sum = NULL, *s;
+			size_t j;
+			json_array_foreach(sums, j, s)
+			{
+				if (!strcmp(json_string_value(json_object_get(s, "kind")), kind) &&
+				    !strcmp(json_string_value(json_object_get(s, "name")), name))
+					sum = s;
+			}
+			if (!sum) {
+				sum = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "kind", kind,
+				                "name", name, "requests", (json_int_t)0, "ok",
+				                (json_int_t)0, "throttled", (json_int_t)0, "errors",
+				                (json_int_t)0, "actors", (json_int_t)0);
+				json_array_append_new(sums, sum);
+			}
+			for (int n = 0; n < 4; n++)
+				json_object_set_new(
+				    sum, keys[n],
+				    json_integer(json_integer_value(json_object_get(sum, keys[n])) +
+				                 json_integer_value(json_object_get(u, keys[n]))));
+			json_object_set_new(
+			    sum, "actors",
+			    json_integer(json_integer_value(json_object_get(sum, "actors")) + 1));
+		}
+	}
+	return sums;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void sb_label(struct sbuf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			sb_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			sb_printf(b, "\\n");
+		else
+			sb_printf(b, "%c", *v);
+	}
+}
+
+static void render_upstream(struct sbuf *b, const json_t *upstream)
+{
+	static const char *const kinds[] = {"provider", "model"};
+	static const char *const outcome_keys[] = {"ok", "throttled", "errors"};
+	static const char *const outcomes[] = {"ok", "throttled", "error"};
+	for (int k = 0; k < 2; k++) {
+		sb_printf(b,
+		          "# HELP viralsup_%s_requests_total HTTP requests to the %s since each "
+		          "actor making them started (summed over those actors), by outcome: ok "
+		          "(2xx), throttled (429), error (other status, timeout, connection).\n"
+		          "# TYPE viralsup_%s_requests_total counter\n",
+		          kinds[k], k == 0 ? "data provider" : "LLM server", kinds[k]);
+		size_t i;
+		json_t *u;
+		json_array_foreach(upstream, i, u)
+		{
+			if (strcmp(json_string_value(json_object_get(u, "kind")), kinds[k]))
+				continue;
+			for (int o = 0; o < 3; o++) {
+				sb_printf(b, "viralsup_%s_requests_total{%s=\"", kinds[k],
+				          kinds[k]);
+				sb_label(b, json_string_value(json_object_get(u, "name")));
+				sb_printf(b, "\",outcome=\"%s\"} %lld\n", outcomes[o],
+				          (long long)json_integer_value(
+				              json_object_get(u, outcome_keys[o])));
+			}
+		}
+	}
+}
+
+char *metrics_render(struct gateway *gw, const char *jobs_json, const json_t *upstream)
 {
 	struct gw_metrics *m = &gw->metrics;
 	struct sbuf b = {xmalloc(8192), 0, 8192};
@@ -160,5 +246,14 @@ char *metrics_render(struct gateway *gw, const char *jobs_json)
 		          (long long)json_integer_value(json_object_get(bt, "failed_jobs")));
 		json_decref(j);
 	}
+	/* Without a supervisor's answer there are no counters to show, and no
+	 * zeros pretending there are. */
+	sb_printf(&b,
+	          "# HELP viralsup_upstream_stats_up Whether the supervisor's status (where the "
+	          "actors' provider and model counters are) answered this scrape.\n"
+	          "# TYPE viralsup_upstream_stats_up gauge\nviralsup_upstream_stats_up %d\n",
+	          upstream ? 1 : 0);
+	if (upstream)
+		render_upstream(&b, upstream);
 	return b.s;
 }

@@ -396,12 +396,37 @@ static const char SQL_METRICS[] = "SELECT json_build_object("
                                   "   'failed_jobs', COALESCE(sum(failed_jobs), 0)) FROM batches))"
                                   " FROM viral_ideas_queue";
 
-static void metrics_send(struct gw_req *r, const char *jobs)
+/* The database's figures wait here for the supervisor's status. */
+struct metrics_ctx {
+	struct gw_req *r;
+	char *jobs;
+};
+
+static void on_metrics_status(struct conn *c, const struct msg *reply, int err, void *arg)
 {
-	char *text = metrics_render(r->gw, jobs);
-	gw_send(r->gw, r->req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
+	(void)c;
+	struct metrics_ctx *x = arg;
+	json_t *status = admin_reply_data(reply, err);
+	json_t *upstream = status ? metrics_upstream(status) : NULL;
+	char *text = metrics_render(x->r->gw, x->jobs, upstream);
+	gw_send(x->r->gw, x->r->req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
 	        strlen(text));
 	free(text);
+	json_decref(upstream);
+	json_decref(status);
+	free(x->jobs);
+	free(x);
+}
+
+/* Then the actors' provider and model counters, from the supervisor's
+ * status (their PONGs): without a supervisor, the rest only. */
+static void metrics_send(struct gw_req *r, const char *jobs)
+{
+	struct metrics_ctx *x = xcalloc(1, sizeof *x);
+	x->r = r;
+	x->jobs = jobs ? xstrdup(jobs) : NULL;
+	if (admin_ask_status(r, on_metrics_status, x) < 0)
+		on_metrics_status(NULL, NULL, -ENOTCONN, x);
 }
 
 static void metrics_done(struct gw_req *r, PGresult *res)
@@ -858,10 +883,14 @@ static const char SQL_RESULTS_TMPL[] =
     " r AS (SELECT * FROM done UNION ALL (SELECT * FROM viral_analysis_results"
     "   WHERE queue_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM done)"
     "   ORDER BY analysis_run DESC LIMIT 1)),"
-    " ad AS (SELECT CASE WHEN jsonb_typeof(analysis_data) = 'object' THEN analysis_data"
+    " ad0 AS (SELECT CASE WHEN jsonb_typeof(analysis_data) = 'object' THEN analysis_data"
     "   WHEN jsonb_typeof(analysis_data) = 'string' THEN"
     "     COALESCE(viralsup_gw_try_json(analysis_data #>> '{}'), '{}'::jsonb)"
     "   ELSE '{}'::jsonb END AS d FROM done),"
+    /* d: the engine's document; rows: the row documents stored in it
+     * (010_stored_once.sql), or NULL for runs stored before. */
+    " ad AS (SELECT CASE WHEN jsonb_typeof(d) = 'object' THEN d - 'viralsup_row_documents'"
+    "   ELSE d END AS d, d -> 'viralsup_row_documents' AS rows FROM ad0),"
     " comp AS (SELECT competitor_username AS u FROM viral_ideas_competitors"
     "   WHERE queue_id = $1::uuid AND is_active)"
     " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r),"
@@ -899,7 +928,8 @@ static const char SQL_RESULTS_TMPL[] =
     "    'like_count_at_analysis', a.like_count_at_analysis, 'comment_count_at_analysis',"
     "    a.comment_count_at_analysis, 'transcript_completed', a.transcript_completed,"
     "    'hook_text', a.hook_text, 'power_words', a.power_words, 'analysis_metadata',"
-    "    a.analysis_metadata) ORDER BY a.reel_type, a.rank_in_selection)"
+    "    COALESCE(a.analysis_metadata, (SELECT rows FROM ad) -> 'reels' -> a.content_id))"
+    "    ORDER BY a.reel_type, a.rank_in_selection)"
     "    FROM viral_analysis_reels a WHERE a.analysis_id = (SELECT id FROM done)), '[]'::json),"
     "  'primary_user_reels', COALESCE((SELECT json_agg(" REEL_ITEM " ORDER BY ct.view_count"
     "    DESC NULLS LAST) FROM (SELECT c.* FROM content c, q WHERE c.username ="
@@ -921,8 +951,11 @@ static const char SQL_RESULTS_TMPL[] =
     "    'script_title', s.script_title, 'script_content', s.script_content, 'script_type',"
     "    s.script_type, 'estimated_duration', s.estimated_duration, 'target_audience',"
     "    s.target_audience, 'primary_hook', s.primary_hook, 'call_to_action',"
-    "    s.call_to_action, 'source_reels', viralsup_gw_json_text(s.source_reels),"
-    "    'script_structure', viralsup_gw_json_text(s.script_structure), 'status', s.status)"
+    "    s.call_to_action, 'source_reels', viralsup_gw_json_text(COALESCE(s.source_reels,"
+    "    (SELECT rows FROM ad) -> 'scripts' -> s.id::text -> 'source_reels')),"
+    "    'script_structure', viralsup_gw_json_text(COALESCE(s.script_structure,"
+    "    (SELECT rows FROM ad) -> 'scripts' -> s.id::text -> 'script_structure')),"
+    "    'status', s.status)"
     "    ORDER BY s.created_at DESC)"
     "    FROM viral_scripts s WHERE s.analysis_id = (SELECT id FROM done)), '[]'::json),"
     "  'analysis_data', COALESCE(ad.d, '{}'::jsonb),"

@@ -3,7 +3,7 @@
 # measured now, next to the ceiling of this machine measured in the same run.
 # Starts its own PostgreSQL (PG_FAST: no fsync) in a temp dir, its own fake
 # provider and viralsup stacks; stops all of it on exit. ONLY=row,row runs
-# some rows (restart ipc claims gateway pipeline recovery scale) and then
+# some rows (restart ipc claims gateway pipeline recovery llm adminpage scale) and then
 # does not rewrite docs/BENCH.md. PROFILE=1 adds to the pipeline row where
 # the time goes: CPU seconds per process (actors, PostgreSQL backends, the
 # fake provider) and the statements that dominate (pg_stat_statements); to
@@ -24,6 +24,11 @@ else
 	SCALE_FINISHED=1000000
 fi
 PIPE_RUNS=2
+# Analysis bytes (document, results, reels and scripts rows, their indexes) per
+# 3-competitor pipeline job before issue 14 stored each piece once: 300 jobs
+# of this bench's shape on commit 5b2d181, measured 2026-12-04 with
+# tests/bench/stored_bytes.sql. The stored-bytes row's target is half of it.
+STORED_BEFORE=${STORED_BEFORE:-48605}
 
 for t in wrk pgbench psql; do
 	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
@@ -474,6 +479,16 @@ if want pipeline; then
 			"$(ratio "$(median_of "${j[@]}")" "$ceil")" \
 			"$(verdict "$(ge "$(median_of "${j[@]}")" $target)" "≥ $target jobs/s")"
 	done
+	# Stored bytes per 3-competitor job (tests/bench/stored_bytes.sql), on
+	# the batches' own database. The target is on the analysis (document,
+	# results, reels and scripts rows and their indexes); content is the
+	# fetched reels, shared by every job of the same accounts.
+	IFS='|' read -r sb_n sb_doc sb_res sb_reels sb_scripts sb_aidx sb_content sb_cidx sb_tot < <(
+		"${PSQL[@]}" -v jobs='r3x%' -f tests/bench/stored_bytes.sql "$SERVER dbname=pipe")
+	sb_an=$((sb_doc + sb_res + sb_reels + sb_scripts + sb_aidx))
+	row "Pipeline: stored bytes per job (analysis document, rows, content, indexes), primary + 3 competitors × 12 reels, $sb_n jobs: analysis $sb_an = document $sb_doc + rest of the results row $sb_res + viral_analysis_reels $sb_reels + viral_scripts $sb_scripts + their indexes $sb_aidx; content $((sb_content + sb_cidx)) = rows $sb_content + indexes $sb_cidx" \
+		"$sb_tot" "—" "$(ratio "$sb_an" "$STORED_BEFORE") of the analysis before" \
+		"$(verdict "$(lt "$sb_an" "$((STORED_BEFORE / 2 + 1))")" "analysis ≤ ½ of $STORED_BEFORE")"
 	[ $fails -gt 0 ] && note "Pipeline: $fails jobs failed (see the log)."
 	# Peak RSS per actor (VmHWM: high-water mark since the actor started, so
 	# over every pipeline batch above).
@@ -652,6 +667,114 @@ if want scale; then
 fi
 
 # ======================================================================
+# The operations page (issue 15): what it costs /healthz and the pipeline's
+# claims while nobody has it open, and while ten have it open. A viewer is
+# what app.js does: every 2 s GET summary, the first jobs page and actors,
+# each with the If-None-Match of its last answer (keep-alive, one
+# connection per viewer; tests/bench/run.sh writes the poller below).
+if want adminpage; then
+	[ -n "$FAKE_PORT" ] || start_fake
+	AP_RUNS=3 AP_JOBS=1000
+	[ "$QUICK" = 1 ] && AP_RUNS=2 AP_JOBS=300
+	log "adminpage: $AP_RUNS runs of /healthz (wrk) and a $AP_JOBS-job batch, 0 and 10 page viewers"
+	cat >"$tmp/viewers.py" <<'PY'
+import http.client, json, os, signal, sys, threading, time
+host, port = sys.argv[1].rsplit(":", 1)
+n, token, out = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+paths = ["/admin/api/summary", "/admin/api/jobs?limit=25&offset=0", "/admin/api/actors"]
+stop = threading.Event()
+counts = {"requests": 0, "200": 0, "304": 0, "other": 0, "ms": 0.0}
+lock = threading.Lock()
+def viewer(k):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    etags = {}
+    time.sleep(2.0 * k / n)  # viewers opened the page at different moments
+    while not stop.is_set():
+        t0 = time.monotonic()
+        for p in paths:
+            h = {"Authorization": "Bearer " + token, "Accept": "application/json"}
+            if p in etags:
+                h["If-None-Match"] = etags[p]
+            try:
+                c.request("GET", p, headers=h)
+                r = c.getresponse()
+                r.read()
+                st = r.status
+                if r.getheader("ETag"):
+                    etags[p] = r.getheader("ETag")
+            except Exception:
+                st = 0
+                c.close()
+                c = http.client.HTTPConnection(host, int(port), timeout=10)
+            with lock:
+                counts["requests"] += 1
+                counts[str(st) if st in (200, 304) else "other"] += 1
+                counts["ms"] += (time.monotonic() - t0) * 1000
+        stop.wait(max(0.0, 2.0 - (time.monotonic() - t0)))
+def done(*_):
+    stop.set()
+signal.signal(signal.SIGTERM, done)
+ts = [threading.Thread(target=viewer, args=(k,)) for k in range(n)]
+for t in ts:
+    t.start()
+while not stop.is_set():
+    stop.wait(0.2)
+for t in ts:
+    t.join()
+with open(out, "w") as f:
+    json.dump(counts, f)
+PY
+	newdb adm >/dev/null
+	# A queue with history for the summary to count (as the gateway row).
+	sql adm "INSERT INTO viral_ideas_queue (session_id, primary_username, status, completed_at, total_runs) SELECT 'g' || i, 'u' || i, 'completed', now(), 1 FROM generate_series(1, 2000) i" >/dev/null
+	start_node adm adm
+	adm_pid=$NODE_PID adm_http=$NODE_HTTP
+	PIPE_TIMEOUT=${PIPE_TIMEOUT:-300}
+	declare -A AP=()
+	for r in $(seq $AP_RUNS); do
+		for v in 0 10; do
+			vpid=""
+			if [ $v -gt 0 ]; then
+				python3 "$tmp/viewers.py" "$adm_http" $v "$ADMIN_TOKEN" "$tmp/viewers.$r.json" &
+				vpid=$!
+				pids+=($vpid)
+				sleep 2.5 # every viewer has made its first round (200s; 304s from then on)
+			fi
+			AP[h$v]+="$(wrk_run -t2 -c64 -d${WRK_S}s "http://$adm_http/healthz");"
+			pipe_batch adm "$adm_http" "ap${v}x$r" "$AP_JOBS" 0
+			AP[p$v]+="$PB_JPS "
+			if [ -n "$vpid" ]; then
+				kill -TERM $vpid
+				wait $vpid 2>/dev/null || true
+				AP[v]+="$(cat "$tmp/viewers.$r.json");"
+			fi
+		done
+	done
+	apf() { tr ';' '\n' <<<"${AP[$1]}" | sed '/^$/d' | col "$2"; }
+	read -r vreq v200 v304 vother vms < <(tr ';' '\n' <<<"${AP[v]}" | sed '/^$/d' |
+		python3 -c 'import json,sys
+t={"requests":0,"200":0,"304":0,"other":0,"ms":0.0}
+for l in sys.stdin:
+    d=json.loads(l)
+    for k in t: t[k]+=d[k]
+print(t["requests"],t["200"],t["304"],t["other"],round(t["ms"]/max(t["requests"],1),2))')
+	mapfile -t h0 < <(apf h0 1)
+	mapfile -t h10 < <(apf h10 1)
+	read -ra p0 <<<"${AP[p0]}"
+	read -ra p10 <<<"${AP[p10]}"
+	row "Operations page: GET /healthz req/s at 64 conns with 10 page viewers (vs none: the ceiling column; p99 $(apf h10 3 | med) vs $(apf h0 3 | med) ms)" \
+		"$(summ %.0f "${h10[@]}")" "$(summ %.0f "${h0[@]}") no viewer" \
+		"$(ratio "$(median_of "${h10[@]}")" "$(median_of "${h0[@]}")")" \
+		"$(verdict "$(ge "$(calc "$(median_of "${h10[@]}") / $(median_of "${h0[@]}")")" 0.8)" "≥ 0.8× no viewer")"
+	row "Operations page: jobs/s claimed and completed, a $AP_JOBS-job batch, with 10 page viewers (vs none)" \
+		"$(summ %.1f "${p10[@]}")" "$(summ %.1f "${p0[@]}") no viewer" \
+		"$(ratio "$(median_of "${p10[@]}")" "$(median_of "${p0[@]}")")" \
+		"$(verdict "$(ge "$(calc "$(median_of "${p10[@]}") / $(median_of "${p0[@]}")")" 0.8)" "≥ 0.8× no viewer")"
+	note "Operations page viewers: $vreq data requests in all ($v200 answered 200, $v304 answered 304 Not Modified, $vother other), $vms ms per viewer round of three on average; the viewers' own CPU (one Python process) shares the 2 cores. With no viewer the gateway runs no page work at all (no timer, no query: the summary cache only answers requests), so 'no viewer' is the plain gateway."
+	stop_node "$adm_pid"
+fi
+
+# ======================================================================
 elapsed=$(($(date +%s) - T0_ALL))
 cpu=$(awk -F: '/model name/ {gsub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
@@ -712,6 +835,9 @@ $(cat "$CONF")
   \`completed_at\` − first \`started_processing_at\`); calls per job from the fake's request log;
   analyzer peak RSS = its VmHWM after the batch.
 - Scale: \`FINISHED=$SCALE_FINISHED PENDING=1000 build/bin/bench_scale\`.
+- Operations page: 10 viewers (one Python process, tests/bench/run.sh) each polling summary, the
+  first jobs page and actors every 2 s with \`If-None-Match\`, as app.js does; \`/healthz\` under
+  \`wrk -t2 -c64\` and a batch of jobs without competitors, with them and without, alternately.
 - Where the pipeline's time goes: \`PROFILE=1 ONLY=pipeline tests/bench/run.sh\` adds CPU seconds per
   process (actors, PostgreSQL backends, fake provider) and the dominant statements
   (pg_stat_statements, calls per job) for every batch; \`PROFILE=1 ONLY=claims\` the statements

@@ -6,8 +6,11 @@
 //
 //   node tests/browser/admin_page.js <json spec>
 //
-// spec: {url, token, counts: {pending, processing, completed, failed},
-//        hooks_job, cancel_job, screenshot (path or null)}
+// spec, the overview (default): {url, token, counts: {pending, processing,
+//   completed, failed}, hooks_job, cancel_job, screenshot (path or null)}
+// spec, the operator's story ("Done when" of issue 15): {url, token,
+//   story: true, failed_job}: the batch progress moves, the failed job's
+//   history, a retry, and the job completing, all without a reload.
 // Prints one JSON line {ok, ...facts} and exits 0, or prints the reason
 // and exits 1. Everything is bounded: the whole run gives up after 45 s.
 'use strict';
@@ -144,6 +147,58 @@ async function main() {
   await pressEnter();
   await evaluate('window.__sameDocument = true');
 
+  const facts = spec.story ? await story() : await overview();
+  if (!(await evaluate('window.__sameDocument === true'))) throw new Error('the page reloaded');
+  const leaked = requestUrls.filter((u) => u.includes(spec.token));
+  if (leaked.length) throw new Error('the token appeared in a URL: ' + leaked[0]);
+  if (consoleErrors.length) throw new Error('console errors: ' + consoleErrors.join(' | '));
+
+  cleanup();
+  process.stdout.write(JSON.stringify({ ok: true, ...facts, requests: requestUrls.length }) + '\n');
+  process.exit(0);
+}
+
+// The "Done when" of issue 15: with a batch running, the operator sees its
+// progress move, opens a failed job's history, retries it (confirmation,
+// keyboard) and watches it complete, every step by the page's own polling.
+async function story() {
+  const done = `(() => { const p = document.getElementById('batch-progress'); return p ? Number(p.value) : null; })()`;
+  const first = (await waitFor(`(() => { const v = ${done}; return v === null ? null : { v }; })()`, 10000, 'the open batch\u2019s progress')
+    .catch(async (e) => { throw new Error(e.message + '; batch shows ' + await evaluate(`document.getElementById('batch').textContent`)); })).v;
+  const moved = await waitFor(`(() => { const v = ${done}; return v !== null && v > ${first} ? v : null; })()`, 15000, 'the batch progress to move past ' + first);
+  const job = spec.failed_job;
+  await waitFor(`document.querySelector('[data-job="${job}"]')`, 5000, 'the failed job in the list');
+  const listed = await evaluate(`document.querySelector('[data-job="${job}"]').textContent`);
+  if (!listed.includes('failed')) throw new Error('the failed job is not listed as failed: ' + listed);
+  await evaluate(`document.querySelector('[data-job="${job}"]').focus()`);
+  await pressEnter();
+  await waitFor(`document.getElementById('detail-body').dataset.job === '${job}' &&
+    document.getElementById('detail-status').textContent === 'failed' &&
+    document.querySelector('#detail-body [data-action="retry"]')`, 5000, 'the failed job\u2019s detail with a Retry button');
+  // Its history is job_events: the transition to failed, with the reason.
+  const history = await evaluate(`[...document.querySelectorAll('#detail-body ol.events li')].map(e => e.textContent)`);
+  if (!history.some((h) => h.includes('processing \u2192 failed')))
+    throw new Error('no "processing \u2192 failed" in the history: ' + JSON.stringify(history));
+  const errors = await evaluate(`[...document.querySelectorAll('#detail-body h3')].some(h => h.textContent === 'Errors')`);
+  await evaluate(`document.querySelector('#detail-body [data-action="retry"]').focus()`);
+  await pressEnter();
+  await waitFor(`document.getElementById('confirm').open`, 2000, 'the confirmation dialog');
+  await waitFor(`document.activeElement && document.activeElement.id === 'confirm-ok'`, 2000, 'the focus on Confirm');
+  // Every status the detail shows from now on, as the page renders it.
+  await evaluate(`window.__seen = []; new MutationObserver(() => { const s = document.getElementById('detail-status');
+    if (s && window.__seen[window.__seen.length - 1] !== s.textContent) window.__seen.push(s.textContent); })
+    .observe(document.getElementById('detail-body'), { childList: true, subtree: true, characterData: true });`);
+  await pressEnter();
+  await waitFor(`document.getElementById('detail-status').textContent === 'completed'`, 25000, 'the retried job to complete')
+    .catch(async (e) => { throw new Error(e.message + '; statuses seen ' + JSON.stringify(await evaluate('window.__seen'))); });
+  const seen = await evaluate('window.__seen');
+  const after = await evaluate(`[...document.querySelectorAll('#detail-body ol.events li')].map(e => e.textContent)`);
+  const hooks = await evaluate(`document.querySelectorAll('#detail-body [data-hook]').length`);
+  const toast = await evaluate(`document.getElementById('toast').textContent`);
+  return { progress: [first, moved], listed, history, errors, seen, history_after: after, hooks, toast };
+}
+
+async function overview() {
   // The counts the database holds (the test read them just before).
   const want = spec.counts;
   const seen = await waitFor(`(() => { const c = Object.fromEntries([...document.querySelectorAll('#counts [data-count]')].map(d => [d.dataset.count, d.querySelector('dd').textContent]));
@@ -154,6 +209,9 @@ async function main() {
   await waitFor(`document.querySelectorAll('#actors tbody tr').length >= 5`, 5000, 'the actors table');
   const actors = await evaluate(`[...document.querySelectorAll('#actors tbody tr')].map(r => r.dataset.actor)`);
   await waitFor(`document.querySelectorAll('#chart svg rect, #chart svg polyline').length > 0`, 5000, 'the chart');
+  // Provider health: the fetchers' counters, one row for the provider.
+  const upstream = await waitFor(`(() => { const r = document.querySelector('#upstream tr[data-upstream="provider:rapidapi"]');
+      return r && Object.fromEntries([...r.cells].map(c => [c.dataset.label, c.textContent])); })()`, 5000, 'the provider health row');
   if (!(await noHorizontalScroll())) throw new Error('horizontal scrolling at 1280 px');
 
   // The screenshot: the whole page at 1280 px with the batch running.
@@ -186,7 +244,6 @@ async function main() {
   await pressEnter();
   await waitFor(`document.getElementById('detail-status').textContent === 'failed'`, 8000, 'the cancelled job to show failed');
   await waitFor(`document.querySelector('#counts [data-count="Failed"] dd').textContent === '${want.failed + 1}'`, 8000, 'the failed count to go up by one');
-  if (!(await evaluate('window.__sameDocument === true'))) throw new Error('the page reloaded');
 
   // Phone width and dark mode.
   await setWidth(390, 844);
@@ -196,14 +253,7 @@ async function main() {
   const bg = await evaluate(`getComputedStyle(document.body).backgroundColor`);
   const rgb = bg.match(/\d+/g).map(Number);
   if (rgb[0] + rgb[1] + rgb[2] > 150) throw new Error('dark mode background is not dark: ' + bg);
-
-  const leaked = requestUrls.filter((u) => u.includes(spec.token));
-  if (leaked.length) throw new Error('the token appeared in a URL: ' + leaked[0]);
-  if (consoleErrors.length) throw new Error('console errors: ' + consoleErrors.join(' | '));
-
-  cleanup();
-  process.stdout.write(JSON.stringify({ ok: true, counts: seen, batch: batchText, actors, hooks, events, requests: requestUrls.length }) + '\n');
-  process.exit(0);
+  return { counts: seen, batch: batchText, actors, hooks, events, upstream };
 }
 
 main().catch((e) => fail(e.message));

@@ -16,8 +16,9 @@ Failure injection, per username, three ways:
     503), slowx3000__bob (every answer delayed 3000 ms);
   * env FAKE_FAIL="user:mode[:N[:path]],..." at start;
   * POST /_control {"username": u, "mode": m, "count": N, "arg": A, "path": p}
-    at run time; {"username": u, "add_reels": K} makes K newer reels appear;
-    {"reset": true} clears everything. GET /_stats returns request counters.
+    at run time; {"username": u, "clear": true} ends u's failures (the
+    provider recovered); {"username": u, "add_reels": K} makes K newer reels
+    appear; {"reset": true} clears everything. GET /_stats returns request counters.
 Modes: e404 (user not found), private, e429 (Retry-After: arg or 1), e500,
 e502, e503, reset (TCP RST, no answer), truncated (JSON cut in half),
 malformed (not JSON), huge (arg bytes, default 16 MiB, no Content-Length),
@@ -166,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
             if req.get("reset"):
                 STATE.reset()
             user = req.get("username")
+            if user and req.get("clear"):
+                STATE.rules.pop(user, None)
             if user and "mode" in req:
                 STATE.rules[user] = {"mode": req["mode"], "count": req.get("count"),
                                      "arg": req.get("arg"), "path": req.get("path")}

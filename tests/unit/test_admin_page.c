@@ -7,6 +7,7 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,6 +522,221 @@ TEST(job_detail_has_history_attempts_hooks_scripts_and_top_reels)
 	stack_stop(&s);
 }
 
+/* ---- provider and model health ------------------------------------------------- */
+
+/* The value of one sample line "name{labels} N" in a Prometheus text, -1
+ * when absent. */
+static long long prom_value(const char *text, const char *series)
+{
+	char *needle = fmt("\n%s ", series);
+	const char *p = strstr(text, needle);
+	long long v = p ? atoll(p + strlen(needle)) : -1;
+	free(needle);
+	return v;
+}
+
+struct upstream_seen {
+	long long requests, ok, throttled, errors;
+};
+
+/* The rapidapi counters as /metrics shows them (-1: absent). */
+static struct upstream_seen metrics_provider(struct stack *s)
+{
+	char *m = NULL;
+	if (stack_http(s, NULL, "GET", "/metrics", NULL, false, &m) != 200)
+		FAIL("GET /metrics: not 200");
+	struct upstream_seen u = {
+	    .ok = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                        "outcome=\"ok\"}"),
+	    .throttled = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                               "outcome=\"throttled\"}"),
+	    .errors = prom_value(m, "viralsup_provider_requests_total{provider=\"rapidapi\","
+	                            "outcome=\"error\"}"),
+	};
+	u.requests = u.ok + u.throttled + u.errors;
+	free(m);
+	return u;
+}
+
+static long long fake_requests(struct stack *s)
+{
+	char base[64], *resp = NULL;
+	snprintf(base, sizeof base, "http://127.0.0.1:%d", s->fake_port);
+	if (stack_http(s, base, "GET", "/_stats", NULL, false, &resp) != 200)
+		FAIL("fake /_stats: not 200");
+	json_t *st = json_loads(resp, 0, NULL);
+	long long n = jint(st, "requests");
+	json_decref(st);
+	free(resp);
+	return n;
+}
+
+TEST(provider_429s_and_requests_reach_metrics_and_the_page_from_the_fetchers_counters)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_WATCHDOG_MS=1000"); /* PONGs every 200 ms */
+	stack_start(&s);
+	/* Before any request: the counters exist (from the fetchers' first
+	 * PONGs), at zero. */
+	struct upstream_seen u;
+	WAIT_UNTIL((u = metrics_provider(&s)).ok >= 0, 3000);
+	ASSERT_EQ_INT(u.ok, 0);
+	ASSERT_EQ_INT(u.throttled, 0);
+	char *m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	ASSERT_CONTAINS(m, "# TYPE viralsup_provider_requests_total counter");
+	ASSERT_EQ_INT(prom_value(m, "viralsup_upstream_stats_up"), 1);
+	free(m);
+	/* The provider answers this account's first two requests with 429
+	 * (Retry-After: 1 s); the fetcher waits and retries, the job completes. */
+	char *id = stack_submit(&s, "throttled-1", "e429x2__busy.acct", "", 5);
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", id);
+	stack_wait_sql(&s, 30000, "completed", q);
+	long long served = fake_requests(&s);
+	ASSERT_CMP_INT(served, >, 2);
+	/* Within a few PONGs the supervisor has the fetchers' final figures:
+	 * every request the fake served, two of them 429s, the rest 2xx. */
+	WAIT_UNTIL((u = metrics_provider(&s)).requests == served, 5000);
+	ASSERT_EQ_INT(u.throttled, 2);
+	ASSERT_EQ_INT(u.errors, 0);
+	ASSERT_EQ_INT(u.ok, served - 2);
+	/* The page's data: the same sums, and each fetcher's own in its row. */
+	json_t *d = admin_data(&s, "/admin/api/actors");
+	json_t *up = json_object_get(d, "upstream");
+	ASSERT_EQ_INT(json_array_size(up), 1);
+	json_t *p = json_array_get(up, 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(p, "kind")), "provider");
+	ASSERT_EQ_STR(json_string_value(json_object_get(p, "name")), "rapidapi");
+	ASSERT_EQ_INT(jint(p, "requests"), served);
+	ASSERT_EQ_INT(jint(p, "throttled"), 2);
+	ASSERT_EQ_INT(jint(p, "ok"), served - 2);
+	ASSERT_EQ_INT(jint(p, "actors"), 2); /* the two fetchers */
+	long long per_actor = 0;
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(d, "children"), i, k)
+	{
+		json_t *st = json_object_get(k, "stats");
+		const char *role = json_string_value(json_object_get(k, "role"));
+		if (strcmp(role, "fetcher")) {
+			ASSERT(json_is_null(st)); /* only the fetchers make provider requests */
+			continue;
+		}
+		per_actor += jint(json_array_get(json_object_get(st, "upstream"), 0), "requests");
+	}
+	ASSERT_EQ_INT(per_actor, served);
+	json_decref(d);
+	/* viralctl status --json shows the same figures (one truth). */
+	json_t *st = suptest_status(&s.sup);
+	long long ctl_throttled = 0;
+	json_array_foreach(json_object_get(st, "children"), i, k)
+	{
+		json_t *first =
+		    json_array_get(json_object_get(json_object_get(k, "stats"), "upstream"), 0);
+		if (first)
+			ctl_throttled += jint(first, "throttled");
+	}
+	ASSERT_EQ_INT(ctl_throttled, 2);
+	json_decref(st);
+	stack_stop(&s);
+}
+
+TEST(
+    provider_counters_need_the_token_on_the_page_and_metrics_answers_while_the_supervisor_is_silent)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_start(&s);
+	struct answer a = http(&s, "GET", "/admin/api/actors", NULL);
+	ASSERT_EQ_INT(a.status, 401);
+	ASSERT(!strstr(a.body, "upstream"));
+	/* /metrics holds counters only, no secret: open as before. */
+	WAIT_UNTIL(metrics_provider(&s).ok == 0, 7000);
+	char *m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	ASSERT_CONTAINS(m, "# TYPE viralsup_model_requests_total counter");
+	/* The rules engine asks no model: no model series. */
+	ASSERT(!strstr(m, "viralsup_model_requests_total{"));
+	free(m);
+	/* The supervisor gone, /metrics still answers, and says the counters
+	 * are not there rather than showing zeros. */
+	kill(s.sup.pid, SIGSTOP);
+	m = NULL;
+	ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+	kill(s.sup.pid, SIGCONT);
+	ASSERT_EQ_INT(prom_value(m, "viralsup_upstream_stats_up"), 0);
+	ASSERT(!strstr(m, "viralsup_provider_requests_total{"));
+	ASSERT_CMP_INT(prom_value(m, "viralsup_gateway_database_up"), ==, 1);
+	free(m);
+	stack_stop(&s);
+}
+
+/* The llm engine's requests to its model server, counted the same way:
+ * the fake model answers the first two calls 429 (Retry-After: 1 s), the
+ * engine retries, and /metrics counts two throttled requests for the model
+ * and as many in all as the job's own record of its calls. */
+TEST(model_429s_and_requests_reach_metrics_from_the_analyzers_counters)
+{
+	pid_t llm_pid;
+	const char *env[] = {"FAKE_LLM_MODE=e429:2", NULL};
+	int port = test_fake_server_start("tests/fake_llm/fake_llm.py", env, &llm_pid);
+	char kv[96];
+	struct stack s;
+	stack_init(&s);
+	stack_env(&s, "VIRALSUP_PROVIDER=fixtures");
+	stack_env(&s, "VIRALSUP_ANALYZER_ENGINE=llm");
+	snprintf(kv, sizeof kv, "VIRALSUP_LLM_BASE_URL=http://127.0.0.1:%d/v1", port);
+	stack_env(&s, kv);
+	stack_env(&s, "VIRALSUP_LLM_MODEL=fake-llm");
+	stack_env(&s, "VIRALSUP_LLM_API_KEY=sk-admin-page");
+	stack_env(&s, "VIRALSUP_WATCHDOG_MS=1000");
+	stack_start(&s);
+	char *id = stack_submit(&s, "model-1", "maya.lifts", "coach.dante.fit", 5);
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", id);
+	stack_wait_sql(&s, 30000, "completed", q);
+	long long calls = sql_int(&s,
+	                          "SELECT (analysis_data #>> '{engine,calls}')::bigint FROM"
+	                          " viral_analysis_results WHERE queue_id = $1::uuid",
+	                          id, NULL);
+	ASSERT_CMP_INT(calls, >, 0);
+	const char *ok_series = "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"ok\"}";
+	const char *th_series =
+	    "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"throttled\"}";
+	char *m = NULL;
+	long long ok = -1, throttled = -1;
+	for (double t0 = test_now_ms(); test_now_ms() - t0 < 5000;) {
+		free(m);
+		m = NULL;
+		ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
+		ok = prom_value(m, ok_series);
+		throttled = prom_value(m, th_series);
+		if (throttled == 2 && ok + throttled == calls)
+			break;
+		usleep(50 * 1000); /* the next PONG: every 200 ms */
+	}
+	ASSERT_EQ_INT(throttled, 2);
+	/* The job's record counts every HTTP request it made (its 429s too):
+	 * the same number as the counters, the rest answered 2xx. */
+	ASSERT_EQ_INT(ok + throttled, calls);
+	ASSERT_EQ_INT(prom_value(m, "viralsup_model_requests_total{model=\"fake-llm\","
+	                            "outcome=\"error\"}"),
+	              0);
+	/* The fixtures provider makes no HTTP requests: no provider series. */
+	ASSERT(!strstr(m, "viralsup_provider_requests_total{"));
+	free(m);
+	json_t *d = admin_data(&s, "/admin/api/actors");
+	json_t *u = json_array_get(json_object_get(d, "upstream"), 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(u, "kind")), "model");
+	ASSERT_EQ_STR(json_string_value(json_object_get(u, "name")), "fake-llm");
+	ASSERT_EQ_INT(jint(u, "throttled"), 2);
+	json_decref(d);
+	stack_stop(&s);
+	kill(llm_pid, SIGTERM);
+}
+
 /* ---- the browser ------------------------------------------------------------ */
 
 static const char *chromium_path(void)
@@ -631,10 +847,110 @@ TEST(browser_shows_the_running_batch_a_jobs_hooks_and_a_cancel_without_reload)
 	              " WHERE id = '%s'",
 	              victim);
 	stack_wait_sql(&s, 2000, "failed:cancelled by an administrator", q);
+	/* Provider health: the page's figures are /metrics' (the slow
+	 * answers are still out, so nothing moves meanwhile). */
+	json_t *up = json_object_get(res, "upstream");
+	char digits[32] = "";
+	for (const char *c = json_string_value(json_object_get(up, "Requests")); c && *c; c++)
+		if (*c != ',' && strlen(digits) < sizeof digits - 1)
+			strncat(digits, c, 1); /* "1,234" as the page shows it */
+	ASSERT_EQ_INT(atoll(digits), metrics_provider(&s).requests);
+	ASSERT_CMP_INT(metrics_provider(&s).requests, >, 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(up, "429s")), "0");
 	ASSERT_CMP_INT((long long)ms, <, 60000);
 	(void)fast2;
 	(void)gone;
 	(void)slow;
+	json_decref(res);
+	json_decref(spec);
+	stack_stop(&s);
+}
+
+/* The "Done when" of issue 15, in a real browser: a batch runs (one slot
+ * holds a job whose provider answers take 25 s, so the batch stays open;
+ * the other runs paced jobs one after the other, so its progress moves); a
+ * job failed because the provider said its account does not exist; the
+ * provider then knows the account again (its rule changed at run time), and
+ * the operator, on the page only, opens the failed job's history, retries
+ * it and watches it complete. */
+TEST(browser_operator_sees_the_batch_move_retries_a_failed_job_and_watches_it_complete)
+{
+	if (access(chromium_path(), X_OK) != 0)
+		test_skip("chromium is not installed (scripts/deps.sh installs it as root)");
+	struct stack s;
+	stack_init(&s);
+	stack_fake_start(&s, NULL);
+	stack_env(&s, "VIRALSUP_PROCESSING=triggered");
+	stack_env(&s, "VIRALSUP_CONCURRENCY=2");
+	stack_start(&s);
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"mode\":\"e404\"}");
+	stack_fake_control(&s, "{\"username\":\"hold.open\",\"mode\":\"slow\",\"arg\":25000,"
+	                       "\"path\":\"/ig_get_fb_profile.php\"}");
+	char *flaky = stack_submit(&s, "story-flaky", "comeback.kid", "", 1);
+	char *hold = stack_submit(&s, "story-hold", "hold.open", "", 3);
+	for (int i = 0; i < 6; i++) {
+		char sess[32], user[32], rule[160];
+		snprintf(sess, sizeof sess, "story-pace-%d", i);
+		snprintf(user, sizeof user, "pace.acct%d", i);
+		snprintf(rule, sizeof rule,
+		         "{\"username\":\"%s\",\"mode\":\"slow\",\"arg\":1500,"
+		         "\"path\":\"/ig_get_fb_profile.php\"}",
+		         user);
+		stack_fake_control(&s, rule);
+		free(stack_submit(&s, sess, user, "", 5));
+	}
+	free(stack_trigger(&s));
+	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", flaky);
+	stack_wait_sql(&s, 15000, "failed", q);
+	/* The provider knows the account again: a retry can succeed. */
+	stack_fake_control(&s, "{\"username\":\"comeback.kid\",\"clear\":true}");
+	json_t *spec = json_pack("{s:s, s:s, s:b, s:s}", "url", s.url, "token", STACK_ADMIN_TOKEN,
+	                         "story", 1, "failed_job", flaky);
+	char *text = json_dumps(spec, JSON_COMPACT);
+	double t0 = test_now_ms();
+	int rc;
+	char *out = run_browser(text, &rc);
+	double ms = test_now_ms() - t0;
+	if (rc != 0)
+		FAIL("browser run failed (exit %d, %.0f ms): %s\n%s", rc, ms, out,
+		     stack_log_tail(&s, 20));
+	printf("browser run: %.0f ms: %.600s\n", ms, out);
+	json_t *res = json_loads(out, 0, NULL);
+	ASSERT(json_is_true(json_object_get(res, "ok")));
+	/* What the page showed is what the database holds: the job completed,
+	 * after a failed attempt, a retry back to pending, and a new run. */
+	ASSERT_EQ_STR(sql_str(&s, q, NULL), "completed");
+	char *path = sql_str(&s,
+	                     "SELECT string_agg(to_status, ',' ORDER BY id) FROM job_events"
+	                     " WHERE job_id = $1::uuid",
+	                     flaky, NULL);
+	ASSERT_CONTAINS(path, "processing,failed,pending,processing");
+	ASSERT(!strncmp(path + strlen(path) - strlen("completed"), "completed", 9));
+	json_t *seen = json_object_get(res, "seen");
+	ASSERT_EQ_STR(json_string_value(json_array_get(seen, json_array_size(seen) - 1)),
+	              "completed");
+	/* The history the page showed before the retry had the failure. */
+	long long nfail_ev = sql_int(&s,
+	                             "SELECT count(*) FROM job_events WHERE job_id = $1::uuid"
+	                             " AND to_status = 'failed'",
+	                             flaky, NULL);
+	ASSERT_EQ_INT(nfail_ev, 1);
+	ASSERT(json_is_true(json_object_get(res, "errors")));
+	/* The completed run's hooks are on the page, as many as stored (<= 5). */
+	long long nhooks =
+	    sql_int(&s,
+	            "SELECT LEAST(jsonb_array_length(analysis_data -> 'generated_hooks'), 5)"
+	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	            flaky, NULL);
+	ASSERT_EQ_INT(jint(res, "hooks"), nhooks);
+	/* The batch moved while the page was open. */
+	json_t *pr = json_object_get(res, "progress");
+	ASSERT_CMP_INT(json_integer_value(json_array_get(pr, 1)), >,
+	               json_integer_value(json_array_get(pr, 0)));
+	ASSERT_EQ_STR(
+	    sql_str(&s, "SELECT status FROM viral_ideas_queue WHERE id = $1::uuid", hold, NULL),
+	    "processing");
+	ASSERT_CMP_INT((long long)ms, <, 45000);
 	json_decref(res);
 	json_decref(spec);
 	stack_stop(&s);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 #include "ipc/log.h"
 #include "ipc/msg.h"
 #include "sql/migrate.h"
+#include "sql/queue.h"
 #include "tests/harness.h"
 
 struct resp {
@@ -500,6 +502,188 @@ TEST(results_return_newest_completed_run_with_real_objects)
 	ASSERT_EQ_INT(r.status, 422);
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"limit\"]");
 	ASSERT_CONTAINS(r.body, "\"loc\":[\"query\",\"content_type\"]");
+	gw_stop(&g);
+}
+
+/* ---- the results answer for the example jobs, kept byte for byte ------------ */
+
+#define RESULTS_GOLDEN_DIR "tests/golden/results"
+
+/* The answer with what differs between runs replaced: every UUID by <uuid>,
+ * the run's started_at and analysis_completed_at values by <time>. */
+static char *results_normalised(const char *body)
+{
+	char *out = strdup(body);
+	for (char *p = out; *p; p++) {
+		bool uuid = strlen(p) >= 36;
+		for (int i = 0; uuid && i < 36; i++)
+			uuid = (i == 8 || i == 13 || i == 18 || i == 23)
+			           ? p[i] == '-'
+			           : (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
+		if (uuid) {
+			memmove(p + 6, p + 36, strlen(p + 36) + 1);
+			memcpy(p, "<uuid>", 6);
+		}
+	}
+	const char *keys[] = {"\"started_at\" : \"", "\"analysis_completed_at\" : \""};
+	for (size_t k = 0; k < 2; k++)
+		for (char *p = strstr(out, keys[k]); p; p = strstr(p + 1, keys[k])) {
+			char *v = p + strlen(keys[k]), *end = strchr(v, '"');
+			if (!end)
+				break;
+			memmove(v + 6, end, strlen(end) + 1);
+			memcpy(v, "<time>", 6);
+		}
+	return out;
+}
+
+static char *file_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
+/* Completes job ID (claimed with TOKEN) with the engine output of the
+ * example SESSION (tests/golden/SESSION.json) through the writer's
+ * completion statement. */
+static void complete_with_golden(const char *db, const char *id, const char *token,
+                                 const char *session)
+{
+	char path[256], err[256] = "";
+	snprintf(path, sizeof path, "tests/golden/%s.json", session);
+	char *out = file_text(path);
+	if (!out)
+		FAIL("%s: cannot read", path);
+	PGconn *c = PQconnectdb(db);
+	struct queue_result res = {.analysis_run = 1, .result = out};
+	int rc = queue_complete(c, id, token, &res, err, sizeof err);
+	if (rc != QUEUE_OK)
+		FAIL("%s: completion refused (%d): %s", session, rc, err);
+	PQfinish(c);
+	free(out);
+}
+
+/* The results answer of a job, normalised, compared with (or, with
+ * GOLDEN_UPDATE=1, written to) tests/golden/results/SESSION.json. */
+static void assert_results_golden(const struct gw *g, const char *id, const char *session,
+                                  const char *what)
+{
+	char path[256], file[256];
+	snprintf(path, sizeof path, "/api/viral-analysis/%s/results", id);
+	snprintf(file, sizeof file, RESULTS_GOLDEN_DIR "/%s.json", session);
+	struct resp r = call(g, "GET", path, NULL, NULL);
+	ASSERT_EQ_INT(r.status, 200);
+	char *seen = results_normalised(r.body);
+	const char *u = getenv("GOLDEN_UPDATE");
+	if (u && !strcmp(u, "1")) {
+		FILE *f = fopen(file, "w");
+		if (!f || fputs(seen, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0)
+			FAIL("%s: cannot write: %s", file, strerror(errno));
+		free(seen);
+		return;
+	}
+	char *want = file_text(file);
+	if (!want)
+		FAIL("%s: missing (GOLDEN_UPDATE=1 writes it)", file);
+	want[strcspn(want, "\n")] = '\0';
+	if (strcmp(seen, want) != 0) {
+		size_t i = 0;
+		while (seen[i] && seen[i] == want[i])
+			i++;
+		size_t from = i > 80 ? i - 80 : 0;
+		FAIL("%s (%s) differs from %s at byte %zu:\n  seen: %.160s\n  want: %.160s",
+		     session, what, file, i, seen + from, want + from);
+	}
+	free(want);
+	free(seen);
+}
+
+TEST(results_of_the_example_jobs_answer_exactly_as_committed)
+{
+	json_t *jobs = json_load_file("examples/jobs.json", 0, NULL), *job;
+	if (!jobs)
+		FAIL("examples/jobs.json: cannot load (run from the repository root)");
+	struct gw g;
+	char *db = db_fresh();
+	gw_start(&g, db, NULL, NULL);
+	gw_wait_db(&g);
+	size_t i;
+	json_array_foreach(jobs, i, job)
+	{
+		const char *session = json_string_value(json_object_get(job, "session_id"));
+		char id[64], token[64], sql[2048];
+		snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zu", i + 1);
+		snprintf(token, sizeof token, "00000000-0000-4000-9000-%012zu", i + 1);
+		/* A job as a claim leaves it: processing, with our lease. */
+		snprintf(sql, sizeof sql,
+		         "INSERT INTO viral_ideas_queue (id, session_id, primary_username, status,"
+		         " lease_token, lease_expires_at, attempts) VALUES ('%s', '%s', '%s',"
+		         " 'processing', '%s', now() + interval '1 hour', 1)",
+		         id, session, json_string_value(json_object_get(job, "primary_username")),
+		         token);
+		db_exec(db, sql);
+		size_t k;
+		json_t *c;
+		json_array_foreach(json_object_get(job, "selected_competitors"), k, c)
+		{
+			snprintf(
+			    sql, sizeof sql,
+			    "INSERT INTO viral_ideas_competitors (queue_id, competitor_username)"
+			    " VALUES ('%s', '%s')",
+			    id, json_string_value(c));
+			db_exec(db, sql);
+		}
+		complete_with_golden(db, id, token, session);
+		assert_results_golden(&g, id, session, "as stored");
+	}
+	/* Each piece once: the rows' JSON documents live in the analysis document. */
+	PGconn *c = PQconnectdb(db);
+	PGresult *res =
+	    PQexec(c, "SELECT (SELECT count(*) FROM viral_analysis_reels"
+	              "  WHERE analysis_metadata IS NOT NULL),"
+	              " (SELECT count(*) FROM viral_scripts WHERE source_reels IS NOT NULL"
+	              "  OR script_structure IS NOT NULL),"
+	              " (SELECT count(*) FROM viral_analysis_reels),"
+	              " (SELECT count(*) FROM viral_scripts)");
+	ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "0");
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 1), "0");
+	ASSERT_CMP_INT(atoi(PQgetvalue(res, 0, 2)), >, 0);
+	ASSERT_EQ_INT(atoi(PQgetvalue(res, 0, 3)), 5 * (int)json_array_size(jobs));
+	PQclear(res);
+	PQfinish(c);
+	/* Runs stored before 010_stored_once.sql (every document in its row, none
+	 * in analysis_data) answer the same: put them in that form, via the
+	 * views SQL readers use, and ask again. */
+	/* Scripts are rewritten in their stored order: the endpoint orders them by
+	 * created_at, which one run's scripts share, so their order on disk shows. */
+	db_exec(db, "UPDATE viral_analysis_reels a SET analysis_metadata = f.analysis_metadata"
+	            " FROM viral_analysis_reels_full f WHERE f.id = a.id;"
+	            "CREATE TEMP TABLE old_scripts AS SELECT row_number() OVER (ORDER BY s.ctid)"
+	            " AS n, f FROM viral_scripts s JOIN viral_scripts_full f ON f.id = s.id;"
+	            "DELETE FROM viral_scripts;"
+	            "INSERT INTO viral_scripts SELECT (f).* FROM old_scripts ORDER BY n;"
+	            "UPDATE viral_analysis_results r SET analysis_data = f.analysis_data"
+	            " FROM viral_analysis_results_full f WHERE f.id = r.id");
+	json_array_foreach(jobs, i, job)
+	{
+		char id[64];
+		snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zu", i + 1);
+		assert_results_golden(&g, id, json_string_value(json_object_get(job, "session_id")),
+		                      "stored before 010");
+	}
+	json_decref(jobs);
 	gw_stop(&g);
 }
 

@@ -97,14 +97,15 @@ TEST(llm_engine_job_stores_the_models_hooks_and_scripts_with_tokens_and_caches_a
 	ASSERT_EQ_STR(used, "llm");
 	free(used);
 	/* Five scripts written by the model, as spoken scripts. */
-	ASSERT_EQ_INT(sql_int(&s,
-	                      "SELECT count(*) FROM viral_scripts v JOIN viral_analysis_results r"
-	                      " ON r.id = v.analysis_id WHERE r.queue_id = $1::uuid"
-	                      " AND v.ai_model = 'fake-llm'"
-	                      " AND v.script_structure->>'script_kind' = 'spoken'"
-	                      " AND v.script_content LIKE v.primary_hook || '%'",
-	                      id, NULL),
-	              5);
+	ASSERT_EQ_INT(
+	    sql_int(&s,
+	            "SELECT count(*) FROM viral_scripts_full v JOIN viral_analysis_results r"
+	            " ON r.id = v.analysis_id WHERE r.queue_id = $1::uuid"
+	            " AND v.ai_model = 'fake-llm'"
+	            " AND v.script_structure->>'script_kind' = 'spoken'"
+	            " AND v.script_content LIKE v.primary_hook || '%'",
+	            id, NULL),
+	    5);
 	/* The stored hooks are the model's: the fake's shapes, on the strategy's audience. */
 	char *hook = sql_str(&s, SQL_RESULT_FIELD, id, "{generated_hooks,0,hook_text}", NULL);
 	ASSERT_CONTAINS(hook, "3 things nobody tells busy women 25-40 about");
@@ -147,12 +148,13 @@ TEST(llm_engine_with_the_server_down_completes_jobs_with_the_rules_output)
 	char *notes = sql_str(&s, SQL_RESULT_FIELD, id, "{analysis_summary,notes}", NULL);
 	ASSERT_CONTAINS(notes, "rules engine's output");
 	free(notes);
-	ASSERT_EQ_INT(sql_int(&s,
-	                      "SELECT count(*) FROM viral_scripts v JOIN viral_analysis_results r"
-	                      " ON r.id = v.analysis_id WHERE r.queue_id = $1::uuid"
-	                      " AND v.ai_model = 'viralsup-engine'",
-	                      id, NULL),
-	              5);
+	ASSERT_EQ_INT(
+	    sql_int(&s,
+	            "SELECT count(*) FROM viral_scripts_full v JOIN viral_analysis_results r"
+	            " ON r.id = v.analysis_id WHERE r.queue_id = $1::uuid"
+	            " AND v.ai_model = 'viralsup-engine'",
+	            id, NULL),
+	    5);
 	free(id);
 	stack_stop(&s);
 }

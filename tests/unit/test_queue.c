@@ -643,6 +643,60 @@ TEST(blocking_calls_prepare_once_and_recover_after_discard_all)
 	free(ci);
 }
 
+/* An engine output with one reel and one script, whose documents are {"m": 1},
+ * {"s": 1} and {"t": 1}. */
+static const char ONE_REEL_ONE_SCRIPT[] =
+    "{\"analysis_data\": {\"generated_hooks\": []},"
+    " \"reels\": [{\"content_id\": \"c1\", \"username\": \"u\", \"reel_type\": \"primary\","
+    "  \"analysis_metadata\": {\"m\": 1}}],"
+    " \"scripts\": [{\"script_title\": \"T\", \"script_content\": \"C\","
+    "  \"source_reels\": {\"s\": 1}, \"script_structure\": {\"t\": 1}}]}";
+
+TEST(rows_documents_are_stored_once_in_the_analysis_document)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 2);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256];
+	ASSERT_EQ_INT(claim(c, o, 2, 60000, &j), 2);
+	/* An object document: the rows' documents live in it, the columns are NULL. */
+	struct queue_result r = {.analysis_run = 1, .result = ONE_REEL_ONE_SCRIPT};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	char *row = text(c,
+	                 "SELECT (a.analysis_metadata IS NULL) || '|' || (s.source_reels IS NULL)"
+	                 " || '|' || (s.script_structure IS NULL) || '|' || fa.analysis_metadata"
+	                 " || '|' || fs.source_reels || '|' || fs.script_structure || '|'"
+	                 " || fr.analysis_data"
+	                 " FROM viral_analysis_results res"
+	                 " JOIN viral_analysis_reels a ON a.analysis_id = res.id"
+	                 " JOIN viral_scripts s ON s.analysis_id = res.id"
+	                 " JOIN viral_analysis_reels_full fa ON fa.id = a.id"
+	                 " JOIN viral_scripts_full fs ON fs.id = s.id"
+	                 " JOIN viral_analysis_results_full fr ON fr.id = res.id"
+	                 " WHERE res.queue_id = $1",
+	                 j[0].id);
+	ASSERT_EQ_STR(row, "true|true|true|{\"m\": 1}|{\"s\": 1}|{\"t\": 1}|"
+	                   "{\"generated_hooks\": []}");
+	free(row);
+	/* A document that is not an object cannot hold them: the rows keep theirs. */
+	r.analysis_data = "\"legacy text\"";
+	ASSERT_EQ_INT(queue_complete(c, j[1].id, j[1].lease_token, &r, err, sizeof err), QUEUE_OK);
+	row = text(
+	    c,
+	    "SELECT a.analysis_metadata::text || '|' || s.source_reels || '|' || s.script_structure"
+	    " || '|' || res.analysis_data FROM viral_analysis_results res"
+	    " JOIN viral_analysis_reels a ON a.analysis_id = res.id"
+	    " JOIN viral_scripts s ON s.analysis_id = res.id WHERE res.queue_id = $1",
+	    j[1].id);
+	ASSERT_EQ_STR(row, "{\"m\": 1}|{\"s\": 1}|{\"t\": 1}|\"legacy text\"");
+	free(row);
+	queue_jobs_free(j, 2);
+	PQfinish(c);
+	free(ci);
+}
+
 TEST(renew_after_reclaim_by_another_owner_is_refused)
 {
 	PGconn *c;

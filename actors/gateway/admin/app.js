@@ -184,6 +184,7 @@ function renderActors(st) {
       el('td', { 'data-label': k, class: i === 1 ? (c.ready ? 'state-ready' : 'state-bad') : null, text: String(v) })));
   });
   $('actors').tBodies[0].replaceChildren(...rows);
+  renderUpstream(st.upstream);
   $('actors-error').textContent = '';
   const sc = st.scheduler;
   $('sched').textContent = sc
@@ -193,6 +194,32 @@ function renderActors(st) {
     : 'Scheduler: not answering (' + (st.scheduler_error || 'unknown') + ').';
   document.querySelector('[data-action="pause"]').disabled = !sc || sc.paused;
   document.querySelector('[data-action="resume"]').disabled = !sc || !sc.paused;
+}
+
+// Rates from the page's own samples of the counters (one per poll, the
+// last 60 s): the counters are totals since each actor started; a drop
+// (an actor restarted) has no rate until the window is past it.
+const RATE_WINDOW_MS = 60000;
+const upstreamSamples = new Map();
+function renderUpstream(list) {
+  const now = Date.now();
+  const rows = (list || []).map((u) => {
+    const key = u.kind + ':' + u.name;
+    const samples = (upstreamSamples.get(key) || []).filter((x) => now - x.t <= RATE_WINDOW_MS);
+    samples.push({ t: now, requests: u.requests, bad: u.throttled + u.errors });
+    upstreamSamples.set(key, samples);
+    const first = samples[0], span = (now - first.t) / 60000;
+    const ok = span > 0 && samples.every((x, i) => i === 0 || x.requests >= samples[i - 1].requests);
+    const rate = (v) => (ok ? (v / span).toFixed(1) + ' /min' : '–');
+    const cells = [
+      ['Upstream', (u.kind === 'model' ? 'model ' : 'provider ') + u.name + ' (' + n(u.actors) + ' actor' + (u.actors === 1 ? '' : 's') + ')'],
+      ['Requests', n(u.requests)], ['Rate', rate(u.requests - first.requests)],
+      ['429s', n(u.throttled)], ['Errors', n(u.errors)], ['429s + errors', rate(u.throttled + u.errors - first.bad)],
+    ];
+    return el('tr', { 'data-upstream': key }, cells.map(([k, v]) => el('td', { 'data-label': k, text: String(v) })));
+  });
+  $('upstream').tBodies[0].replaceChildren(...(rows.length ? rows :
+    [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No provider or model requests counted (the fixtures provider and the rules engine make none).' }))]));
 }
 
 function jobMeta(j) {
