@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,6 +534,20 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 	nkids = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		kids[nkids++] = stack_actor_pid(&k, names[i]);
+	/* Ready is not registered: the scheduler knows its owner id only once
+	 * the log says so, and only then can it mark that owner stopped. */
+	for (double w0 = test_now_ms();;) {
+		char *log = suptest_read(k.sup.log);
+		bool registered = strstr(log, "registered as owner") != NULL;
+		free(log);
+		if (registered)
+			break;
+		if (test_now_ms() - w0 > 10000)
+			FAIL("the scheduler did not register within 10 s:\n%s",
+			     stack_log_tail(&k, 30));
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	t0 = test_now_ms();
 	ASSERT_EQ_INT(kill(k.sup.pid, SIGKILL), 0);
 	for (int i = 0; i < nkids; i++) {
