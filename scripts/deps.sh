@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format
 libev-dev libpq-dev libmsgpack-dev libcurl4-openssl-dev libbsd-dev
 libhttp-parser-dev libjansson-dev libinih-dev
-postgresql-15 postgresql-client-15 python3 curl procps util-linux wrk
+postgresql-15 postgresql-client-15 python3 curl procps util-linux wrk jq
 chromium nodejs"
 
 missing=""

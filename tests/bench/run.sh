@@ -531,23 +531,30 @@ if want recovery; then
 			sleep 0.02
 		done
 		apid=$(actor_pids "$rec_run" | awk '$1 == "analyzer" {print $2}')
+		# The jobs whose unit the analyzer holds (the scheduler's own list,
+		# read with jq: a job spends only milliseconds there), then the kill.
+		# Since the blame rules (RELIABILITY.md) they are not released: their
+		# units go to the replacement. The figure: kill → none of them left
+		# in flight at the scheduler (each answered by the replacement and
+		# its completion stored, or found already stored: completion is
+		# idempotent under the lease).
+		ctl_jobs() { "$BIN/viralctl" --socket "$rec_run/control.sock" --json jobs; }
+		held=$(ctl_jobs | jq -c '[.jobs[] | select(.holder == "analyzer") | .id]')
 		tk=$(now_ms)
 		kill -KILL "$apid"
-		# The jobs it held were rescued (back to pending); each is running
-		# again at its next 'processing' event. The figure: the last of them.
-		v=""
-		for _ in $(seq 300); do
-			v=$(sql recov "SELECT round(extract(epoch FROM max(nx)) * 1000 - $tk), count(*), count(nx) FROM (SELECT (SELECT min(e2.at) FROM job_events e2 WHERE e2.job_id = e.job_id AND e2.id > e.id AND e2.to_status = 'processing') AS nx FROM job_events e WHERE e.reason LIKE 'rescued%' AND e.at >= to_timestamp($tk / 1000.0)) x" | tr '|' ' ')
-			read -r ms n nx <<<"$v"
-			[ "$n" -gt 0 ] && [ "$n" = "$nx" ] && break
-			sleep 0.05
-		done
-		read -r ms n nx <<<"$v"
-		if [ "$n" -gt 0 ] && [ "$n" = "$nx" ]; then
+		n=$(jq length <<<"$held") ms=""
+		if [ "$n" -gt 0 ]; then
+			for _ in $(seq 2000); do
+				left=$(ctl_jobs | jq --argjson h "$held" '[.jobs[] | select(.id as $i | $h | index($i))] | length')
+				[ "$left" = 0 ] && { ms=$(($(now_ms) - tk)); break; }
+				sleep 0.005
+			done
+		fi
+		if [ -n "$ms" ]; then
 			ra+=("$ms")
-			log "recovery: analyzer killed holding $n job(s); running again after $ms ms"
+			log "recovery: analyzer killed holding $n job(s); none left in flight $ms ms after the kill"
 		else
-			log "recovery: analyzer kill $r: no rescued job seen running again ($v)"
+			log "recovery: analyzer kill $r: held $n job(s) at the kill: not measured"
 		fi
 		for _ in $(seq 600); do
 			d=$(sql recov "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status IN ('completed', 'failed')")
@@ -557,7 +564,7 @@ if want recovery; then
 	done
 	stop_node "$rec_pid"
 	if [ ${#ra[@]} -gt 0 ]; then
-		row "Recovery: analyzer SIGKILLed mid-batch → the jobs it held processing again, ms (${#ra[@]} kills)" \
+		row "Recovery: analyzer SIGKILLed mid-batch → none of the jobs it held left in flight (units re-dispatched to its replacement and answered), ms (${#ra[@]} kills)" \
 			"$(summ %.0f "${ra[@]}")" "—" "—" "—"
 	fi
 
