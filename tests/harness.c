@@ -141,6 +141,21 @@ char *test_db_create(void)
 	return conninfo;
 }
 
+char *test_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = NULL, chunk[8192];
+	size_t len = 0, n;
+	FILE *m = open_memstream(&buf, &len);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
 char *test_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");

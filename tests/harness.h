@@ -60,6 +60,9 @@ int test_fake_server_start(const char *script, const char *const *env, pid_t *pi
 /* A fresh 0700 temporary directory for the calling test (caller frees). */
 char *test_tmpdir(void);
 
+/* The whole of a file, NUL-terminated (caller frees), or NULL if it cannot be opened. */
+char *test_read_file(const char *path);
+
 #define TEST(name)                                                     \
 	static void test_##name(void);                                 \
 	__attribute__((constructor)) static void test_reg_##name(void) \

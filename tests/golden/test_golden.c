@@ -37,23 +37,6 @@ static void first_difference(const char *a, const char *b, int *line, char *ea, 
 	snprintf(eb, n, "%.*s", (int)strcspn(lb, "\n"), lb);
 }
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[8192];
-	size_t r;
-	while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-		fwrite(chunk, 1, r, m);
-	fclose(m);
-	fclose(f);
-	return buf;
-}
-
 TEST(example_jobs_match_the_committed_golden_outputs)
 {
 	bool update = getenv("GOLDEN_UPDATE") && !strcmp(getenv("GOLDEN_UPDATE"), "1");
@@ -77,7 +60,7 @@ TEST(example_jobs_match_the_committed_golden_outputs)
 				FAIL("%s: cannot write: %s", path, strerror(errno));
 			printf("  wrote %s\n", path);
 		} else {
-			char *want = read_all(path);
+			char *want = test_read_file(path);
 			if (!want)
 				FAIL("%s missing: run `make golden` and commit it", path);
 			size_t wl = strlen(want);

@@ -37,19 +37,8 @@ const char *suptest_bin(void)
 
 char *suptest_read(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-	if (!f)
-		return strdup("");
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	fclose(f);
-	return buf;
+	char *text = test_read_file(path);
+	return text ? text : strdup("");
 }
 
 void suprun_spawn(struct suprun *r, const char *conf_text, const char *const *extra_env)

@@ -537,23 +537,6 @@ static char *results_normalised(const char *body)
 	return out;
 }
 
-static char *file_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	fclose(f);
-	return buf;
-}
-
 /* Completes job ID (claimed with TOKEN) with the engine output of the
  * example SESSION (tests/golden/SESSION.json) through the writer's
  * completion statement. */
@@ -562,7 +545,7 @@ static void complete_with_golden(const char *db, const char *id, const char *tok
 {
 	char path[256], err[256] = "";
 	snprintf(path, sizeof path, "tests/golden/%s.json", session);
-	char *out = file_text(path);
+	char *out = test_read_file(path);
 	if (!out)
 		FAIL("%s: cannot read", path);
 	PGconn *c = PQconnectdb(db);
@@ -593,7 +576,7 @@ static void assert_results_golden(const struct gw *g, const char *id, const char
 		free(seen);
 		return;
 	}
-	char *want = file_text(file);
+	char *want = test_read_file(file);
 	if (!want)
 		FAIL("%s: missing (GOLDEN_UPDATE=1 writes it)", file);
 	want[strcspn(want, "\n")] = '\0';
