@@ -257,8 +257,14 @@ static void peer_broadcast(struct child *about, enum msg_type type, pid_t pid, c
  * counters, conn_set_pong_stats), for status. */
 static void child_keep_stats(struct child *c, const msgpack_object *st)
 {
-	if (!st || st->type != MSGPACK_OBJECT_MAP)
+	if (!st)
 		return;
+	if (st->type != MSGPACK_OBJECT_MAP) {
+		if (!c->stats_refused)
+			log_warn("%s: the stats of its PONG are not a map: ignored", c->name);
+		c->stats_refused = true;
+		return;
+	}
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
@@ -269,6 +275,12 @@ static void child_keep_stats(struct child *c, const msgpack_object *st)
 		c->stats = xmalloc(sb.size);
 		memcpy(c->stats, sb.data, sb.size);
 		c->stats_len = sb.size;
+	} else {
+		if (!c->stats_refused)
+			log_warn("%s: the stats of its PONG take %zu bytes, over %d: ignored "
+			         "(status keeps the last ones accepted)",
+			         c->name, sb.size, CHILD_STATS_MAX);
+		c->stats_refused = true;
 	}
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -588,6 +600,7 @@ static void on_child_exit(struct ev_loop *loop, ev_child *w, int revents)
 	c->pid = 0;
 	free(c->stats);
 	c->stats = NULL;
+	c->stats_refused = false;
 	/* Whatever it wrote before dying is logged before its exit. */
 	if (c->errfd >= 0) {
 		err_drain(c);

@@ -78,6 +78,7 @@ struct child {
 	 * it exits (its counters die with the process). */
 	char *stats;
 	size_t stats_len;
+	bool stats_refused; /* one warning per process, not one per PONG */
 
 	bool has_exit;
 	int last_code, last_signal; /* one is -1 */

@@ -14,6 +14,7 @@
  *   --pipe-ready FD      write one byte to FD and exit 0 at once (exec ceiling)
  *   --answer-control     answer CONTROL forwarded by the supervisor with
  *                        {ok: true, data: {echo: cmd, by: name}}
+ *   --pong-stats-bytes N send {filler: N 'x's, pongs: count} as the stats of every PONG
  *
  * It always listens on run_dir/<name>.sock and answers PING with PONG.
  */
@@ -28,7 +29,7 @@
 #include "ipc/ipc.h"
 
 static struct {
-	long ready_delay_ms, exit_after_ms, crash_after_ms;
+	long ready_delay_ms, exit_after_ms, crash_after_ms, pong_stats_bytes;
 	int exit_code;
 	bool never_ready, ignore_term, log_peers, answer_control;
 	const char *notify;
@@ -139,6 +140,24 @@ static void on_stop_ignore(struct actor *a)
 	log_info("ignoring SIGTERM on purpose");
 }
 
+/* --pong-stats-bytes: a stats map of the size asked for, and how many
+ * PONGs have carried it (so a test can await the next ones). */
+static void pack_filler_stats(msgpack_packer *pk)
+{
+	static long pongs;
+	size_t n = (size_t)opt.pong_stats_bytes;
+	char *x = malloc(n);
+	if (!x)
+		abort();
+	memset(x, 'x', n);
+	msgpack_pack_map(pk, 2);
+	msgpack_pack_str_with_body(pk, "filler", 6);
+	msgpack_pack_str_with_body(pk, x, n);
+	msgpack_pack_str_with_body(pk, "pongs", 5);
+	msgpack_pack_long(pk, ++pongs);
+	free(x);
+}
+
 int main(int argc, char **argv)
 {
 	struct actor a;
@@ -170,6 +189,8 @@ int main(int argc, char **argv)
 			opt.answer_control = true;
 		else if (!strcmp(argv[i], "--log-peers"))
 			opt.log_peers = true;
+		else if (!strcmp(argv[i], "--pong-stats-bytes"))
+			opt.pong_stats_bytes = atol(v), i++;
 		else if (!strcmp(argv[i], "--notify"))
 			opt.notify = v, i++;
 		else if (!strcmp(argv[i], "--stderr")) {
@@ -183,6 +204,8 @@ int main(int argc, char **argv)
 	}
 	a.on_peer = on_peer;
 	a.on_parent_msg = on_parent_msg;
+	if (opt.pong_stats_bytes > 0)
+		conn_set_pong_stats(pack_filler_stats);
 	if (opt.ignore_term)
 		a.on_stop = on_stop_ignore;
 

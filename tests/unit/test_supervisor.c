@@ -693,3 +693,52 @@ TEST(second_instance_never_steals_a_live_control_socket)
 	kill(r.pid, SIGTERM);
 	suprun_wait(&r, 10000);
 }
+
+/* The stats an actor sends in its PONGs reach status up to CHILD_STATS_MAX
+ * (4096 bytes packed); larger ones are refused with one warning naming the
+ * actor and the size, not silently and not once per PONG. */
+TEST(pong_stats_reach_status_and_oversized_ones_are_refused_with_one_warning)
+{
+	struct suprun r;
+	suprun_start(&r, SUP_FAST "[child small]\nprogram = " ACTOR " --pong-stats-bytes 100\n"
+	                          "[child big]\nprogram = " ACTOR " --pong-stats-bytes 5000\n");
+	wait_ready(&r, "small");
+	wait_ready(&r, "big");
+	/* The watchdog pings every 1 s (watchdog_ms 5000 / 5). */
+	json_t *st = NULL;
+	WAIT_UNTIL((json_decref(st), st = suptest_status(&r),
+	            json_is_object(json_object_get(suptest_child(st, "small"), "stats"))),
+	           5000);
+	const char *filler = json_string_value(
+	    json_object_get(json_object_get(suptest_child(st, "small"), "stats"), "filler"));
+	ASSERT(filler != NULL);
+	ASSERT_EQ_INT(strlen(filler), 100);
+	json_decref(st);
+	char *log = NULL;
+	WAIT_UNTIL((free(log), log = suptest_read(r.log),
+	            strstr(log, "big: the stats of its PONG take ") != NULL),
+	           5000);
+	ASSERT_CONTAINS(log, "over 4096: ignored");
+	free(log);
+	/* Two more PONGs later (small counts them; the watchdog pings every
+	 * child on the same tick): still no stats for big, still one warning. */
+	pid_t big = suptest_pid(&r, "big");
+	st = suptest_status(&r);
+	int p0 = json_int(json_object_get(suptest_child(st, "small"), "stats"), "pongs");
+	json_decref(st);
+	st = NULL;
+	WAIT_UNTIL(
+	    (json_decref(st), st = suptest_status(&r),
+	     json_int(json_object_get(suptest_child(st, "small"), "stats"), "pongs") >= p0 + 2),
+	    5000);
+	json_t *big_stats = json_object_get(suptest_child(st, "big"), "stats");
+	ASSERT(!big_stats || json_is_null(big_stats));
+	json_decref(st);
+	ASSERT_EQ_INT(suptest_pid(&r, "big"), big);
+	log = suptest_read(r.log);
+	int warnings = 0;
+	for (char *l = log; (l = strstr(l, "big: the stats of its PONG take ")); l++)
+		warnings++;
+	free(log);
+	ASSERT_EQ_INT(warnings, 1);
+}
