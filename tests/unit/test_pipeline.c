@@ -642,11 +642,25 @@ TEST(poison_job_fails_after_the_rescue_cap_and_the_rest_of_the_batch_completes)
 /* Four jobs were in the analyzer together when it died: none of them is to
  * blame for sure, so none gets a strike; each is marked suspect and analysed
  * alone at once (no lease wait, no trip back to pending). */
+/*
+ * The crash tests below freeze an actor (SIGSTOP) until work piles up in
+ * its socket, then SIGKILL it: the crash under test. On a loaded machine
+ * the pile-up can outlast the default 5 s watchdog, which would kill the
+ * frozen actor first (a hang, another test's subject), so these stacks
+ * give the watchdog 60 s. The default is proven by test_chaos's
+ * sigstopped_actors_are_replaced_by_the_watchdog_and_every_job_completes.
+ */
+static void watchdog_beyond_the_freeze(struct stack *s)
+{
+	stack_env(s, "VIRALSUP_WATCHDOG_MS=60000");
+}
+
 TEST(analyzer_sigkilled_while_analysing_four_jobs_strikes_none_and_every_job_completes)
 {
 	struct stack s;
 	char *ids[4];
 	start_fixtures_stack(&s, "continuous");
+	watchdog_beyond_the_freeze(&s);
 	stack_start(&s);
 	stack_expect_restarts(&s);
 	/* Freeze the analyzer so the jobs pile up in it, analysing. */
@@ -775,6 +789,7 @@ TEST(writer_sigkilled_with_content_writes_queued_loses_and_doubles_nothing)
 	struct stack s;
 	char *ids[4];
 	start_fixtures_stack(&s, "triggered");
+	watchdog_beyond_the_freeze(&s);
 	stack_start(&s);
 	stack_expect_restarts(&s);
 	pid_t wr = stack_pid(&s, "writer", 0);
@@ -799,6 +814,7 @@ TEST(writer_sigkilled_with_results_queued_loses_and_doubles_nothing)
 	struct stack s;
 	char *ids[4];
 	start_fixtures_stack(&s, "triggered");
+	watchdog_beyond_the_freeze(&s);
 	stack_start(&s);
 	stack_expect_restarts(&s);
 	pid_t an = stack_pid(&s, "analyzer", 0);
