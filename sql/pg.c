@@ -605,7 +605,7 @@ bool pg_is_up(const struct pg *pg)
 
 PGconn *pg_conn_for_exit(struct pg *pg)
 {
-	return pg_is_up(pg) && pg->npending == 0 && !pg->inflight ? pg->conn : NULL;
+	return pg_is_up(pg) && pg->npending == 0 ? pg->conn : NULL;
 }
 
 int pg_pending(const struct pg *pg)

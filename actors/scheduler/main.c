@@ -351,15 +351,14 @@ static void on_stop(struct actor *a)
 	 * On the idle connection when there is one (an orphan must be gone in
 	 * ~20 ms); a query in flight cannot be waited for, so then on a fresh one. */
 	if (S.owner > 0 && pg_is_up(S.pg)) {
-		PGconn *idle = pg_conn_for_exit(S.pg);
-		if (idle) {
-			queue_owner_stop(idle, S.owner, NULL, 0);
-		} else {
-			PGconn *c = PQconnectdb(config_str(a->config, "database.url"));
-			if (PQstatus(c) == CONNECTION_OK)
-				queue_owner_stop(c, S.owner, NULL, 0);
-			PQfinish(c);
+		PGconn *c = pg_conn_for_exit(S.pg), *fresh = NULL;
+		if (!c) {
+			fresh = PQconnectdb(config_str(a->config, "database.url"));
+			c = PQstatus(fresh) == CONNECTION_OK ? fresh : NULL;
 		}
+		if (c)
+			queue_owner_stop(c, S.owner, NULL, 0);
+		PQfinish(fresh);
 	}
 	actor_stop(a, 0);
 }

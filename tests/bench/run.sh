@@ -632,7 +632,7 @@ if want llm; then
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$tmp/llm.port" ] && break; sleep 0.05; done
 	LLM_PORT=$(cat "$tmp/llm.port")
-	llm_calls() { curl -s "http://127.0.0.1:$LLM_PORT/_requests" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+	llm_calls() { curl -s "http://127.0.0.1:$LLM_PORT/_requests" | jq length; }
 	base_conf=$CONF
 	for cs in $LLM_RUNS; do
 		c=${cs%:*} slots=${cs#*:}

@@ -511,22 +511,44 @@ TEST(llm_cached_hook_analyses_are_not_asked_again)
 	run_free(&other);
 }
 
+/* A job on the example input (its rules output computed first) started
+ * against the fake on a loop of its own, for the cancellation tests. */
+struct started_job {
+	struct ev_loop *loop;
+	struct llm *l;
+	struct llm_job *j;
+	json_t *in, *out;
+};
+
+static void started_job_run(struct started_job *s, long deadline_ms, llm_done_fn done, bool *flag)
+{
+	struct llm_config cfg = config(deadline_ms);
+	char err[200];
+	s->in = job_input();
+	ASSERT_EQ_INT(analysis_run(s->in, &s->out, err, sizeof err), 0);
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	s->l = llm_new(s->loop, &cfg);
+	s->j = llm_job_new(s->l, s->in, s->out, "test");
+	llm_job_run(s->j, done, flag);
+}
+
+static void started_job_end(struct started_job *s)
+{
+	llm_free(s->l);
+	ev_loop_destroy(s->loop);
+	json_decref(s->in), json_decref(s->out);
+}
+
 TEST(llm_job_freed_while_running_cancels_its_calls_without_callback)
 {
 	fake_start("slow:::3000");
-	struct llm_config cfg = config(10000);
-	json_t *in = job_input(), *out;
-	char err[200];
-	ASSERT_EQ_INT(analysis_run(in, &out, err, sizeof err), 0);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct llm *l = llm_new(loop, &cfg);
-	struct llm_job *j = llm_job_new(l, in, out, "test");
+	struct started_job s;
 	bool done = false;
-	llm_job_run(j, on_done, &done);
+	started_job_run(&s, 10000, on_done, &done);
 	/* Until a call is on the wire: the fake has it (and answers in 3 s). */
 	double t0 = test_now_ms();
 	for (;;) {
-		ev_run(loop, EVRUN_NOWAIT);
+		ev_run(s.loop, EVRUN_NOWAIT);
 		json_t *reqs = fake_requests();
 		size_t seen = json_array_size(reqs);
 		json_decref(reqs);
@@ -535,12 +557,10 @@ TEST(llm_job_freed_while_running_cancels_its_calls_without_callback)
 		if (test_now_ms() - t0 > 5000)
 			FAIL("no call reached the fake within 5 s");
 	}
-	llm_job_free(j);
+	llm_job_free(s.j);
 	ASSERT(!done);
-	ASSERT_CMP_INT(llm_totals(l)->calls, >, 0);
-	llm_free(l);
-	ev_loop_destroy(loop);
-	json_decref(in), json_decref(out);
+	ASSERT_CMP_INT(llm_totals(s.l)->calls, >, 0);
+	started_job_end(&s);
 }
 
 TEST(llm_parse_reply_tolerates_fences_and_rejects_wrong_shapes)
@@ -580,23 +600,15 @@ static void on_done_free(struct llm_job *j, void *arg)
 TEST(llm_job_may_be_freed_by_its_callback_when_the_deadline_cancels_it)
 {
 	fake_start("slow:::3000");
-	struct llm_config cfg = config(300);
-	json_t *in = job_input(), *out;
-	char err[200];
-	ASSERT_EQ_INT(analysis_run(in, &out, err, sizeof err), 0);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct llm *l = llm_new(loop, &cfg);
-	struct llm_job *j = llm_job_new(l, in, out, "test");
+	struct started_job s;
 	bool done = false;
-	llm_job_run(j, on_done_free, &done);
+	started_job_run(&s, 300, on_done_free, &done);
 	double t0 = test_now_ms();
 	while (!done) {
 		if (test_now_ms() - t0 > 5000)
 			FAIL("not done 5 s after a 300 ms deadline");
-		ev_run(loop, EVRUN_ONCE);
+		ev_run(s.loop, EVRUN_ONCE);
 	}
-	ASSERT_EQ_STR(str(out, "analysis_data.engine.used"), "rules");
-	llm_free(l);
-	ev_loop_destroy(loop);
-	json_decref(in), json_decref(out);
+	ASSERT_EQ_STR(str(s.out, "analysis_data.engine.used"), "rules");
+	started_job_end(&s);
 }
