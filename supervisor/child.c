@@ -695,10 +695,18 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (s->shutting_down)
 		return;
+	/* A tick far behind time means the supervisor itself was stopped or
+	 * starved: the answers of children that were answering until then are
+	 * still unread in their sockets, so their silence is ours, not theirs. */
+	ev_tstamp last = s->watchdog_at;
+	bool we_stalled = now - last > 1.5 * w->repeat;
+	s->watchdog_at = now;
 	for (int i = 0; i < s->nchildren; i++) {
 		struct child *c = s->children[i];
 		if (c->state != CHILD_READY || !c->chan || c->hung_kill)
 			continue;
+		if (we_stalled && c->heard_at >= last - w->repeat)
+			c->heard_at = now;
 		double silent = now - c->heard_at;
 		if (silent >= limit) {
 			log_error("%s (pid %d) hung: no answer for %.0f ms: SIGKILL", c->name,
@@ -726,6 +734,7 @@ void sup_watchdog_start(struct sup *s)
 	double interval = config_int(s->cfg, "supervisor.watchdog_ms") / 5e3;
 	ev_timer_init(&s->watchdog, on_watchdog, interval, interval);
 	s->watchdog.data = s;
+	s->watchdog_at = ev_now(s->loop);
 	ev_timer_start(s->loop, &s->watchdog);
 }
 

@@ -101,6 +101,7 @@ struct sup {
 	int shutdown_next; /* index of the next child to stop, counting down */
 	bool notified_ready;
 	ev_timer watchdog;
+	ev_tstamp watchdog_at; /* its last tick: a late one means we were stopped */
 	void (*on_all_stopped)(struct sup *s);
 	void (*on_child_change)(struct sup *s, struct child *c);
 };

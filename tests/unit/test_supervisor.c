@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc/frame.h"
@@ -741,4 +742,37 @@ TEST(pong_stats_reach_status_and_oversized_ones_are_refused_with_one_warning)
 		warnings++;
 	free(log);
 	ASSERT_EQ_INT(warnings, 1);
+}
+
+/* A supervisor stopped longer than two watchdog intervals (SIGSTOP, or a
+ * starved machine) finds its children's answers unread when it resumes:
+ * that silence is its own, so nobody is marked unresponsive or killed. */
+TEST(a_stopped_supervisor_does_not_blame_its_children_for_its_own_silence)
+{
+	struct suprun r;
+	suprun_start(&r, SUP_FAST "[child a]\nprogram = " ACTOR " --pong-stats-bytes 1\n");
+	wait_ready(&r, "a");
+	pid_t a = suptest_pid(&r, "a");
+	ASSERT_EQ_INT(kill(r.pid, SIGSTOP), 0);
+	/* The stop itself is the scenario: 3 s, past the 2 s after which a
+	 * silent child is shown unresponsive (watchdog_ms 5000, pings every 1 s). */
+	struct timespec ts = {3, 0};
+	nanosleep(&ts, NULL);
+	ASSERT_EQ_INT(kill(r.pid, SIGCONT), 0);
+	/* Two watchdog pings answered after the stop. */
+	json_t *st = suptest_status(&r);
+	int p0 = json_int(json_object_get(suptest_child(st, "a"), "stats"), "pongs");
+	json_decref(st);
+	st = NULL;
+	WAIT_UNTIL((json_decref(st), st = suptest_status(&r),
+	            json_int(json_object_get(suptest_child(st, "a"), "stats"), "pongs") >= p0 + 2),
+	           5000);
+	json_decref(st);
+	char *log = suptest_read(r.log);
+	if (strstr(log, "unresponsive for"))
+		FAIL("%s", log);
+	ASSERT(!strstr(log, "hung:"));
+	free(log);
+	ASSERT_EQ_INT(suptest_pid(&r, "a"), a);
+	ASSERT(suptest_state_is(&r, "a", "ready"));
 }
