@@ -5,6 +5,14 @@
  * for timeouts (timer_cb); libev tells libcurl when a socket is ready
  * (io_cb -> curl_multi_socket_action). Finished transfers are collected with
  * curl_multi_info_read after every action and handed to their callbacks.
+ *
+ * A transfer gets its easy handle only when its origin has a connection
+ * free (max_host_conns): libcurl would park the others in its pending state,
+ * each already holding an easy handle and a 16 KiB receive buffer (~22 KiB;
+ * a fetcher with 32 accounts x 5 transcripts parked ~150, 3.4 MiB of its
+ * 5 MiB heap peak). Queued here they are bare requests; the concurrency is
+ * the same. An origin that answers over HTTP/2 multiplexes (libcurl runs many
+ * transfers per connection): once such an answer came, its queue drains.
  */
 #include "ipc/curl_ev.h"
 
@@ -19,9 +27,27 @@
 #include <strings.h>
 #include <time.h>
 
+/* The transfers to one scheme://host:port. */
+struct origin {
+	char *key;
+	int refs;                       /* transfers (queued or running) that point here */
+	int running;                    /* handed to libcurl */
+	bool multiplexed;               /* an answer came over HTTP/2 or later: no cap */
+	struct transfer *qhead, *qtail; /* waiting for a connection, oldest first */
+	struct origin *prev, *next;
+};
+
 struct transfer {
 	struct curl_ev *cev;
-	CURL *easy;
+	struct origin *origin;
+	CURL *easy; /* NULL while queued */
+	/* The request, kept until the transfer starts. */
+	char *url, *body; /* body NULL for GET */
+	long timeout_ms;
+	ev_tstamp submitted;  /* the total timeout counts from here, queueing included */
+	ev_timer queue_timer; /* ends a transfer that stays queued for its whole timeout */
+	struct transfer *qprev, *qnext;
+	bool queued;
 	struct curl_slist *headers;
 	char *buf; /* the body received so far, NUL-terminated */
 	size_t len, cap;
@@ -45,7 +71,9 @@ struct curl_ev {
 	ev_timer timer;
 	struct curl_ev_opts opts;
 	int active;
+	bool cancelling_all; /* no queued transfer starts while everything is ending */
 	struct transfer *head;
+	struct origin *origins;
 };
 
 static void *cev_alloc(size_t n)
@@ -92,12 +120,93 @@ static void transfer_unlink(struct transfer *t)
 	cev->active--;
 }
 
+/* scheme://host:port of url (the default port filled in), or NULL for a bad URL. */
+static char *origin_key(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *key = NULL;
+
+	/* CURLU_GUESS_SCHEME: libcurl reads a URL without a scheme the same way. */
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) == CURLUE_OK &&
+	          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	          curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	          curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+	if (!ok || asprintf(&key, "%s://%s:%s", scheme, host, port) < 0)
+		key = NULL;
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return key;
+}
+
+/* The origin of key (taking a reference), created on first use. Takes key. */
+static struct origin *origin_get(struct curl_ev *cev, char *key)
+{
+	struct origin *o;
+	for (o = cev->origins; o; o = o->next)
+		if (strcmp(o->key, key) == 0)
+			break;
+	if (o) {
+		free(key);
+	} else {
+		o = cev_alloc(sizeof(*o));
+		o->key = key;
+		o->next = cev->origins;
+		if (cev->origins)
+			cev->origins->prev = o;
+		cev->origins = o;
+	}
+	o->refs++;
+	return o;
+}
+
+static void origin_put(struct curl_ev *cev, struct origin *o)
+{
+	if (--o->refs > 0)
+		return;
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		cev->origins = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	free(o->key);
+	free(o);
+}
+
+static bool origin_full(const struct curl_ev *cev, const struct origin *o)
+{
+	return !o->multiplexed && o->running >= cev->opts.max_host_conns;
+}
+
+static void queue_remove(struct transfer *t)
+{
+	struct origin *o = t->origin;
+	if (!t->queued)
+		return;
+	if (t->qprev)
+		t->qprev->qnext = t->qnext;
+	else
+		o->qhead = t->qnext;
+	if (t->qnext)
+		t->qnext->qprev = t->qprev;
+	else
+		o->qtail = t->qprev;
+	t->qprev = t->qnext = NULL;
+	t->queued = false;
+	ev_timer_stop(t->cev->loop, &t->queue_timer);
+}
+
 static void transfer_free(struct transfer *t)
 {
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
+	free(t->url);
+	free(t->body);
 	free(t->buf);
+	origin_put(t->cev, t->origin);
 	free(t);
 }
 
@@ -130,18 +239,30 @@ static enum curl_ev_result map_code(CURLcode rc, bool too_large)
 	}
 }
 
-/* Completes t: detaches it from the multi handle, runs its callback, frees it. */
+static void origin_pump(struct curl_ev *cev, struct origin *o);
+
+/* Completes t (queued or running): detaches it, lets the next queued
+ * transfer of its origin start, runs its callback, frees it. */
 static void transfer_finish(struct transfer *t, enum curl_ev_result result)
 {
 	struct curl_ev *cev = t->cev;
 	struct curl_ev_response r = {.result = result, .retry_after_ms = -1};
 	double secs = 0;
 
-	curl_multi_remove_handle(cev->multi, t->easy);
 	transfer_unlink(t);
-	if (result == CURL_EV_OK)
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &secs);
+	if (t->easy) {
+		curl_multi_remove_handle(cev->multi, t->easy);
+		t->origin->running--;
+		if (result == CURL_EV_OK)
+			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &secs);
+	} else {
+		queue_remove(t);
+		secs = ev_now(cev->loop) - t->submitted;
+	}
+	/* Before the callback, so that what it submits queues behind. */
+	if (!cev->cancelling_all)
+		origin_pump(cev, t->origin);
 	r.total_ms = secs * 1000.0;
 	r.retry_after_ms = t->retry_after_ms;
 	r.body = t->buf ? t->buf : "";
@@ -292,8 +413,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
 
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		t->retry_after_ms = -1; /* a new answer (after 100-continue) */
+		if (n >= 6 && data[5] >= '2' && data[5] <= '9')
+			t->origin->multiplexed = true; /* its queue drains at the next finish */
+	}
 	if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		const char *v = data + sizeof(name) - 1, *e = data + n;
 		while (v < e && (*v == ' ' || *v == '\t'))
@@ -344,8 +468,11 @@ struct curl_ev *curl_ev_new(struct ev_loop *loop, const struct curl_ev_opts *opt
 
 void curl_ev_cancel_all(struct curl_ev *cev)
 {
+	bool was = cev->cancelling_all;
+	cev->cancelling_all = true;
 	while (cev->head)
 		transfer_finish(cev->head, CURL_EV_CANCELLED);
+	cev->cancelling_all = was;
 }
 
 int curl_ev_cancel(struct curl_ev *cev, const void *arg)
@@ -379,6 +506,77 @@ int curl_ev_active(const struct curl_ev *cev)
 	return cev->active;
 }
 
+/* Hands t to libcurl: an easy handle with t's request, the timeout less
+ * the time t spent queued. 0 or -errno. */
+static int transfer_start(struct transfer *t)
+{
+	struct curl_ev *cev = t->cev;
+	long waited_ms = (long)((ev_now(cev->loop) - t->submitted) * 1000.0);
+	long left_ms = t->timeout_ms - waited_ms;
+
+	t->easy = curl_easy_init();
+	if (!t->easy)
+		return -ENOMEM;
+	CURL *e = t->easy;
+	if (curl_easy_setopt(e, CURLOPT_URL, t->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+		return -EINVAL;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cev->opts.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left_ms > 0 ? left_ms : 1L);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cev->opts.max_body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	if (t->body && curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, t->body) != CURLE_OK)
+		return -ENOMEM;
+	/* Copied by libcurl now. */
+	free(t->body);
+	t->body = NULL;
+	if (curl_multi_add_handle(cev->multi, e) != CURLM_OK)
+		return -ENOMEM;
+	t->origin->running++;
+	return 0;
+}
+
+/* Starts the queued transfers of o while it has connections free. */
+static void origin_pump(struct curl_ev *cev, struct origin *o)
+{
+	o->refs++; /* a failed start's callback must not free o under us */
+	while (o->qhead && !origin_full(cev, o)) {
+		struct transfer *t = o->qhead;
+		queue_remove(t);
+		int rc = transfer_start(t);
+		if (rc < 0) {
+			if (t->easy) {
+				curl_easy_cleanup(t->easy);
+				t->easy = NULL;
+			}
+			snprintf(t->errbuf, sizeof(t->errbuf), "cannot start the transfer (%s)",
+			         strerror(-rc));
+			transfer_finish(t, CURL_EV_ERROR);
+		}
+	}
+	origin_put(cev, o);
+}
+
+static void queue_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct transfer *t = w->data;
+	snprintf(t->errbuf, sizeof(t->errbuf),
+	         "no connection to %s came free within the %ld ms timeout", t->origin->key,
+	         t->timeout_ms);
+	transfer_finish(t, CURL_EV_TIMEOUT);
+}
+
 int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_ev_cb cb, void *arg)
 {
 	bool post;
@@ -391,36 +589,26 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 		post = true;
 	else
 		return -EINVAL;
+	char *key = origin_key(req->url);
+	if (!key)
+		return -EINVAL;
 
 	struct transfer *t = cev_alloc(sizeof(*t));
 	t->cev = cev;
+	t->origin = origin_get(cev, key);
 	t->cb = cb;
 	t->arg = arg;
 	t->retry_after_ms = -1;
-	t->easy = curl_easy_init();
-	if (!t->easy) {
-		free(t);
+	t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : cev->opts.total_timeout_ms;
+	t->submitted = ev_now(cev->loop);
+	ev_timer_init(&t->queue_timer, queue_timeout_cb, t->timeout_ms / 1000.0, 0.);
+	t->queue_timer.data = t;
+	t->url = strdup(req->url);
+	t->body = post ? strdup(req->body ? req->body : "") : NULL;
+	if (!t->url || (post && !t->body)) {
+		transfer_free(t);
 		return -ENOMEM;
 	}
-	CURL *e = t->easy;
-	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
-		transfer_free(t);
-		return -EINVAL;
-	}
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cev->opts.connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	                 req->timeout_ms > 0 ? req->timeout_ms : cev->opts.total_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cev->opts.max_body);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	for (size_t i = 0; i < req->nheaders; i++) {
 		struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
 		if (!l) {
@@ -436,20 +624,33 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 		return -ENOMEM;
 	}
 	t->headers = l;
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	if (post)
-		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
 
+	if (origin_full(cev, t->origin)) {
+		struct origin *o = t->origin;
+		/* Submitted outside a loop iteration, ev_now may be stale: the
+		 * queue's timeout must count from now. */
+		ev_now_update(cev->loop);
+		t->submitted = ev_now(cev->loop);
+		t->queued = true;
+		t->qprev = o->qtail;
+		if (o->qtail)
+			o->qtail->qnext = t;
+		else
+			o->qhead = t;
+		o->qtail = t;
+		ev_timer_start(cev->loop, &t->queue_timer);
+	} else {
+		int rc = transfer_start(t);
+		if (rc < 0) {
+			transfer_free(t);
+			return rc;
+		}
+	}
 	t->next = cev->head;
 	if (cev->head)
 		cev->head->prev = t;
 	cev->head = t;
 	cev->active++;
-	if (curl_multi_add_handle(cev->multi, e) != CURLM_OK) {
-		transfer_unlink(t);
-		transfer_free(t);
-		return -ENOMEM;
-	}
 	return 0;
 }
 

@@ -621,3 +621,154 @@ TEST(curl_ev_free_cancels_running_transfers)
 	}
 	fake_stop();
 }
+
+/* ---- curl_ev's queue: transfers beyond max_host_conns wait for a connection ---- */
+
+struct many {
+	int calls, ok, timeouts, cancelled;
+	int order[8]; /* which transfer (index) finished n-th */
+	char error[CURL_ERROR_SIZE];
+	int want;
+};
+
+struct many_arg {
+	struct many *m;
+	int index;
+};
+
+static void on_many(const struct curl_ev_response *resp, void *arg)
+{
+	struct many_arg *a = arg;
+	struct many *m = a->m;
+	if (m->calls < 8)
+		m->order[m->calls] = a->index;
+	m->calls++;
+	if (resp->result == CURL_EV_OK && resp->status == 200)
+		m->ok++;
+	else if (resp->result == CURL_EV_TIMEOUT) {
+		m->timeouts++;
+		snprintf(m->error, sizeof(m->error), "%s", resp->error);
+	} else if (resp->result == CURL_EV_CANCELLED)
+		m->cancelled++;
+	if (m->calls == m->want)
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/* A profile request for user (the fake's fault prefixes apply). */
+static int submit_profile(struct curl_ev *cev, const char *user, long timeout_ms,
+                          struct many_arg *a)
+{
+	static char url[128], form[128];
+	snprintf(url, sizeof(url), "%s/ig_get_fb_profile.php", fake_url);
+	snprintf(form, sizeof(form), "username_or_url=%s", user);
+	const char *h[] = {"x-rapidapi-key: test-key",
+	                   "x-rapidapi-host: instagram-scraper-stable-api.p.rapidapi.com",
+	                   "Content-Type: application/x-www-form-urlencoded"};
+	struct curl_ev_request req = {.method = "POST",
+	                              .url = url,
+	                              .headers = h,
+	                              .nheaders = 3,
+	                              .body = form,
+	                              .timeout_ms = timeout_ms};
+	return curl_ev_submit(cev, &req, on_many, a);
+}
+
+static void run_many(struct many *m, int ms)
+{
+	ev_timer guard;
+	ev_timer_init(&guard, guard_cb, ms / 1000.0, 0.);
+	ev_timer_start(EV_DEFAULT, &guard);
+	ev_run(EV_DEFAULT, 0);
+	ev_timer_stop(EV_DEFAULT, &guard);
+	if (m->calls < m->want)
+		FAIL("%d of %d transfers ended within %d ms", m->calls, m->want, ms);
+}
+
+TEST(curl_ev_runs_max_host_conns_transfers_at_once_and_queues_the_rest)
+{
+	fake_start(NULL);
+	struct curl_ev_opts o = {.max_host_conns = 2};
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, &o);
+	struct many m = {.want = 6};
+	struct many_arg a[6];
+	double t0 = test_now_ms();
+	for (int i = 0; i < 6; i++) {
+		a[i] = (struct many_arg){&m, i};
+		/* each answer takes 300 ms */
+		ASSERT_EQ_INT(submit_profile(cev, "slowx300__amy", 0, &a[i]), 0);
+	}
+	ASSERT_EQ_INT(curl_ev_active(cev), 6);
+	ASSERT_EQ_INT(m.calls, 0);
+	run_many(&m, 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(m.ok, 6);
+	ASSERT_EQ_INT(curl_ev_active(cev), 0);
+	/* Two at a time: three rounds of 300 ms; all six at once would take one. */
+	ASSERT_CMP_INT(took, >=, 880);
+	/* Queued in submission order: the first two finish before the last two. */
+	for (int i = 4; i < 6; i++)
+		ASSERT_CMP_INT(m.order[i], >=, 2);
+	curl_ev_free(cev);
+	fake_stop();
+}
+
+TEST(curl_ev_transfer_queued_past_its_timeout_ends_with_a_timeout)
+{
+	fake_start(NULL);
+	struct curl_ev_opts o = {.max_host_conns = 1};
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, &o);
+	struct many m = {.want = 2};
+	struct many_arg slow = {&m, 0}, queued = {&m, 1};
+	ASSERT_EQ_INT(submit_profile(cev, "slowx1500__bea", 5000, &slow), 0);
+	ASSERT_EQ_INT(submit_profile(cev, "bea", 200, &queued), 0);
+	run_many(&m, 10000);
+	/* The queued one gave up after its 200 ms, long before the slow answer. */
+	ASSERT_EQ_INT(m.order[0], 1);
+	ASSERT_EQ_INT(m.timeouts, 1);
+	ASSERT_CONTAINS(m.error, "no connection to http://127.0.0.1:");
+	ASSERT_EQ_INT(m.ok, 1);
+	curl_ev_free(cev);
+	fake_stop();
+}
+
+TEST(curl_ev_cancel_ends_queued_transfers_and_the_queue_moves_on)
+{
+	fake_start(NULL);
+	struct curl_ev_opts o = {.max_host_conns = 1};
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, &o);
+	struct many m = {.want = 3};
+	struct many_arg a[3] = {{&m, 0}, {&m, 1}, {&m, 2}};
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ_INT(submit_profile(cev, "slowx200__cy", 0, &a[i]), 0);
+	/* The second waits for the first's connection; cancelling it runs its
+	 * callback now and leaves the third queued. */
+	ASSERT_EQ_INT(curl_ev_cancel(cev, &a[1]), 1);
+	ASSERT_EQ_INT(m.calls, 1);
+	ASSERT_EQ_INT(m.cancelled, 1);
+	ASSERT_EQ_INT(curl_ev_active(cev), 2);
+	run_many(&m, 10000);
+	ASSERT_EQ_INT(m.ok, 2);
+	ASSERT_EQ_INT(m.order[1], 0);
+	ASSERT_EQ_INT(m.order[2], 2);
+	/* Freeing with transfers queued cancels them too. */
+	struct many m2 = {.want = 3};
+	struct many_arg b[3] = {{&m2, 0}, {&m2, 1}, {&m2, 2}};
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ_INT(submit_profile(cev, "slowx200__cy", 0, &b[i]), 0);
+	curl_ev_free(cev);
+	ASSERT_EQ_INT(m2.calls, 3);
+	ASSERT_EQ_INT(m2.cancelled, 3);
+	fake_stop();
+}
+
+TEST(curl_ev_rejects_a_url_without_a_host_at_submit)
+{
+	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, NULL);
+	struct many m = {.want = 1};
+	struct many_arg a = {&m, 0};
+	struct curl_ev_request req = {.method = "GET", .url = "http://"};
+	ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_many, &a), -EINVAL);
+	ASSERT_EQ_INT(curl_ev_active(cev), 0);
+	curl_ev_free(cev);
+	ASSERT_EQ_INT(m.calls, 0);
+}
