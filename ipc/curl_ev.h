@@ -25,7 +25,10 @@ struct curl_ev_opts {
 	long connect_timeout_ms; /* default 5000 */
 	long total_timeout_ms;   /* whole transfer; default 30000 */
 	size_t max_body;         /* larger answers are aborted; default 8 MiB */
-	long max_host_conns;     /* parallel connections per host; default 32 */
+	long max_host_conns;     /* parallel connections per host; default 32. Transfers
+	                            beyond it wait in a queue (no libcurl handle yet) and
+	                            start in submission order; their total timeout counts
+	                            from submit. */
 };
 
 /* What a transfer ended with; only CURL_EV_OK carries an HTTP status. */
@@ -68,8 +71,9 @@ struct curl_ev *curl_ev_new(struct ev_loop *loop, const struct curl_ev_opts *opt
 void curl_ev_free(struct curl_ev *cev);
 
 /*
- * Starts a transfer. Returns 0 (cb will be called exactly once) or -EINVAL
- * for a bad request / -ENOMEM (cb is never called).
+ * Starts a transfer, or queues it while its host has max_host_conns running.
+ * Returns 0 (cb will be called exactly once) or -EINVAL for a bad request
+ * (method, a URL without a host) / -ENOMEM (cb is never called).
  */
 int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_ev_cb cb,
                    void *arg);
