@@ -444,10 +444,17 @@ void ctl_on_parent_msg(struct actor *a, const struct msg *m)
 		control_trigger("viralctl", on_trigger, r);
 	} else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
 		bool was = S.paused;
+		/* Who asked, for the log: the operations page says so and names its
+		 * client; viralctl sends no source. */
+		char source[16] = "viralctl", by[80] = "";
+		msg_copy_str(m->body, "source", source, sizeof source);
+		msg_copy_str(m->body, "requested_by", by, sizeof by);
 		S.paused = !strcmp(cmd, "pause");
 		if (was != S.paused)
-			log_info("claiming %s by viralctl (%d jobs in flight)",
-			         S.paused ? "paused" : "resumed", S.njobs);
+			log_info("claiming %s by %s%s%s (%d jobs in flight)",
+			         S.paused ? "paused" : "resumed",
+			         !strcmp(source, "http") ? "the operations page" : source,
+			         *by ? " for " : "", by, S.njobs);
 		if (!S.paused)
 			sched_claim_soon();
 		ctl_reply(m->id, NULL, NULL,

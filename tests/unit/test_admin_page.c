@@ -356,6 +356,15 @@ static json_t *post_admin(struct stack *s, const char *path, long want)
 	return root;
 }
 
+/* Whether the last lines of the stack's log hold needle. */
+static bool log_has(struct stack *s, const char *needle)
+{
+	char *log = stack_log_tail(s, 200);
+	bool has = log && strstr(log, needle);
+	free(log);
+	return has;
+}
+
 TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_does)
 {
 	struct stack s;
@@ -378,6 +387,9 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	ASSERT(json_is_true(json_object_get(data, "paused")));
 	ASSERT(json_is_false(json_object_get(data, "was_paused")));
 	json_decref(r);
+	/* The scheduler's log says who paused it: the page, for which client. */
+	WAIT_UNTIL(log_has(&s, "claiming paused by the operations page for 127.0.0.1 ("), 3000);
+	ASSERT(!log_has(&s, "claiming paused by viralctl"));
 	/* viralctl, on control.sock, sees the same scheduler. */
 	const char *const args[] = {"--json", "scheduler", NULL};
 	char *out = NULL;
@@ -393,10 +405,16 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	ASSERT(json_is_false(json_object_get(json_object_get(r, "data"), "paused")));
 	ASSERT_CONTAINS(json_string_value(json_object_get(r, "message")), "resumed");
 	json_decref(r);
+	WAIT_UNTIL(log_has(&s, "claiming resumed by the operations page for 127.0.0.1 ("), 3000);
 	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
 	v = json_loads(out, 0, NULL);
 	ASSERT(json_is_false(json_object_get(v, "paused")));
 	json_decref(v);
+	/* From viralctl, the log says viralctl. */
+	const char *const pause[] = {"pause", NULL}, *const resume[] = {"resume", NULL};
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, pause), 0);
+	WAIT_UNTIL(log_has(&s, "claiming paused by viralctl ("), 3000);
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, resume), 0);
 	/* The scheduler stopped: the page's action answers 503, not a hang. */
 	const char *const stop[] = {"stop", "scheduler", NULL};
 	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, stop), 0);
