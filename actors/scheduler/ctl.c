@@ -180,14 +180,14 @@ static json_t *scheduler_json(void)
 		                                "role", w->role, "slots", w->slots, "inflight",
 		                                w->inflight, "dead", w->dead));
 	json_t *o = json_pack(
-	    "{s:s, s:I, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
+	    "{s:s, s:I, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "node", S.node, "owner", (json_int_t)S.owner, "database_up", pg_is_up(S.pg), "admin_up",
 	    pg_is_up(S.admin), "paused", S.paused, "processing",
 	    S.triggered ? "triggered" : "continuous", "concurrency", S.concurrency, "jobs_inflight",
 	    S.njobs, "units_queued", S.queued, "workers", workers, "counters", "claimed",
 	    (json_int_t)S.claimed, "completed", (json_int_t)S.completed, "failed",
 	    (json_int_t)S.failed, "released", (json_int_t)S.released, "rescued",
-	    (json_int_t)S.rescued);
+	    (json_int_t)S.rescued, "held_by_pause", (json_int_t)S.held_by_pause);
 	json_object_set_new(o, "batch_id", S.batch_id[0] ? json_string(S.batch_id) : json_null());
 	return o;
 }
