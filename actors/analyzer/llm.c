@@ -135,9 +135,10 @@ int llm_config_load(const struct config *cfg, struct llm_config *out, char *err,
 	return 0;
 }
 
-/* The model server's HTTP answers by outcome (2xx, 429, anything else),
- * sent in the analyzer's PONGs like the fetchers' provider counters (the
- * operations page, /metrics). One llm per analyzer process. */
+/* The model server's HTTP answers by outcome (2xx, 429, anything else) and
+ * the tokens it reported, sent in the analyzer's PONGs like the fetchers'
+ * provider counters (the operations page, /metrics: what the model costs).
+ * One llm per analyzer process. */
 static struct {
 	const struct llm *owner;
 	uint64_t v[4]; /* requests, ok, throttled, errors */
@@ -149,7 +150,7 @@ static void llm_pack_stats(msgpack_packer *pk)
 	msgpack_pack_map(pk, 1);
 	msg_pack_str(pk, "upstream");
 	msgpack_pack_array(pk, 1);
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 8);
 	msg_pack_str(pk, "kind");
 	msg_pack_str(pk, "model");
 	msg_pack_str(pk, "name");
@@ -158,6 +159,10 @@ static void llm_pack_stats(msgpack_packer *pk)
 		msg_pack_str(pk, keys[i]);
 		msgpack_pack_uint64(pk, llm_counts.v[i]);
 	}
+	msg_pack_str(pk, "prompt_tokens");
+	msgpack_pack_uint64(pk, llm_counts.owner->totals.prompt_tokens);
+	msg_pack_str(pk, "completion_tokens");
+	msgpack_pack_uint64(pk, llm_counts.owner->totals.completion_tokens);
 }
 
 struct llm *llm_new(struct ev_loop *loop, const struct llm_config *cfg)

@@ -50,6 +50,7 @@ struct http_conn {
 	struct http_request req;
 	size_t head_bytes;
 	bool last_was_value; /* header callbacks come in pieces */
+	bool head_done;      /* this request's head is parsed whole (names lower-case) */
 	size_t body_cap;
 
 	char *out;
@@ -74,6 +75,8 @@ struct http_server {
 	struct http_limits lim;
 	http_handler_fn handler;
 	void *ud;
+	http_error_headers_fn error_headers;
+	void *error_headers_ud;
 	struct http_conn *conns;
 	int nconns;
 	struct http_conn *idle_head, *idle_tail;
@@ -217,10 +220,18 @@ static void write_response(struct http_conn *c, int status, const char *ctype, c
 /* An answer of the HTTP layer itself; the connection closes after it. */
 static void conn_fail(struct http_conn *c, int status, const char *detail, const char *extra)
 {
-	char body[256];
+	char body[256], app[768], lines[1024];
 	int n = snprintf(body, sizeof body, "{\"success\":false,\"detail\":\"%s\"}", detail);
 	if (!c->req.request_id[0])
 		request_id_new(c);
+	/* A browser shows a cross-origin answer only with its CORS headers: a
+	 * 413 or a body timeout must reach the page as what it is. Before the
+	 * head is whole, Origin is not known (or not trustworthy): none. */
+	if (c->head_done && c->srv->error_headers) {
+		c->srv->error_headers(&c->req, app, sizeof app, c->srv->error_headers_ud);
+		snprintf(lines, sizeof lines, "%s%s", extra ? extra : "", app);
+		extra = lines;
+	}
 	write_response(c, status, NULL, extra, body, (size_t)n, false);
 	log_info("http %s %d %s request_id=%s", c->peer, status, detail, c->req.request_id);
 	c->closing = true;
@@ -325,6 +336,7 @@ static int on_message_begin(http_parser *p)
 	request_id_new(c);
 	idle_leave(c);
 	c->state = ST_HEAD;
+	c->head_done = false;
 	timer_arm(c, c->srv->lim.header_timeout);
 	return 0;
 }
@@ -398,6 +410,7 @@ static int on_headers_complete(http_parser *p)
 	for (int i = 0; i < r->nheaders; i++)
 		for (char *q = r->headers[i].name; q && *q; q++)
 			*q = (char)tolower((unsigned char)*q);
+	c->head_done = true;
 	request_id_from_client(r);
 	if (!r->url)
 		return -1;
@@ -847,6 +860,12 @@ struct http_server *http_server_new(struct ev_loop *loop, int listen_fd,
 		ev_io_start(loop, &s->accept_io);
 	}
 	return s;
+}
+
+void http_server_set_error_headers(struct http_server *s, http_error_headers_fn fn, void *ud)
+{
+	s->error_headers = fn;
+	s->error_headers_ud = ud;
 }
 
 void http_server_free(struct http_server *s)

@@ -86,6 +86,12 @@ struct http_server;
 struct http_server *http_server_new(struct ev_loop *loop, int listen_fd,
                                     const struct http_limits *lim, http_handler_fn handler,
                                     void *ud);
+/* Header lines for the HTTP layer's own error answers (413, 417, a body
+ * timeout) once a request's head is whole: fn writes them into buf ("" for
+ * none); the gateway adds its CORS headers so a browser can read them. */
+typedef void (*http_error_headers_fn)(const struct http_request *req, char *buf, size_t len,
+                                      void *ud);
+void http_server_set_error_headers(struct http_server *s, http_error_headers_fn fn, void *ud);
 /* Stops accepting and closes every connection (pending handlers' requests
  * are answered into the void). */
 void http_server_free(struct http_server *s);

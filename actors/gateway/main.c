@@ -164,6 +164,12 @@ static void pg_state(struct pg *pg, bool up, const char *why, void *arg)
 		log_warn("database connection down: %s", why ? why : "?");
 }
 
+/* The HTTP layer's own error answers carry the same CORS headers as ours. */
+static void cors_for_http_errors(const struct http_request *req, char *buf, size_t len, void *ud)
+{
+	edge_cors_headers(ud, req, buf, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct actor a;
@@ -264,6 +270,7 @@ int main(int argc, char **argv)
 	    .max_per_addr = (int)config_int(a.config, "http.max_connections_per_addr"),
 	};
 	gw.http = http_server_new(a.loop, lfd, &lim, routes_handle, &gw);
+	http_server_set_error_headers(gw.http, cors_for_http_errors, &gw);
 	log_info("listening on http://%s (max %d connections, %d per client)%s%s", bound,
 	         lim.max_connections, lim.max_per_addr, gw.cors_origins ? "; CORS for " : "",
 	         gw.cors_origins ? gw.cors_origins : "");

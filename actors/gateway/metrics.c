@@ -67,7 +67,9 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 json_t *metrics_upstream(const json_t *status)
 {
-	static const char *const keys[] = {"requests", "ok", "throttled", "errors"};
+	/* Tokens: the llm engine's (a model's usage reports); a provider has none. */
+	static const char *const keys[] = {
+	    "requests", "ok", "throttled", "errors", "prompt_tokens", "completion_tokens"};
 	json_t *sums = json_array();
 	size_t i, k;
 	json_t *child, *u;
@@ -89,13 +91,13 @@ json_t *metrics_upstream(const json_t *status)
 					sum = s;
 			}
 			if (!sum) {
-				sum = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "kind", kind,
-				                "name", name, "requests", (json_int_t)0, "ok",
-				                (json_int_t)0, "throttled", (json_int_t)0, "errors",
-				                (json_int_t)0, "actors", (json_int_t)0);
+				sum = json_pack("{s:s, s:s, s:I}", "kind", kind, "name", name,
+				                "actors", (json_int_t)0);
+				for (size_t n = 0; n < sizeof keys / sizeof keys[0]; n++)
+					json_object_set_new(sum, keys[n], json_integer(0));
 				json_array_append_new(sums, sum);
 			}
-			for (int n = 0; n < 4; n++)
+			for (size_t n = 0; n < sizeof keys / sizeof keys[0]; n++)
 				json_object_set_new(
 				    sum, keys[n],
 				    json_integer(json_integer_value(json_object_get(sum, keys[n])) +
@@ -147,6 +149,23 @@ static void render_upstream(struct sbuf *b, const json_t *upstream)
 				          (long long)json_integer_value(
 				              json_object_get(u, outcome_keys[o])));
 			}
+		}
+	}
+	sb_printf(b, "# HELP viralsup_model_tokens_total Tokens the LLM server reported using "
+	             "(its usage field) since each analyzer started, by kind: prompt, "
+	             "completion.\n# TYPE viralsup_model_tokens_total counter\n");
+	size_t i;
+	json_t *u;
+	json_array_foreach(upstream, i, u)
+	{
+		if (strcmp(json_string_value(json_object_get(u, "kind")), "model"))
+			continue;
+		for (int t = 0; t < 2; t++) {
+			sb_printf(b, "viralsup_model_tokens_total{model=\"");
+			sb_label(b, json_string_value(json_object_get(u, "name")));
+			sb_printf(b, "\",kind=\"%s\"} %lld\n", t ? "completion" : "prompt",
+			          (long long)json_integer_value(json_object_get(
+			              u, t ? "completion_tokens" : "prompt_tokens")));
 		}
 	}
 }

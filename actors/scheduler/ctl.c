@@ -180,14 +180,14 @@ static json_t *scheduler_json(void)
 		                                "role", w->role, "slots", w->slots, "inflight",
 		                                w->inflight, "dead", w->dead));
 	json_t *o = json_pack(
-	    "{s:s, s:I, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
+	    "{s:s, s:I, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "node", S.node, "owner", (json_int_t)S.owner, "database_up", pg_is_up(S.pg), "admin_up",
 	    pg_is_up(S.admin), "paused", S.paused, "processing",
 	    S.triggered ? "triggered" : "continuous", "concurrency", S.concurrency, "jobs_inflight",
 	    S.njobs, "units_queued", S.queued, "workers", workers, "counters", "claimed",
 	    (json_int_t)S.claimed, "completed", (json_int_t)S.completed, "failed",
 	    (json_int_t)S.failed, "released", (json_int_t)S.released, "rescued",
-	    (json_int_t)S.rescued);
+	    (json_int_t)S.rescued, "held_by_pause", (json_int_t)S.held_by_pause);
 	json_object_set_new(o, "batch_id", S.batch_id[0] ? json_string(S.batch_id) : json_null());
 	return o;
 }
@@ -444,10 +444,17 @@ void ctl_on_parent_msg(struct actor *a, const struct msg *m)
 		control_trigger("viralctl", on_trigger, r);
 	} else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
 		bool was = S.paused;
+		/* Who asked, for the log: the operations page says so and names its
+		 * client; viralctl sends no source. */
+		char source[16] = "viralctl", by[80] = "";
+		msg_copy_str(m->body, "source", source, sizeof source);
+		msg_copy_str(m->body, "requested_by", by, sizeof by);
 		S.paused = !strcmp(cmd, "pause");
 		if (was != S.paused)
-			log_info("claiming %s by viralctl (%d jobs in flight)",
-			         S.paused ? "paused" : "resumed", S.njobs);
+			log_info("claiming %s by %s%s%s (%d jobs in flight)",
+			         S.paused ? "paused" : "resumed",
+			         !strcmp(source, "http") ? "the operations page" : source,
+			         *by ? " for " : "", by, S.njobs);
 		if (!S.paused)
 			sched_claim_soon();
 		ctl_reply(m->id, NULL, NULL,

@@ -65,8 +65,11 @@ static void claim_now(void)
 		S.claim_again = true;
 		return;
 	}
-	if (!sched_claiming_allowed() || (free_slots <= 0 && !S.only_id[0]))
+	if (!sched_claiming_allowed() || (free_slots <= 0 && !S.only_id[0])) {
+		if (S.paused && !S.only_id[0])
+			S.held_by_pause++;
 		return;
+	}
 	/* With a backlog, refill in chunks: a claim costs about as much for
 	 * one job as for thirty, and jobs finish one at a time. */
 	int chunk = S.concurrency / 4 < S.claim_batch ? S.concurrency / 4 : S.claim_batch;

@@ -150,6 +150,7 @@ struct sched {
 
 	/* counters for status */
 	uint64_t claimed, completed, failed, released, rescued;
+	uint64_t held_by_pause; /* claim chances (wake-ups, polls) the pause let pass */
 };
 
 extern struct sched S;

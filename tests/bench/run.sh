@@ -99,10 +99,11 @@ pghost=$(sed 's/.*host=\([^ ]*\).*/\1/' <<<"$SERVER")
 pguser=$(sed 's/.*user=\([^ ]*\).*/\1/' <<<"$SERVER")
 PSQL=(psql -X -q -t -A -v ON_ERROR_STOP=1)
 sql() { local db=$1; shift; "${PSQL[@]}" "$SERVER dbname=$db" -c "$*"; }
+# newdb NAME [BIN_DIR]: a fresh database migrated by BIN_DIR's viralsup-migrate
 newdb() {
 	sql postgres "DROP DATABASE IF EXISTS $1" >/dev/null 2>&1 || true
 	sql postgres "CREATE DATABASE $1"
-	DATABASE_URL="$SERVER dbname=$1" "$BIN/viralsup-migrate" >/dev/null
+	DATABASE_URL="$SERVER dbname=$1" "${2:-$BIN}/viralsup-migrate" >/dev/null
 }
 
 # ---- the fake provider and viralsup stacks ----
@@ -127,9 +128,10 @@ concurrency = 256
 rate_limit = 0
 EOF
 
-# start_node NAME DB [ENV=VALUE...]: a viralsup node; sets NODE_PID, NODE_RUN, NODE_HTTP
+# start_node NAME DB [ENV=VALUE...]: a viralsup node (NODE_BIN: another
+# build's bin directory); sets NODE_PID, NODE_RUN, NODE_HTTP
 start_node() {
-	local name=$1 db=$2; shift 2
+	local name=$1 db=$2 bin=${NODE_BIN:-$BIN}; shift 2
 	NODE_RUN=$tmp/$name/run
 	mkdir -p "$tmp/$name"
 	env DATABASE_URL="$SERVER dbname=$db" VIRALSUP_RUN_DIR="$NODE_RUN" \
@@ -139,7 +141,7 @@ start_node() {
 		VIRALSUP_SCRAPER_URL="http://127.0.0.1:$FAKE_PORT" \
 		VIRALSUP_TRANSCRIPT_URL="http://127.0.0.1:$FAKE_PORT" \
 		VIRALSUP_NODE_ID="$name" "$@" \
-		"$BIN/viralsup" --config "$CONF" >"$tmp/$name/viralsup.log" 2>&1 &
+		"$bin/viralsup" --config "$CONF" >"$tmp/$name/viralsup.log" 2>&1 &
 	NODE_PID=$!
 	disown $NODE_PID # no "Killed" notice from bash when a bench kills it
 	pids+=($NODE_PID)
@@ -365,39 +367,69 @@ LUA
 fi
 
 # ======================================================================
+# nap SECONDS: sleep without forking (read times out on a pipe nobody writes).
+exec {NAP_FD}<> <(:)
+nap() { read -rt "$1" -u "$NAP_FD" || :; }
+
+# One psql session for a batch's polls: a connection per poll (a backend
+# fork and a psql process, ten times a second) took CPU from the batch it
+# measured. poll_open DB; poll_query SQL (sets POLL_OUT, the last line);
+# poll_close.
+poll_open() { coproc POLL { "${PSQL[@]}" "$SERVER dbname=$1"; }; }
+poll_query() {
+	local l
+	printf '%s;\nSELECT '"'"'-- end --'"'"';\n' "$1" >&"${POLL[1]}"
+	POLL_OUT=
+	while :; do
+		read -r l <&"${POLL[0]}" || { log "poll: psql ended"; exit 1; }
+		[ "$l" = "-- end --" ] && return
+		POLL_OUT=$l
+	done
+}
+poll_close() {
+	local p=$POLL_PID
+	eval "exec ${POLL[1]}>&-"
+	wait "$p" 2>/dev/null || true
+}
+
 # pipe_batch DB NODE_HTTP TAG N COMPETITORS: inserts N jobs (unique
 # accounts, COMPETITORS each) in bulk, triggers, waits for all of them.
 # Sets PB_JPS (jobs/s trigger → last completion), PB_FIRST (ms trigger →
 # first job processing), PB_FAILED.
 pipe_batch() {
-	local db=$1 http=$2 tag=$3 n=$4 nc=$5 t0 done_ left
+	local db=$1 http=$2 tag=$3 n=$4 nc=$5 t0 left
 	insert_jobs "$db" "$tag" "$n" "$nc"
 	sql "$db" "VACUUM ANALYZE viral_ideas_queue" >/dev/null
+	poll_open "$db"
 	t0=$(now_ms)
 	trigger "$http"
 	left=$((PIPE_TIMEOUT * 10))
 	while :; do
-		done_=$(sql "$db" "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status IN ('completed', 'failed')")
-		[ "$done_" -ge "$n" ] && break
+		poll_query "SELECT count(*) FROM viral_ideas_queue WHERE session_id LIKE '$tag-%' AND status IN ('completed', 'failed')"
+		[ "$POLL_OUT" -ge "$n" ] && break
 		left=$((left - 1))
-		[ $left -gt 0 ] || { log "pipeline: only $done_ of $n jobs finished in ${PIPE_TIMEOUT}s"; break; }
-		sleep 0.1
+		[ $left -gt 0 ] || { log "pipeline: only $POLL_OUT of $n jobs finished in ${PIPE_TIMEOUT}s"; break; }
+		nap 0.1
 	done
+	poll_close
 	read -r PB_JPS PB_FIRST PB_FAILED < <(sql "$db" "SELECT round($n / ((extract(epoch FROM max(q.completed_at)) * 1000 - $t0) / 1000.0), 1), (SELECT round(extract(epoch FROM min(e.at)) * 1000 - $t0) FROM job_events e JOIN viral_ideas_queue j ON j.id = e.job_id WHERE j.session_id LIKE '$tag-%' AND e.to_status = 'processing'), count(*) FILTER (WHERE status = 'failed') FROM viral_ideas_queue q WHERE session_id LIKE '$tag-%'" | tr '|' ' ')
 }
 
 # rss_sampler RUN_DIR OUT: every 100 ms, the sum of VmRSS of all actors
-# and the supervisor; keeps the maximum in OUT (kB).
+# and the supervisor; keeps the maximum in OUT (kB). Shell builtins only:
+# a fork per process per sample cost the batch CPU.
 rss_sampler() {
-	local pidlist max=0 s
+	local pidlist max=0 s p k v
 	pidlist="$(actor_pids "$1" | col 2) $(cat "$1/viralsup.pid" 2>/dev/null || true)"
 	while :; do
 		s=0
 		for p in $pidlist; do
-			s=$((s + $(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)))
+			while read -r k v _; do
+				[ "$k" = VmRSS: ] && { s=$((s + v)); break; }
+			done <"/proc/$p/status" 2>/dev/null || true
 		done
 		[ $s -gt $max ] && { max=$s; echo $max >"$2"; }
-		sleep 0.1
+		nap 0.1
 	done
 }
 
@@ -420,10 +452,34 @@ cpu_snapshot() {
 	echo "fake_provider $(cpu_ticks "$(pgrep -f "$BIN/fake_provider")")"
 }
 
+# build_baseline: the code of PIPE_BASELINE built from this clone's history
+# into $tmp/base (its binaries in $tmp/base/build/bin); fails with a log
+# line when that is not possible (no git history, no such commit).
+build_baseline() {
+	[ -n "$PIPE_BASELINE" ] || return 1
+	git rev-parse -q --verify "$PIPE_BASELINE^{commit}" >/dev/null 2>&1 ||
+		{ log "pipeline: baseline $PIPE_BASELINE is not in this clone: no baseline row"; return 1; }
+	log "pipeline: building the baseline $PIPE_BASELINE (make, in $tmp/base)"
+	mkdir -p "$tmp/base"
+	git archive "$PIPE_BASELINE" | tar -x -C "$tmp/base"
+	make -C "$tmp/base" -j2 all >"$tmp/base.log" 2>&1 ||
+		{ log "pipeline: the baseline did not build:"; tail -5 "$tmp/base.log" >&2; return 1; }
+}
+
 if want pipeline; then
 	PIPE_TIMEOUT=240
 	[ "$QUICK" = 1 ] && PIPE_TIMEOUT=60
-	log "pipeline: $PIPE_RUNS batches of $PIPE_JOBS jobs with 0 and with 3 competitors"
+	# Issue 14's baseline: the code before its changes, run in this same
+	# run on the same database server and fake provider, its batches
+	# interleaved with ours (PIPE_BASELINE= skips it).
+	PIPE_BASELINE=${PIPE_BASELINE-5b2d181}
+	base_http=""
+	if build_baseline; then
+		newdb pipebase "$tmp/base/build/bin" >/dev/null
+		NODE_BIN=$tmp/base/build/bin start_node pipebase pipebase
+		base_pid=$NODE_PID base_http=$NODE_HTTP
+	fi
+	log "pipeline: $PIPE_RUNS batches of $PIPE_JOBS jobs with 0 and with 3 competitors$([ -n "$base_http" ] && echo ", each followed by the same batch on the baseline")"
 	newdb pipe >/dev/null
 	start_node pipe pipe
 	pipe_pid=$NODE_PID pipe_run=$NODE_RUN pipe_http=$NODE_HTTP
@@ -431,11 +487,13 @@ if want pipeline; then
 	rss_sampler "$pipe_run" "$tmp/rss.max" &
 	sampler=$!
 	pids+=($sampler)
-	req0=$(curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | sed 's/[^0-9]//g')
-	declare -A PJ=() PF=() PREQ=()
+	fake_requests() { curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | sed 's/[^0-9]//g'; }
+	declare -A PJ=() PF=() PREQ=() PBASE=()
 	fails=0
 	for nc in 0 3; do
+		reqs=0
 		for r in $(seq $PIPE_RUNS); do
+			req0=$(fake_requests)
 			if [ "$PROFILE" = 1 ]; then
 				cpu_snapshot "$pipe_run" >"$tmp/cpu0"
 				sql pipe "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 ||
@@ -452,14 +510,19 @@ if want pipeline; then
 				sql pipe "SELECT '  - ' || round(calls::numeric / $PIPE_JOBS, 2) || ' calls/job, ' || round(total_exec_time) || ' ms, ' || round(mean_exec_time::numeric, 3) || ' ms: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) || '\`' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe') ORDER BY total_exec_time DESC LIMIT 8" >>"$NOTES"
 				sql pipe "SELECT '  - all statements: ' || round(sum(calls)::numeric / $PIPE_JOBS, 1) || ' calls/job, ' || round(sum(total_exec_time)) || ' ms execution in total' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe')" >>"$NOTES"
 			fi
+			reqs=$((reqs + $(fake_requests) - req0))
 			PJ[$nc]+="$PB_JPS " PF[$nc]+="$PB_FIRST "
 			fails=$((fails + PB_FAILED))
 			log "pipeline: $nc competitors run $r: $PB_JPS jobs/s, first running after $PB_FIRST ms, $PB_FAILED failed"
+			if [ -n "$base_http" ]; then
+				pipe_batch pipebase "$base_http" "b${nc}x$r" "$PIPE_JOBS" $nc
+				PBASE[$nc]+="$PB_JPS "
+				log "pipeline: baseline $PIPE_BASELINE, $nc competitors run $r: $PB_JPS jobs/s, $PB_FAILED failed"
+			fi
 		done
-		req1=$(curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | sed 's/[^0-9]//g')
-		PREQ[$nc]=$(calc "($req1 - $req0) / ($PIPE_RUNS * $PIPE_JOBS)")
-		req0=$req1
+		PREQ[$nc]=$(calc "$reqs / ($PIPE_RUNS * $PIPE_JOBS)")
 	done
+	[ -n "$base_http" ] && stop_node "$base_pid"
 	kill "$sampler" 2>/dev/null || true
 	# The ceiling: what the fake provider alone serves (wrk, 64 conns) divided
 	# by the requests one job makes of it in this run.
@@ -478,6 +541,13 @@ if want pipeline; then
 			"$(summ %.0f "${j[@]}")" "$(printf %.0f "$ceil") fake provider alone ($(printf %.0f "$frps") req/s ÷ requests/job)" \
 			"$(ratio "$(median_of "${j[@]}")" "$ceil")" \
 			"$(verdict "$(ge "$(median_of "${j[@]}")" $target)" "≥ $target jobs/s")"
+		[ -n "$base_http" ] || continue
+		# shellcheck disable=SC2086
+		b=(${PBASE[$nc]})
+		bm=$(median_of "${b[@]}")
+		row "Pipeline against the code before issue 14 ($PIPE_BASELINE), the same batches in this run, primary + $nc competitors: jobs/s" \
+			"$(summ %.0f "${j[@]}")" "$(summ %.0f "${b[@]}") baseline" "$(ratio "$(median_of "${j[@]}")" "$bm")" \
+			"$(verdict "$(ge "$(median_of "${j[@]}")" "$(calc "2 * $bm")")" "≥ 2× the baseline")"
 	done
 	# Stored bytes per 3-competitor job (tests/bench/stored_bytes.sql), on
 	# the batches' own database. The target is on the analysis (document,

@@ -356,6 +356,15 @@ static json_t *post_admin(struct stack *s, const char *path, long want)
 	return root;
 }
 
+/* Whether the last lines of the stack's log hold needle. */
+static bool log_has(struct stack *s, const char *needle)
+{
+	char *log = stack_log_tail(s, 200);
+	bool has = log && strstr(log, needle);
+	free(log);
+	return has;
+}
+
 TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_does)
 {
 	struct stack s;
@@ -378,6 +387,9 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	ASSERT(json_is_true(json_object_get(data, "paused")));
 	ASSERT(json_is_false(json_object_get(data, "was_paused")));
 	json_decref(r);
+	/* The scheduler's log says who paused it: the page, for which client. */
+	WAIT_UNTIL(log_has(&s, "claiming paused by the operations page for 127.0.0.1 ("), 3000);
+	ASSERT(!log_has(&s, "claiming paused by viralctl"));
 	/* viralctl, on control.sock, sees the same scheduler. */
 	const char *const args[] = {"--json", "scheduler", NULL};
 	char *out = NULL;
@@ -393,10 +405,16 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	ASSERT(json_is_false(json_object_get(json_object_get(r, "data"), "paused")));
 	ASSERT_CONTAINS(json_string_value(json_object_get(r, "message")), "resumed");
 	json_decref(r);
+	WAIT_UNTIL(log_has(&s, "claiming resumed by the operations page for 127.0.0.1 ("), 3000);
 	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
 	v = json_loads(out, 0, NULL);
 	ASSERT(json_is_false(json_object_get(v, "paused")));
 	json_decref(v);
+	/* From viralctl, the log says viralctl. */
+	const char *const pause[] = {"pause", NULL}, *const resume[] = {"resume", NULL};
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, pause), 0);
+	WAIT_UNTIL(log_has(&s, "claiming paused by viralctl ("), 3000);
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, resume), 0);
 	/* The scheduler stopped: the page's action answers 503, not a hang. */
 	const char *const stop[] = {"stop", "scheduler", NULL};
 	ASSERT_EQ_INT(suptest_ctl(&s.sup, NULL, NULL, stop), 0);
@@ -660,6 +678,8 @@ TEST(
 	ASSERT_CONTAINS(m, "# TYPE viralsup_model_requests_total counter");
 	/* The rules engine asks no model: no model series. */
 	ASSERT(!strstr(m, "viralsup_model_requests_total{"));
+	ASSERT_CONTAINS(m, "# TYPE viralsup_model_tokens_total counter");
+	ASSERT(!strstr(m, "viralsup_model_tokens_total{"));
 	free(m);
 	/* The supervisor gone, /metrics still answers, and says the counters
 	 * are not there rather than showing zeros. */
@@ -678,7 +698,7 @@ TEST(
  * the fake model answers the first two calls 429 (Retry-After: 1 s), the
  * engine retries, and /metrics counts two throttled requests for the model
  * and as many in all as the job's own record of its calls. */
-TEST(model_429s_and_requests_reach_metrics_from_the_analyzers_counters)
+TEST(model_429s_requests_and_tokens_reach_metrics_from_the_analyzers_counters)
 {
 	pid_t llm_pid;
 	const char *env[] = {"FAKE_LLM_MODE=e429:2", NULL};
@@ -702,9 +722,24 @@ TEST(model_429s_and_requests_reach_metrics_from_the_analyzers_counters)
 	                          " viral_analysis_results WHERE queue_id = $1::uuid",
 	                          id, NULL);
 	ASSERT_CMP_INT(calls, >, 0);
+	/* The tokens the model reported, as the job recorded them. */
+	long long job_prompt = sql_int(&s,
+	                               "SELECT (analysis_data #>> '{engine,prompt_tokens}')::bigint"
+	                               " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	                               id, NULL);
+	long long job_completion =
+	    sql_int(&s,
+	            "SELECT (analysis_data #>> '{engine,completion_tokens}')::bigint"
+	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
+	            id, NULL);
+	ASSERT_CMP_INT(job_prompt, >, 0);
+	ASSERT_CMP_INT(job_completion, >, 0);
 	const char *ok_series = "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"ok\"}";
 	const char *th_series =
 	    "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"throttled\"}";
+	const char *pt_series = "viralsup_model_tokens_total{model=\"fake-llm\",kind=\"prompt\"}";
+	const char *ct_series =
+	    "viralsup_model_tokens_total{model=\"fake-llm\",kind=\"completion\"}";
 	char *m = NULL;
 	long long ok = -1, throttled = -1;
 	for (double t0 = test_now_ms(); test_now_ms() - t0 < 5000;) {
@@ -713,11 +748,16 @@ TEST(model_429s_and_requests_reach_metrics_from_the_analyzers_counters)
 		ASSERT_EQ_INT(stack_http(&s, NULL, "GET", "/metrics", NULL, false, &m), 200);
 		ok = prom_value(m, ok_series);
 		throttled = prom_value(m, th_series);
-		if (throttled == 2 && ok + throttled == calls)
+		if (throttled == 2 && ok + throttled == calls &&
+		    prom_value(m, pt_series) == job_prompt &&
+		    prom_value(m, ct_series) == job_completion)
 			break;
 		usleep(50 * 1000); /* the next PONG: every 200 ms */
 	}
 	ASSERT_EQ_INT(throttled, 2);
+	/* One job: the analyzer's token counters are that job's usage. */
+	ASSERT_EQ_INT(prom_value(m, pt_series), job_prompt);
+	ASSERT_EQ_INT(prom_value(m, ct_series), job_completion);
 	/* The job's record counts every HTTP request it made (its 429s too):
 	 * the same number as the counters, the rest answered 2xx. */
 	ASSERT_EQ_INT(ok + throttled, calls);

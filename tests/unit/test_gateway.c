@@ -733,6 +733,48 @@ TEST(preflight_from_a_listed_origin_gets_204_with_the_cors_headers)
 	gw_stop(&g);
 }
 
+/* The raw answer to a hand-written request (call() always adds a body). */
+static char *raw_call(const struct gw *g, const char *request)
+{
+	int fd = gw_connect(g);
+	send_all(fd, request, strlen(request));
+	char *raw = read_all(fd);
+	close(fd);
+	return raw;
+}
+
+TEST(the_http_layers_own_errors_carry_cors_headers_once_the_head_is_whole)
+{
+	struct gw g;
+	gw_start(&g, db_fresh(), NULL, "[http]\ncors_origins = http://localhost:3000\n");
+	gw_wait_db(&g);
+	/* 413 from the head (declared length over the limit): the page can read it. */
+	char *r = raw_call(&g, "POST /api/viral-ideas/queue HTTP/1.1\r\nHost: t\r\n"
+	                       "Origin: http://localhost:3000\r\nContent-Length: 2000000\r\n\r\n");
+	ASSERT_CONTAINS(r, "HTTP/1.1 413 ");
+	ASSERT_CONTAINS(r, "\r\nAccess-Control-Allow-Origin: http://localhost:3000\r\n");
+	ASSERT_CONTAINS(r, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+	ASSERT_CONTAINS(r, "Request body too large");
+	free(r);
+	/* An unlisted origin gets the same error and no CORS. */
+	r = raw_call(&g, "POST /api/viral-ideas/queue HTTP/1.1\r\nHost: t\r\n"
+	                 "Origin: http://evil.example\r\nContent-Length: 2000000\r\n\r\n");
+	ASSERT_CONTAINS(r, "HTTP/1.1 413 ");
+	ASSERT(!strstr(r, "Access-Control-"));
+	free(r);
+	/* A head over the limit is never whole: its Origin is not trusted, no CORS. */
+	char *big = malloc(20100);
+	strcpy(big, "Origin: http://localhost:3000\r\nX-A: ");
+	size_t at = strlen(big);
+	memset(big + at, 'a', 20000 - at);
+	memcpy(big + 20000, "\r\n", 3);
+	struct resp h = call(&g, "GET", "/healthz", big, NULL);
+	free(big);
+	ASSERT_EQ_INT(h.status, 431);
+	ASSERT(!strstr(h.raw, "Access-Control-"));
+	gw_stop(&g);
+}
+
 TEST(unlisted_origin_gets_no_cors_headers)
 {
 	struct gw g;

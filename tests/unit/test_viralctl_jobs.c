@@ -418,6 +418,15 @@ TEST(cancel_retry_and_process_follow_the_gateway_rules)
 
 /* --- pause / resume -------------------------------------------------------------------- */
 
+/* The scheduler's count of claim chances a pause let pass. */
+static long long held_by_pause(struct stack *s)
+{
+	json_t *j = ctl_json(s, "scheduler", NULL);
+	long long n = jint(json_object_get(j, "counters"), "held_by_pause");
+	json_decref(j);
+	return n;
+}
+
 TEST(pause_stops_claiming_and_resume_restarts_it)
 {
 	struct stack s;
@@ -436,8 +445,11 @@ TEST(pause_stops_claiming_and_resume_restarts_it)
 	char *x = submit(&s, "p", 3);
 	ASSERT_EQ_INT(ctl(&s, NULL, NULL, "process", x, NULL), 0);
 	WAIT_UNTIL(count_status(&s, "completed") == 1, 30000);
-	/* A negative check needs a window: more than a poll interval (1 s). */
-	usleep(1500 * 1000);
+	/* A negative check needs a window in which the scheduler looked: it
+	 * counts each chance to claim that the pause let pass; two more (a poll
+	 * tick among them, one per second) and the jobs must still be pending. */
+	long long held = held_by_pause(&s);
+	WAIT_UNTIL(held_by_pause(&s) >= held + 2, 5000);
 	/* A pause lasts as long as the scheduler process: it must not have restarted. */
 	ASSERT_EQ_INT(suptest_pid(&s.r, "scheduler"), sched);
 	for (int i = 0; i < 3; i++) {
