@@ -740,15 +740,16 @@ TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new
 	struct queue_result r = {.analysis_run = 1, .result = out};
 	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
 	/* The repeating script and reel store none of it; the other script all of it. */
-	char *row = text(c,
-	                 "SELECT string_agg(concat_ws(',', s.script_title, s.script_content,"
-	                 " s.primary_hook, s.call_to_action, s.target_audience, s.estimated_duration,"
-	                 " s.script_structure, s.generation_prompt), '|' ORDER BY s.ctid)"
-	                 " || '|' || (SELECT concat_ws(',', a.hook_text, a.power_words,"
-	                 " a.analysis_metadata) FROM viral_analysis_reels a WHERE a.analysis_id = res.id)"
-	                 " FROM viral_analysis_results res JOIN viral_scripts s ON s.analysis_id = res.id"
-	                 " WHERE res.queue_id = $1 GROUP BY res.id",
-	                 j[0].id);
+	char *row =
+	    text(c,
+	         "SELECT string_agg(concat_ws(',', s.script_title, s.script_content,"
+	         " s.primary_hook, s.call_to_action, s.target_audience, s.estimated_duration,"
+	         " s.script_structure, s.generation_prompt), '|' ORDER BY s.ctid)"
+	         " || '|' || (SELECT concat_ws(',', a.hook_text, a.power_words,"
+	         " a.analysis_metadata) FROM viral_analysis_reels a WHERE a.analysis_id = res.id)"
+	         " FROM viral_analysis_results res JOIN viral_scripts s ON s.analysis_id = res.id"
+	         " WHERE res.queue_id = $1 GROUP BY res.id",
+	         j[0].id);
 	ASSERT_EQ_STR(row, "|T2,C2,H2|");
 	free(row);
 	const char *want = "T,C,H,A,you,30,{\"t\": 1, \"cta_section\": \"A\"},G,{\"s\": 1}|"
