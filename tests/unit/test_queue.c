@@ -752,6 +752,16 @@ TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new
 	         j[0].id);
 	ASSERT_EQ_STR(row, "|T2,C2,H2|");
 	free(row);
+	/* The run and its rows have time-ordered ids (UUID version 7). */
+	row = text(c,
+	           "SELECT string_agg(DISTINCT substr(x.id::text, 15, 1), '')"
+	           " FROM viral_analysis_results res, LATERAL (SELECT res.id UNION ALL"
+	           " SELECT id FROM viral_scripts WHERE analysis_id = res.id UNION ALL"
+	           " SELECT id FROM viral_analysis_reels WHERE analysis_id = res.id) x(id)"
+	           " WHERE res.queue_id = $1",
+	           j[0].id);
+	ASSERT_EQ_STR(row, "7");
+	free(row);
 	const char *want = "T,C,H,A,you,30,{\"t\": 1, \"cta_section\": \"A\"},G,{\"s\": 1}|"
 	                   "H,[\"p\"],{\"m\": 1, \"hook_analysis\": {\"hook_text\": \"H\","
 	                   " \"power_words\": [\"p\"]}}";
