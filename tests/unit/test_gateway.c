@@ -630,20 +630,33 @@ TEST(results_of_the_example_jobs_answer_exactly_as_committed)
 		complete_with_golden(db, id, token, session);
 		assert_results_golden(&g, id, session, "as stored");
 	}
-	/* Each piece once: the rows' JSON documents live in the analysis document. */
+	/* Each piece once: the rows' JSON documents live in the analysis document,
+	 * the scripts' text and the analysed reels' hooks are the document's
+	 * (012_stored_once_more.sql). */
 	PGconn *c = PQconnectdb(db);
-	PGresult *res =
-	    PQexec(c, "SELECT (SELECT count(*) FROM viral_analysis_reels"
-	              "  WHERE analysis_metadata IS NOT NULL),"
-	              " (SELECT count(*) FROM viral_scripts WHERE source_reels IS NOT NULL"
-	              "  OR script_structure IS NOT NULL),"
-	              " (SELECT count(*) FROM viral_analysis_reels),"
-	              " (SELECT count(*) FROM viral_scripts)");
+	PGresult *res = PQexec(
+	    c, "SELECT (SELECT count(*) FROM viral_analysis_reels"
+	       "  WHERE analysis_metadata IS NOT NULL),"
+	       " (SELECT count(*) FROM viral_scripts WHERE source_reels IS NOT NULL"
+	       "  OR script_structure IS NOT NULL OR script_content IS NOT NULL"
+	       "  OR script_title IS NOT NULL OR primary_hook IS NOT NULL"
+	       "  OR generation_prompt IS NOT NULL),"
+	       " (SELECT count(*) FROM viral_analysis_reels),"
+	       " (SELECT count(*) FROM viral_scripts),"
+	       " (SELECT count(*) FROM viral_analysis_reels WHERE hook_text IS NULL),"
+	       " (SELECT count(*) FROM viral_analysis_reels_full f JOIN viral_analysis_results r"
+	       "  ON r.id = f.analysis_id WHERE f.hook_text IS NOT NULL"
+	       "  AND f.analysis_metadata -> 'hook_analysis' ->> 'hook_text' = f.hook_text"
+	       "  AND f.analysis_metadata -> 'hook_analysis' IN (SELECT i -> 'hook_analysis'"
+	       "  FROM jsonb_array_elements(r.analysis_data -> 'individual_reel_analyses') i))");
 	ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
 	ASSERT_EQ_STR(PQgetvalue(res, 0, 0), "0");
 	ASSERT_EQ_STR(PQgetvalue(res, 0, 1), "0");
 	ASSERT_CMP_INT(atoi(PQgetvalue(res, 0, 2)), >, 0);
 	ASSERT_EQ_INT(atoi(PQgetvalue(res, 0, 3)), 5 * (int)json_array_size(jobs));
+	/* Every analysed reel's hook is read from the document, and only those. */
+	ASSERT_CMP_INT(atoi(PQgetvalue(res, 0, 4)), >, 0);
+	ASSERT_EQ_STR(PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
 	PQclear(res);
 	PQfinish(c);
 	/* Runs stored before 010_stored_once.sql (every document in its row, none
@@ -651,7 +664,8 @@ TEST(results_of_the_example_jobs_answer_exactly_as_committed)
 	 * views SQL readers use, and ask again. */
 	/* Scripts are rewritten in their stored order: the endpoint orders them by
 	 * created_at, which one run's scripts share, so their order on disk shows. */
-	db_exec(db, "UPDATE viral_analysis_reels a SET analysis_metadata = f.analysis_metadata"
+	db_exec(db, "UPDATE viral_analysis_reels a SET analysis_metadata = f.analysis_metadata,"
+	            " hook_text = f.hook_text, power_words = f.power_words"
 	            " FROM viral_analysis_reels_full f WHERE f.id = a.id;"
 	            "CREATE TEMP TABLE old_scripts AS SELECT row_number() OVER (ORDER BY s.ctid)"
 	            " AS n, f FROM viral_scripts s JOIN viral_scripts_full f ON f.id = s.id;"

@@ -697,6 +697,99 @@ TEST(rows_documents_are_stored_once_in_the_analysis_document)
 	free(ci);
 }
 
+/* An engine output whose first script and reel repeat the document's
+ * complete_scripts[0] and individual_reel_analyses[0] (text %1$s, hook %2$s);
+ * its second script has no complete_scripts entry. */
+static const char REPEATING_OUTPUT[] =
+    "{\"analysis_data\": {\"complete_scripts\": [{\"script\": {\"title\": \"T\","
+    "  \"full_script\": \"%1$s\", \"estimated_duration\": 30,"
+    "  \"structure_breakdown\": {\"cta_section\": \"A\", \"t\": 1}},"
+    "  \"source_hook\": \"%2$s\", \"adaptation_context\": {\"target_audience\": \"you\"}}],"
+    " \"individual_reel_analyses\": [{\"content_id\": \"c1\","
+    "  \"hook_analysis\": {\"hook_text\": \"%2$s\", \"power_words\": [\"p\"]}}]},"
+    " \"reels\": [{\"content_id\": \"c1\", \"username\": \"u\", \"reel_type\": \"primary\","
+    "  \"hook_text\": \"%2$s\", \"power_words\": [\"p\"], \"analysis_metadata\": {\"m\": 1,"
+    "  \"hook_analysis\": {\"hook_text\": \"%2$s\", \"power_words\": [\"p\"]}}}],"
+    " \"scripts\": [{\"script_title\": \"T\", \"script_content\": \"%1$s\","
+    "  \"primary_hook\": \"%2$s\", \"call_to_action\": \"A\", \"target_audience\": \"you\","
+    "  \"estimated_duration\": 30, \"generation_prompt\": \"G\", \"source_reels\": {\"s\": 1},"
+    "  \"script_structure\": {\"cta_section\": \"A\", \"t\": 1}},"
+    "  {\"script_title\": \"T2\", \"script_content\": \"C2\", \"primary_hook\": \"H2\"}]}";
+
+/* The first script and reel of a run, as SQL readers see them through the views. */
+static const char READ_FULL[] =
+    "SELECT string_agg(v, '|') FROM (SELECT concat_ws(',', f.script_title, f.script_content,"
+    " f.primary_hook, f.call_to_action, f.target_audience, f.estimated_duration,"
+    " f.script_structure, f.generation_prompt, f.source_reels) AS v"
+    " FROM viral_scripts_full f JOIN viral_analysis_results r ON r.id = f.analysis_id"
+    " WHERE r.queue_id = $1 AND f.script_title = 'T'"
+    " UNION ALL SELECT concat_ws(',', a.hook_text, a.power_words, a.analysis_metadata)"
+    " FROM viral_analysis_reels_full a JOIN viral_analysis_results r ON r.id = a.analysis_id"
+    " WHERE r.queue_id = $1) x";
+
+TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new_one)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256], out[4096];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	snprintf(out, sizeof out, REPEATING_OUTPUT, "C", "H");
+	struct queue_result r = {.analysis_run = 1, .result = out};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	/* The repeating script and reel store none of it; the other script all of it. */
+	char *row =
+	    text(c,
+	         "SELECT string_agg(concat_ws(',', s.script_title, s.script_content,"
+	         " s.primary_hook, s.call_to_action, s.target_audience, s.estimated_duration,"
+	         " s.script_structure, s.generation_prompt), '|' ORDER BY s.ctid)"
+	         " || '|' || (SELECT concat_ws(',', a.hook_text, a.power_words,"
+	         " a.analysis_metadata) FROM viral_analysis_reels a WHERE a.analysis_id = res.id)"
+	         " FROM viral_analysis_results res JOIN viral_scripts s ON s.analysis_id = res.id"
+	         " WHERE res.queue_id = $1 GROUP BY res.id",
+	         j[0].id);
+	ASSERT_EQ_STR(row, "|T2,C2,H2|");
+	free(row);
+	/* The run and its rows have time-ordered ids (UUID version 7). */
+	row = text(c,
+	           "SELECT string_agg(DISTINCT substr(x.id::text, 15, 1), '')"
+	           " FROM viral_analysis_results res, LATERAL (SELECT res.id UNION ALL"
+	           " SELECT id FROM viral_scripts WHERE analysis_id = res.id UNION ALL"
+	           " SELECT id FROM viral_analysis_reels WHERE analysis_id = res.id) x(id)"
+	           " WHERE res.queue_id = $1",
+	           j[0].id);
+	ASSERT_EQ_STR(row, "7");
+	free(row);
+	const char *want = "T,C,H,A,you,30,{\"t\": 1, \"cta_section\": \"A\"},G,{\"s\": 1}|"
+	                   "H,[\"p\"],{\"m\": 1, \"hook_analysis\": {\"hook_text\": \"H\","
+	                   " \"power_words\": [\"p\"]}}";
+	row = text(c, READ_FULL, j[0].id);
+	ASSERT_EQ_STR(row, want);
+	free(row);
+	/* Completed again onto the same run (the original's tools re-run a job
+	 * that way): its rows are kept, its document replaced; the kept rows
+	 * still read what they said. */
+	exec_sql(c, "UPDATE viral_ideas_queue SET status = 'pending', lease_expires_at = NULL");
+	queue_jobs_free(j, 1);
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	snprintf(out, sizeof out, REPEATING_OUTPUT, "C-new", "H-new");
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	ASSERT_EQ_INT(scalar(c,
+	                     "SELECT count(*) FROM viral_analysis_results WHERE queue_id = $1"
+	                     " AND analysis_data -> 'complete_scripts' -> 0 -> 'script'"
+	                     " ->> 'full_script' = 'C-new'",
+	                     j[0].id),
+	              1);
+	row = text(c, READ_FULL, j[0].id);
+	ASSERT_EQ_STR(row, want);
+	free(row);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
 TEST(renew_after_reclaim_by_another_owner_is_refused)
 {
 	PGconn *c;
