@@ -180,6 +180,20 @@ static bool origin_full(const struct curl_ev *cev, const struct origin *o)
 	return !o->multiplexed && o->running >= cev->opts.max_host_conns;
 }
 
+/* Appends t to its origin's queue, its queue timeout running. */
+static void queue_push(struct transfer *t)
+{
+	struct origin *o = t->origin;
+	t->queued = true;
+	t->qprev = o->qtail;
+	if (o->qtail)
+		o->qtail->qnext = t;
+	else
+		o->qhead = t;
+	o->qtail = t;
+	ev_timer_start(t->cev->loop, &t->queue_timer);
+}
+
 static void queue_remove(struct transfer *t)
 {
 	struct origin *o = t->origin;
@@ -604,6 +618,9 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 	t->arg = arg;
 	t->retry_after_ms = -1;
 	t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : cev->opts.total_timeout_ms;
+	/* Submitted outside a loop iteration, ev_now may be stale: the total
+	 * timeout (queueing included) must count from now. */
+	ev_now_update(cev->loop);
 	t->submitted = ev_now(cev->loop);
 	ev_timer_init(&t->queue_timer, queue_timeout_cb, t->timeout_ms / 1000.0, 0.);
 	t->queue_timer.data = t;
@@ -630,19 +647,7 @@ int curl_ev_submit(struct curl_ev *cev, const struct curl_ev_request *req, curl_
 	t->headers = l;
 
 	if (origin_full(cev, t->origin)) {
-		struct origin *o = t->origin;
-		/* Submitted outside a loop iteration, ev_now may be stale: the
-		 * queue's timeout must count from now. */
-		ev_now_update(cev->loop);
-		t->submitted = ev_now(cev->loop);
-		t->queued = true;
-		t->qprev = o->qtail;
-		if (o->qtail)
-			o->qtail->qnext = t;
-		else
-			o->qhead = t;
-		o->qtail = t;
-		ev_timer_start(cev->loop, &t->queue_timer);
+		queue_push(t);
 	} else {
 		int rc = transfer_start(t);
 		if (rc < 0) {

@@ -259,27 +259,27 @@ static void child_keep_stats(struct child *c, const msgpack_object *st)
 {
 	if (!st)
 		return;
-	if (st->type != MSGPACK_OBJECT_MAP) {
-		if (!c->stats_refused)
-			log_warn("%s: the stats of its PONG are not a map: ignored", c->name);
-		c->stats_refused = true;
-		return;
-	}
+	bool map = st->type == MSGPACK_OBJECT_MAP;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_object(&pk, *st);
-	if (sb.size <= CHILD_STATS_MAX) {
+	if (map)
+		msgpack_pack_object(&pk, *st);
+	if (map && sb.size <= CHILD_STATS_MAX) {
 		free(c->stats);
 		c->stats = xmalloc(sb.size);
 		memcpy(c->stats, sb.data, sb.size);
 		c->stats_len = sb.size;
-	} else {
-		if (!c->stats_refused)
+	} else if (!c->stats_refused) {
+		/* One warning per process, not one per PONG; status keeps the last
+		 * stats accepted. */
+		if (map)
 			log_warn("%s: the stats of its PONG take %zu bytes, over %d: ignored "
 			         "(status keeps the last ones accepted)",
 			         c->name, sb.size, CHILD_STATS_MAX);
+		else
+			log_warn("%s: the stats of its PONG are not a map: ignored", c->name);
 		c->stats_refused = true;
 	}
 	msgpack_sbuffer_destroy(&sb);

@@ -698,6 +698,15 @@ TEST(
  * the fake model answers the first two calls 429 (Retry-After: 1 s), the
  * engine retries, and /metrics counts two throttled requests for the model
  * and as many in all as the job's own record of its calls. */
+/* A figure of the llm engine's own record of job id (analysis_data.engine.KEY). */
+static long long engine_figure(struct stack *s, const char *id, const char *key)
+{
+	return sql_int(s,
+	               "SELECT (analysis_data -> 'engine' ->> $2)::bigint FROM"
+	               " viral_analysis_results WHERE queue_id = $1::uuid",
+	               id, key, NULL);
+}
+
 TEST(model_429s_requests_and_tokens_reach_metrics_from_the_analyzers_counters)
 {
 	pid_t llm_pid;
@@ -717,21 +726,11 @@ TEST(model_429s_requests_and_tokens_reach_metrics_from_the_analyzers_counters)
 	char *id = stack_submit(&s, "model-1", "maya.lifts", "coach.dante.fit", 5);
 	char *q = fmt("SELECT status FROM viral_ideas_queue WHERE id = '%s'", id);
 	stack_wait_sql(&s, 30000, "completed", q);
-	long long calls = sql_int(&s,
-	                          "SELECT (analysis_data #>> '{engine,calls}')::bigint FROM"
-	                          " viral_analysis_results WHERE queue_id = $1::uuid",
-	                          id, NULL);
+	long long calls = engine_figure(&s, id, "calls");
 	ASSERT_CMP_INT(calls, >, 0);
 	/* The tokens the model reported, as the job recorded them. */
-	long long job_prompt = sql_int(&s,
-	                               "SELECT (analysis_data #>> '{engine,prompt_tokens}')::bigint"
-	                               " FROM viral_analysis_results WHERE queue_id = $1::uuid",
-	                               id, NULL);
-	long long job_completion =
-	    sql_int(&s,
-	            "SELECT (analysis_data #>> '{engine,completion_tokens}')::bigint"
-	            " FROM viral_analysis_results WHERE queue_id = $1::uuid",
-	            id, NULL);
+	long long job_prompt = engine_figure(&s, id, "prompt_tokens");
+	long long job_completion = engine_figure(&s, id, "completion_tokens");
 	ASSERT_CMP_INT(job_prompt, >, 0);
 	ASSERT_CMP_INT(job_completion, >, 0);
 	const char *ok_series = "viralsup_model_requests_total{model=\"fake-llm\",outcome=\"ok\"}";

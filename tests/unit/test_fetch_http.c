@@ -131,14 +131,20 @@ static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Runs the loop until the outcome(s) arrive or ms pass; fails on timeout. */
-static void run_until_done(struct outcome *o, int ms)
+/* Runs the loop until a callback breaks it or ms pass (never longer). */
+static void loop_run_bounded(int ms)
 {
 	ev_timer guard;
 	ev_timer_init(&guard, guard_cb, ms / 1000.0, 0.);
 	ev_timer_start(EV_DEFAULT, &guard);
 	ev_run(EV_DEFAULT, 0);
 	ev_timer_stop(EV_DEFAULT, &guard);
+}
+
+/* Runs the loop until the outcome(s) arrive or ms pass; fails on timeout. */
+static void run_until_done(struct outcome *o, int ms)
+{
+	loop_run_bounded(ms);
 	if (o->calls == 0)
 		FAIL("no fetch result within %d ms", ms);
 }
@@ -540,6 +546,24 @@ TEST(rapidapi_cancel_all_ends_fetches_in_flight)
 
 /* ---- curl_ev directly ---- */
 
+/* A POST to the fake's profile endpoint for user, as the rapidapi provider
+ * sends it (the URL and form live in static buffers until the next call). */
+static struct curl_ev_request profile_request(const char *user, long timeout_ms)
+{
+	static char url[128], form[128];
+	static const char *h[] = {"x-rapidapi-key: test-key",
+	                          "x-rapidapi-host: instagram-scraper-stable-api.p.rapidapi.com",
+	                          "Content-Type: application/x-www-form-urlencoded"};
+	snprintf(url, sizeof(url), "%s/ig_get_fb_profile.php", fake_url);
+	snprintf(form, sizeof(form), "username_or_url=%s", user);
+	return (struct curl_ev_request){.method = "POST",
+	                                .url = url,
+	                                .headers = h,
+	                                .nheaders = 3,
+	                                .body = form,
+	                                .timeout_ms = timeout_ms};
+}
+
 struct raw {
 	int calls;
 	struct curl_ev_response resp;
@@ -561,21 +585,12 @@ TEST(curl_ev_reports_status_retry_after_and_body)
 	fake_start(NULL);
 	json_decref(fake_call("/_control", "{\"username\":\"rob\",\"mode\":\"e429\",\"arg\":7}"));
 	struct curl_ev *cev = curl_ev_new(EV_DEFAULT, NULL);
-	char url[128];
-	snprintf(url, sizeof(url), "%s/ig_get_fb_profile.php", fake_url);
-	const char *h[] = {"x-rapidapi-key: test-key",
-	                   "x-rapidapi-host: instagram-scraper-stable-api.p.rapidapi.com",
-	                   "Content-Type: application/x-www-form-urlencoded"};
-	struct curl_ev_request req = {.method = "POST",
-	                              .url = url,
-	                              .headers = h,
-	                              .nheaders = 3,
-	                              .body = "username_or_url=rob"};
+	struct curl_ev_request req = profile_request("rob", 0);
 	struct raw r = {0};
 	ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_raw, &r), 0);
 	ASSERT_EQ_INT(r.calls, 0);
 	ASSERT_EQ_INT(curl_ev_active(cev), 1);
-	ev_run(EV_DEFAULT, 0);
+	loop_run_bounded(10000);
 	ASSERT_EQ_INT(r.calls, 1);
 	ASSERT_EQ_INT(r.resp.result, CURL_EV_OK);
 	ASSERT_EQ_INT(r.resp.status, 429);
@@ -583,7 +598,7 @@ TEST(curl_ev_reports_status_retry_after_and_body)
 	ASSERT_CONTAINS(r.body, "Too many requests");
 	ASSERT_EQ_INT(curl_ev_active(cev), 0);
 
-	struct curl_ev_request bad = {.method = "DELETE", .url = url};
+	struct curl_ev_request bad = {.method = "DELETE", .url = req.url};
 	ASSERT_EQ_INT(curl_ev_submit(cev, &bad, on_raw, &r), -EINVAL);
 	curl_ev_free(cev);
 	fake_stop();
@@ -597,7 +612,7 @@ TEST(curl_ev_connect_refused_is_reported)
 	struct curl_ev_request req = {.method = "GET", .url = "http://127.0.0.1:1/x"};
 	struct raw r = {0};
 	ASSERT_EQ_INT(curl_ev_submit(cev, &req, on_raw, &r), 0);
-	ev_run(EV_DEFAULT, 0);
+	loop_run_bounded(10000);
 	ASSERT_EQ_INT(r.calls, 1);
 	ASSERT_EQ_INT(r.resp.result, CURL_EV_CONNECT);
 	ASSERT_EQ_INT(r.resp.status, 0);
@@ -658,28 +673,13 @@ static void on_many(const struct curl_ev_response *resp, void *arg)
 static int submit_profile(struct curl_ev *cev, const char *user, long timeout_ms,
                           struct many_arg *a)
 {
-	static char url[128], form[128];
-	snprintf(url, sizeof(url), "%s/ig_get_fb_profile.php", fake_url);
-	snprintf(form, sizeof(form), "username_or_url=%s", user);
-	const char *h[] = {"x-rapidapi-key: test-key",
-	                   "x-rapidapi-host: instagram-scraper-stable-api.p.rapidapi.com",
-	                   "Content-Type: application/x-www-form-urlencoded"};
-	struct curl_ev_request req = {.method = "POST",
-	                              .url = url,
-	                              .headers = h,
-	                              .nheaders = 3,
-	                              .body = form,
-	                              .timeout_ms = timeout_ms};
+	struct curl_ev_request req = profile_request(user, timeout_ms);
 	return curl_ev_submit(cev, &req, on_many, a);
 }
 
 static void run_many(struct many *m, int ms)
 {
-	ev_timer guard;
-	ev_timer_init(&guard, guard_cb, ms / 1000.0, 0.);
-	ev_timer_start(EV_DEFAULT, &guard);
-	ev_run(EV_DEFAULT, 0);
-	ev_timer_stop(EV_DEFAULT, &guard);
+	loop_run_bounded(ms);
 	if (m->calls < m->want)
 		FAIL("%d of %d transfers ended within %d ms", m->calls, m->want, ms);
 }
