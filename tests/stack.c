@@ -184,6 +184,37 @@ void stack_expect_restarts(struct stack *s)
 	s->watch->restarts_expected = true;
 }
 
+/* Every analyzer and fetcher child the supervisor runs is a live worker
+ * in the scheduler's table (viralctl scheduler). */
+static bool scheduler_knows_every_worker(struct stack *s)
+{
+	const char *args[] = {"--json", "scheduler", NULL};
+	char *out = NULL;
+	json_error_t jerr;
+	int rc = suptest_ctl(&s->sup, &out, NULL, args);
+	json_t *sched = rc == 0 ? json_loads(out, 0, &jerr) : NULL;
+	json_t *status = suptest_status(&s->sup);
+	free(out);
+	int want = 0, have = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(status, "children"), i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		want += name && (!strcmp(name, "analyzer") || !strncmp(name, "fetcher[", 8));
+	}
+	json_array_foreach(json_object_get(sched, "workers"), i, e)
+	{
+		const char *role = json_string_value(json_object_get(e, "role"));
+		have += role && !json_is_true(json_object_get(e, "dead")) &&
+		        (!strcmp(role, "analyzer") || !strcmp(role, "fetcher"));
+	}
+	bool known = sched && want > 0 && have >= want;
+	json_decref(sched);
+	json_decref(status);
+	return known;
+}
+
 void stack_start_conf(struct stack *s, const char *conf_text)
 {
 	suprun_spawn(&s->sup, conf_text, (const char *const *)s->env);
@@ -225,6 +256,16 @@ void stack_start_conf(struct stack *s, const char *conf_text)
 	while (stack_http(s, NULL, "GET", "/readyz", NULL, false, NULL) != 200) {
 		if (test_now_ms() - t0 > 10000)
 			FAIL("/readyz not 200 within 10 s:\n%s", stack_log_tail(s, 30));
+		test_poll_pause();
+	}
+	/* And the scheduler knows its workers: it claims nothing without an
+	 * analyzer and a fetcher, so a test that freezes one before it said
+	 * hello to the scheduler would wait for claims that never come. */
+	t0 = test_now_ms();
+	while (!scheduler_knows_every_worker(s)) {
+		if (test_now_ms() - t0 > 10000)
+			FAIL("the scheduler did not register every worker within 10 s:\n%s",
+			     stack_log_tail(s, 30));
 		test_poll_pause();
 	}
 }
