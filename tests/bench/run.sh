@@ -234,16 +234,8 @@ fi
 if want claims; then
 	CRUNS=3
 	[ "$QUICK" = 1 ] && CRUNS=2
-	log "claims: $CRUNS runs of bench_claims ($CLAIM_JOBS jobs) and pgbench"
+	log "claims: $CRUNS runs of bench_claims ($CLAIM_JOBS jobs), each beside a pgbench run"
 	declare -A CL=()
-	for _ in $(seq $CRUNS); do
-		out=$(JOBS=$CLAIM_JOBS "$BIN/bench_claims" "$SERVER")
-		for n in 1 4; do
-			l=$(grep "^| $n |" <<<"$out" | tr -d '|')
-			CL[$n,1]+="$(awk '{print $2}' <<<"$l") "
-			CL[$n,32]+="$(awk '{print $3}' <<<"$l") "
-		done
-	done
 	# The ceiling: the least SQL that claims and completes, on the same
 	# schema (indexes, status triggers, job_events) with pgbench.
 	newdb claims >/dev/null
@@ -256,16 +248,24 @@ SQL
 WITH c AS (SELECT id FROM viral_ideas_queue WHERE status = 'pending' ORDER BY priority, submitted_at LIMIT 32 FOR UPDATE SKIP LOCKED), u AS (UPDATE viral_ideas_queue q SET status = 'processing', lease_token = gen_random_uuid(), started_processing_at = now(), attempts = q.attempts + 1 FROM c WHERE q.id = c.id RETURNING q.id, q.lease_token) SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens FROM u \gset
 UPDATE viral_ideas_queue q SET status = 'completed', completed_at = now(), total_runs = COALESCE(total_runs, 0) + 1, lease_token = NULL FROM unnest(:ids::uuid[], :tokens::uuid[]) m(id, token) WHERE q.id = m.id AND q.lease_token = m.token AND q.status = 'processing';
 SQL
+	# Each run of ours is followed at once by its ceiling, and the ratio
+	# is the median of those pairs: this machine's pgbench ceiling moves
+	# by 2x between minutes, so ratios of separate medians mixed moments.
 	for _ in $(seq $CRUNS); do
 		for n in 1 4; do
 			for k in 1 32; do
+				jps=$(CLAIMERS=$n K=$k JOBS=$CLAIM_JOBS "$BIN/bench_claims" "$SERVER" |
+					grep "^| $n | K=$k |" | tr -d '|' | awk '{print $3}')
 				sql claims "SET client_min_messages = warning; TRUNCATE viral_ideas_queue CASCADE; TRUNCATE job_events" >/dev/null
 				sql claims "INSERT INTO viral_ideas_queue (session_id, primary_username) SELECT 'b' || i, 'u' || i FROM generate_series(1, $CLAIM_JOBS) i" >/dev/null
 				sql claims "VACUUM ANALYZE viral_ideas_queue" >/dev/null
 				tx=$((CLAIM_JOBS / (n * k)))
 				tps=$(pgbench -n -M prepared -h "$pghost" -U "$pguser" -c $n -j $n -t $tx \
 					-f "$tmp/claim$k.sql" claims 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-				CL[$n,$k,pg]+="$(calc "${tps:-0} * $k") "
+				ceil=$(calc "${tps:-0} * $k")
+				CL[$n,$k]+="${jps:-0} "
+				CL[$n,$k,pg]+="$ceil "
+				CL[$n,$k,r]+="$(awk "BEGIN {printf \"%.4f\", ${jps:-0} / ($ceil > 0 ? $ceil : 1)}") "
 			done
 		done
 	done
@@ -288,10 +288,10 @@ SQL
 	for n in 1 4; do
 		for k in 1 32; do
 			# shellcheck disable=SC2086
-			ours=(${CL[$n,$k]}) ceil=(${CL[$n,$k,pg]})
+			ours=(${CL[$n,$k]}) ceil=(${CL[$n,$k,pg]}) pairs=(${CL[$n,$k,r]})
 			row "Claims: jobs/s claimed + completed, $n claimer(s), $([ $k = 1 ] && echo "1 job per claim" || echo "K=$k per claim") ($CLAIM_JOBS jobs)" \
-				"$(summ %.0f "${ours[@]}")" "$(summ %.0f "${ceil[@]}") pgbench, minimal SQL" \
-				"$(ratio "$(median_of "${ours[@]}")" "$(median_of "${ceil[@]}")")" "—"
+				"$(summ %.0f "${ours[@]}")" "$(summ %.0f "${ceil[@]}") pgbench, minimal SQL, each run right after ours" \
+				"$(summ %.3g× "${pairs[@]}") (median of the runs' ratios)" "—"
 		done
 	done
 fi
@@ -498,6 +498,10 @@ if want pipeline; then
 				cpu_snapshot "$pipe_run" >"$tmp/cpu0"
 				sql pipe "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 ||
 					sql pipe "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+				# Planning too: a custom plan of a statement whose parameter
+				# is a large document costs in the planner as well.
+				sql pipe "ALTER SYSTEM SET pg_stat_statements.track_planning = on" >/dev/null
+				sql pipe "SELECT pg_reload_conf()" >/dev/null
 				pt0=$(now_ms)
 			fi
 			pipe_batch pipe "$pipe_http" "r${nc}x$r" "$PIPE_JOBS" $nc
@@ -507,8 +511,8 @@ if want pipeline; then
 				tck=$(getconf CLK_TCK)
 				note "Profile, $nc competitors run $r ($PIPE_JOBS jobs, ${wall}s wall): CPU seconds $(awk -v t="$tck" 'NR == FNR {a[$1] = $2; next} {printf "%s %.2f, ", $1, ($2 - a[$1]) / t}' "$tmp/cpu0" "$tmp/cpu1")"
 				note "Profile, $nc competitors run $r: top statements by total time (calls/job, ms total, ms mean):"
-				sql pipe "SELECT '  - ' || round(calls::numeric / $PIPE_JOBS, 2) || ' calls/job, ' || round(total_exec_time) || ' ms, ' || round(mean_exec_time::numeric, 3) || ' ms: \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) || '\`' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe') ORDER BY total_exec_time DESC LIMIT 8" >>"$NOTES"
-				sql pipe "SELECT '  - all statements: ' || round(sum(calls)::numeric / $PIPE_JOBS, 1) || ' calls/job, ' || round(sum(total_exec_time)) || ' ms execution in total' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe')" >>"$NOTES"
+				sql pipe "SELECT '  - ' || round(calls::numeric / $PIPE_JOBS, 2) || ' calls/job, ' || round(total_exec_time) || ' ms, ' || round(mean_exec_time::numeric, 3) || ' + ' || round((total_plan_time / calls)::numeric, 3) || ' ms (execution + planning): \`' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) || '\`' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe') ORDER BY total_exec_time + total_plan_time DESC LIMIT 8" >>"$NOTES"
+				sql pipe "SELECT '  - all statements: ' || round(sum(calls)::numeric / $PIPE_JOBS, 1) || ' calls/job, ' || round(sum(total_exec_time)) || ' ms execution, ' || round(sum(total_plan_time)) || ' ms planning in total' FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pipe')" >>"$NOTES"
 			fi
 			reqs=$((reqs + $(fake_requests) - req0))
 			PJ[$nc]+="$PB_JPS " PF[$nc]+="$PB_FIRST "
