@@ -197,6 +197,7 @@ static void on_node_owners(int n, const long long *ids, const int *pids, const b
 	(void)arg;
 	if (n < 0) {
 		log_warn("listing this node's owners failed: %s", err ? err : "?");
+		S.swept_for = 0; /* again when the admin connection is back */
 		return;
 	}
 	long long *dead = xcalloc((size_t)n + 1, sizeof *dead);
@@ -215,6 +216,26 @@ static void on_node_owners(int n, const long long *ids, const int *pids, const b
 	free(dead);
 }
 
+/* Once per owner identity, as soon as both it and the admin connection
+ * exist: a scheduler SIGKILLed before this one left its owner row live,
+ * and its jobs wait for their leases until someone retires it. */
+static void node_owners_sweep(void)
+{
+	if (S.owner <= 0 || S.swept_for == S.owner || !pg_is_up(S.admin))
+		return;
+	if (owners_of_node_async(S.admin, S.node, "scheduler", S.owner, on_node_owners, NULL) == 0)
+		S.swept_for = S.owner;
+}
+
+static void on_admin_state(struct pg *pg, bool up, const char *why, void *arg)
+{
+	(void)pg;
+	(void)why;
+	(void)arg;
+	if (up)
+		node_owners_sweep();
+}
+
 static void on_owner(long long id, const char *err, void *arg)
 {
 	(void)arg;
@@ -227,7 +248,7 @@ static void on_owner(long long id, const char *err, void *arg)
 	S.owner = id;
 	log_info("registered as owner %lld on node %s", id, S.node);
 	control_owner_known();
-	owners_of_node_async(S.admin, S.node, "scheduler", id, on_node_owners, NULL);
+	node_owners_sweep();
 	control_batch_resume();
 	sched_claim_soon();
 }
@@ -426,6 +447,7 @@ int main(int argc, char **argv)
 	    .conninfo = url,
 	    .application_name = "viralsup-scheduler-admin",
 	    .statement_timeout_ms = 30000,
+	    .on_state = on_admin_state,
 	};
 	S.admin = pg_new(S.loop, &ac);
 

@@ -104,6 +104,9 @@ struct sched {
 	long long owner;
 	char node[64];
 	bool owner_pending;
+	/* The owner identity whose sweep of this node's dead owners was sent
+	 * (it needs the admin connection, which may come up later). */
+	long long swept_for;
 	double started_at; /* ev_now at start */
 	/* A release/fail/rescue never reached the database (it was down): that
 	 * job stays processing under our live owner until its lease expires.

@@ -838,6 +838,42 @@ TEST(writer_sigkilled_with_results_queued_loses_and_doubles_nothing)
 	stack_stop(&s);
 }
 
+/* A scheduler SIGKILLed leaves its owner row live; its successor retires it
+ * at once, whichever of its two database connections comes up first (the
+ * sweep once ran only if the admin connection was up by the registration:
+ * otherwise the old owner's jobs waited for their leases). Five kills at
+ * the default settings, each checked before the next. */
+TEST(a_sigkilled_schedulers_owner_is_retired_by_its_successor)
+{
+	struct stack s;
+	stack_init(&s);
+	stack_start(&s);
+	stack_expect_restarts(&s);
+	pid_t old = stack_pid(&s, "scheduler", 0);
+	for (int i = 0; i < 5; i++) {
+		/* Its own owner registered before it is killed. */
+		char pid[16];
+		snprintf(pid, sizeof pid, "%d", (int)old);
+		for (double t0 = test_now_ms();
+		     sql_int(&s, "SELECT count(*) FROM owners WHERE pid = $1::int", pid, NULL) ==
+		     0;) {
+			if (test_now_ms() - t0 > 5000)
+				FAIL("scheduler pid %s registered no owner within 5 s", pid);
+			test_poll_pause();
+		}
+		ASSERT_EQ_INT(kill(old, SIGKILL), 0);
+		pid_t next = stack_pid(&s, "scheduler", old);
+		snprintf(pid, sizeof pid, "%d", (int)next);
+		/* The one live owner is the new scheduler's. */
+		stack_wait_sql(
+		    &s, 5000, pid,
+		    "SELECT string_agg(pid::text, ',') FROM owners WHERE stopped_at IS NULL");
+		old = next;
+	}
+	ASSERT_EQ_INT(sql_int(&s, "SELECT count(*) FROM owners", NULL), 6);
+	stack_stop(&s);
+}
+
 /* Three process-pending calls racing: every one gets a 200, one batch is
  * opened and holds every job, and no job runs twice. */
 struct trigger_call {

@@ -564,8 +564,13 @@ TEST(recovery_timings_hold_the_documented_figures_with_10x_headroom)
 	assert_within("supervisor SIGKILL -> every orphan gone", orphan_ms, 100);
 	/* Fast, and the work done: the orphaned scheduler marked its owner
 	 * stopped on the way out, so its jobs are claimable at once. */
-	ASSERT_EQ_INT(
-	    (int)sql_int(&k, "SELECT count(*) FROM owners WHERE stopped_at IS NULL", NULL), 0);
+	if (sql_int(&k, "SELECT count(*) FROM owners WHERE stopped_at IS NULL", NULL) != 0)
+		FAIL("an owner is not marked stopped: %s\nlog of the second stack:\n%s",
+		     sql_str(&k,
+		             "SELECT string_agg(format('owner %s pid %s started %s stopped %s', id,"
+		             " pid, process_started_at, stopped_at), '; ' ORDER BY id) FROM owners",
+		             NULL),
+		     stack_log_tail(&k, 40));
 	waitpid(k.sup.pid, NULL, 0);
 	k.sup.pid = 0;
 }
