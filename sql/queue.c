@@ -198,7 +198,10 @@ static const char SQL_SUSPECT[] =
  * whose title, text, hook, call to action, audience, duration and structure
  * are those of its complete_scripts entry stores none of them, only that
  * entry's position (012_stored_once_more.sql). Rows get time-ordered ids
- * and are inserted in key order, so their indexes fill their pages.
+ * and are inserted in key order, so their indexes fill their pages. A run
+ * completed again onto its results row keeps that row's scripts and reels
+ * but replaces its document: a trigger (013_keep_row_refs.sql) writes what
+ * they read from the old document into them first.
  */
 static const char SQL_COMPLETE[] =
     "WITH input AS (SELECT (x->>'id')::uuid AS id, (x->>'token')::uuid AS token,"
@@ -345,25 +348,6 @@ static const char SQL_COMPLETE[] =
     "  FROM res JOIN sx ON sx.qid = res.queue_id"
     "  WHERE NOT EXISTS (SELECT 1 FROM viral_scripts v WHERE v.analysis_id = res.id)"
     "  ORDER BY sx.qid, sx.o),"
-    /* A run completed again onto its results row keeps that row's scripts
-     * (above) but replaces its document: the values they take from the old
-     * document are written into them first (every part of the statement
-     * reads the database as it was before the statement). */
-    " kept AS (UPDATE viral_scripts s SET script_title = f.script_title,"
-    "   script_content = f.script_content, estimated_duration = f.estimated_duration,"
-    "   target_audience = f.target_audience, primary_hook = f.primary_hook,"
-    "   call_to_action = f.call_to_action, source_reels = f.source_reels,"
-    "   script_structure = f.script_structure, generation_prompt = f.generation_prompt"
-    "  FROM upd JOIN viral_analysis_results v ON v.queue_id = upd.id AND v.analysis_run = upd.run"
-    "   JOIN viral_scripts_full f ON f.analysis_id = v.id"
-    "  WHERE s.id = f.id AND (s.script_content IS NULL OR s.source_reels IS NULL"
-    "   OR s.script_structure IS NULL OR s.generation_prompt IS NULL)),"
-    " kept_reels AS (UPDATE viral_analysis_reels a SET hook_text = f.hook_text,"
-    "   power_words = f.power_words, analysis_metadata = f.analysis_metadata"
-    "  FROM upd JOIN viral_analysis_results v ON v.queue_id = upd.id AND v.analysis_run = upd.run"
-    "   JOIN viral_analysis_reels_full f ON f.analysis_id = v.id"
-    "  WHERE a.id = f.id AND (a.analysis_metadata IS NULL OR a.hook_text IS NULL"
-    "   OR a.power_words IS NULL)),"
     " comp AS (UPDATE viral_ideas_competitors c SET processing_status = 'completed',"
     "  processed_at = now() FROM upd WHERE c.queue_id = upd.id AND c.is_active"
     "  AND c.processing_status <> 'failed'),"

@@ -727,6 +727,12 @@ static const char READ_FULL[] =
     " FROM viral_analysis_reels_full a JOIN viral_analysis_results r ON r.id = a.analysis_id"
     " WHERE r.queue_id = $1) x";
 
+/* READ_FULL of a run stored from REPEATING_OUTPUT with "C", "H". */
+static const char READ_FULL_OF_C_H[] =
+    "T,C,H,A,you,30,{\"t\": 1, \"cta_section\": \"A\"},G,{\"s\": 1}|"
+    "H,[\"p\"],{\"m\": 1, \"hook_analysis\": {\"hook_text\": \"H\","
+    " \"power_words\": [\"p\"]}}";
+
 TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new_one)
 {
 	PGconn *c;
@@ -762,11 +768,8 @@ TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new
 	           j[0].id);
 	ASSERT_EQ_STR(row, "7");
 	free(row);
-	const char *want = "T,C,H,A,you,30,{\"t\": 1, \"cta_section\": \"A\"},G,{\"s\": 1}|"
-	                   "H,[\"p\"],{\"m\": 1, \"hook_analysis\": {\"hook_text\": \"H\","
-	                   " \"power_words\": [\"p\"]}}";
 	row = text(c, READ_FULL, j[0].id);
-	ASSERT_EQ_STR(row, want);
+	ASSERT_EQ_STR(row, READ_FULL_OF_C_H);
 	free(row);
 	/* Completed again onto the same run (the original's tools re-run a job
 	 * that way): its rows are kept, its document replaced; the kept rows
@@ -783,7 +786,43 @@ TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new
 	                     j[0].id),
 	              1);
 	row = text(c, READ_FULL, j[0].id);
-	ASSERT_EQ_STR(row, want);
+	ASSERT_EQ_STR(row, READ_FULL_OF_C_H);
+	free(row);
+	queue_jobs_free(j, 1);
+	PQfinish(c);
+	free(ci);
+}
+
+/* The original's copies were independent: a tool of the original product
+ * that rewrites a stored document does not rewrite the scripts and reels
+ * (013_keep_row_refs.sql), and a write that leaves the document as it was
+ * copies nothing into the rows. */
+TEST(a_rewrite_of_the_document_by_another_client_leaves_the_rows_as_they_were)
+{
+	PGconn *c;
+	char *ci = db_fresh(&c);
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	struct queue_job *j;
+	char err[256], out[4096];
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	snprintf(out, sizeof out, REPEATING_OUTPUT, "C", "H");
+	struct queue_result r = {.analysis_run = 1, .result = out};
+	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	const char *stored_text =
+	    "SELECT count(*) FROM viral_scripts s JOIN viral_analysis_results r"
+	    " ON r.id = s.analysis_id WHERE r.queue_id = $1"
+	    " AND s.script_content IS NOT NULL";
+	ASSERT_EQ_INT(scalar(c, stored_text, j[0].id), 1); /* only the non-repeating one */
+	exec_sql(c, "UPDATE viral_analysis_results SET updated_at = now(),"
+	            " analysis_data = analysis_data");
+	ASSERT_EQ_INT(scalar(c, stored_text, j[0].id), 1);
+	exec_sql(c, "UPDATE viral_analysis_results SET analysis_data = jsonb_set(jsonb_set("
+	            " analysis_data, '{complete_scripts,0,script,full_script}', '\"edited\"'),"
+	            " '{individual_reel_analyses,0,hook_analysis,hook_text}', '\"edited\"')");
+	ASSERT_EQ_INT(scalar(c, stored_text, j[0].id), 2);
+	char *row = text(c, READ_FULL, j[0].id);
+	ASSERT_EQ_STR(row, READ_FULL_OF_C_H);
 	free(row);
 	queue_jobs_free(j, 1);
 	PQfinish(c);
