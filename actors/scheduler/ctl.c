@@ -176,9 +176,9 @@ static json_t *scheduler_json(void)
 	json_t *workers = json_array();
 	for (struct worker *w = S.workers; w; w = w->next)
 		json_array_append_new(workers,
-		                      json_pack("{s:s, s:s, s:i, s:i, s:b}", "name", w->name,
+		                      json_pack("{s:s, s:s, s:i, s:i, s:b, s:b}", "name", w->name,
 		                                "role", w->role, "slots", w->slots, "inflight",
-		                                w->inflight, "dead", w->dead));
+		                                w->inflight, "dead", w->dead, "slow", w->slow));
 	json_t *o = json_pack(
 	    "{s:s, s:I, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "node", S.node, "owner", (json_int_t)S.owner, "database_up", pg_is_up(S.pg), "admin_up",

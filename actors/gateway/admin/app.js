@@ -190,7 +190,7 @@ function renderActors(st) {
   $('sched').textContent = sc
     ? 'Scheduler: claiming ' + (sc.paused ? 'PAUSED' : 'running') + ' (' + sc.processing + ' processing), ' +
       n(sc.jobs_inflight) + ' of ' + n(sc.concurrency) + ' job slots in use; workers: ' +
-      sc.workers.map((w) => w.name + ' ' + n(w.inflight) + '/' + n(w.slots) + ' in flight' + (w.dead ? ' (dead)' : '')).join(', ') + '.'
+      sc.workers.map((w) => w.name + ' ' + n(w.inflight) + '/' + n(w.slots) + ' in flight' + (w.dead ? ' (dead)' : '') + (w.slow ? ' (slow)' : '')).join(', ') + '.'
     : 'Scheduler: not answering (' + (st.scheduler_error || 'unknown') + ').';
   document.querySelector('[data-action="pause"]').disabled = !sc || sc.paused;
   document.querySelector('[data-action="resume"]').disabled = !sc || !sc.paused;
