@@ -8,12 +8,19 @@
  * loop); the scheduler never sends more than the slots announced in our
  * CREDIT hello. The pool shares the provider rate limit: each of the N
  * fetchers takes rate / N.
+ *
+ * Each FETCH_ACCOUNT says how long the scheduler waits for its answer
+ * (deadline_ms); the provider's requests and retries for that account stay
+ * inside it (actors/fetcher/deadline.h), so the answer is never too late:
+ * a provider that asks for a longer pause makes the account a transient
+ * failure at once instead of a timeout at the scheduler.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/fetcher/deadline.h"
 #include "actors/fetcher/provider.h"
 #include "ipc/ipc.h"
 
@@ -120,7 +127,8 @@ static void on_fetched(void *arg, enum fetch_status status, const char *reason, 
 static void on_fetch_account(struct conn *c, const struct msg *m)
 {
 	struct account *acc = xcalloc(1, sizeof *acc);
-	int64_t since = 0;
+	int64_t since = 0, budget_ms = 0;
+	char why[128];
 
 	acc->sched = c;
 	acc->re = m->id;
@@ -132,12 +140,19 @@ static void on_fetch_account(struct conn *c, const struct msg *m)
 		return;
 	}
 	msg_get_int(m->body, "since", &since);
+	/* A bad deadline is the scheduler's bug, not the account's: run the
+	 * unit without one (as before the field), the scheduler's own timeout
+	 * still bounds it. */
+	if (fetch_budget_read(m->body, &budget_ms, why, sizeof why) < 0)
+		log_event(LOG_WARN, acc->job, "FETCH_ACCOUNT for @%s: %s: no deadline",
+		          acc->username, why);
 	struct fetch_request req = {
 	    .username = acc->username,
 	    .max_reels = F.max_reels,
 	    .max_pages = F.max_pages,
 	    .since = since > 0 ? since : 0,
 	    .transcripts = F.transcripts,
+	    .deadline = fetch_deadline_at(ev_now(F.actor->loop), budget_ms),
 	};
 	if (provider_fetch(F.provider, &req, on_fetched, acc) < 0)
 		account_finish(acc, false, "permanent", "invalid username");

@@ -191,8 +191,8 @@ static void start_transcripts(struct account *a)
 		g->a = a;
 		g->reel = order[i];
 		const char *code = json_string_value(json_object_get(order[i], "shortcode"));
-		if (a->p->ops->get(a->p, DOC_TRANSCRIPT, a->username, code, on_transcript, g) ==
-		    0) {
+		if (a->p->ops->get(a->p, DOC_TRANSCRIPT, a->username, code, a->req.deadline,
+		                   on_transcript, g) == 0) {
 			a->tr_pending++;
 			a->tr_requested++;
 		} else {
@@ -267,7 +267,7 @@ static void on_reels(void *arg, enum fetch_status st, const char *reason, const 
 
 static void get_page(struct account *a, const char *token)
 {
-	int rc = a->p->ops->get(a->p, DOC_REELS, a->username, token, on_reels, a);
+	int rc = a->p->ops->get(a->p, DOC_REELS, a->username, token, a->req.deadline, on_reels, a);
 	if (rc) {
 		char why[128];
 		snprintf(why, sizeof(why), "reels page %d: cannot start request (%s)", a->pages + 1,
@@ -330,7 +330,7 @@ int provider_fetch(struct provider *p, const struct fetch_request *req, provider
 	a->reels = json_array();
 	a->cb = cb;
 	a->arg = arg;
-	int rc = p->ops->get(p, DOC_PROFILE, a->username, NULL, on_profile, a);
+	int rc = p->ops->get(p, DOC_PROFILE, a->username, NULL, a->req.deadline, on_profile, a);
 	if (rc) {
 		account_free(a);
 		return rc;

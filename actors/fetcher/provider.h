@@ -118,6 +118,10 @@ struct fetch_request {
 	const char *known_shortcode; /* stop at this reel (newest one stored); NULL: none */
 	int transcripts;             /* transcripts for the top N fetched reels by views; default 3,
 	                                negative: none */
+	double deadline;             /* 0, or the time (on the loop's ev_now clock) by which every
+	                                request must have ended: attempts are shortened to it and a
+	                                retry that would start past it is not made (the fetch ends
+	                                FETCH_TRANSIENT at once). See actors/fetcher/deadline.h. */
 };
 
 /*
@@ -126,7 +130,9 @@ struct fetch_request {
  * (json_decref); otherwise doc is NULL and reason says why, e.g.
  * "profile: HTTP 404 (not found)", "private account",
  * "reels page 2: malformed JSON: '[' or '{' expected near 'x' (line 1, col 1)",
- * "profile: HTTP 503 after 4 attempts". reason is valid during the call only.
+ * "profile: HTTP 503 after 4 attempts",
+ * "profile: HTTP 429: Retry-After 40s is past the scheduler's deadline (12.3s left)".
+ * reason is valid during the call only.
  */
 typedef void (*provider_done_cb)(void *arg, enum fetch_status status, const char *reason,
                                  json_t *doc);

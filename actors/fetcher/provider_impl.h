@@ -23,9 +23,10 @@ typedef void (*doc_cb)(void *arg, enum fetch_status st, const char *reason, cons
 struct transport_ops {
 	const char *name;
 	/* arg: NULL for the profile, the pagination token (NULL: first page) for
-	 * reels, the shortcode for a transcript. 0 or -errno (cb not called). */
+	 * reels, the shortcode for a transcript. deadline: the account's
+	 * (fetch_request.deadline, 0 for none). 0 or -errno (cb not called). */
 	int (*get)(struct provider *p, enum doc_kind kind, const char *username, const char *arg,
-	           doc_cb cb, void *cbarg);
+	           double deadline, doc_cb cb, void *cbarg);
 	/* Every pending get ends with FETCH_CANCELLED. */
 	void (*cancel_all)(struct provider *p);
 	void (*destroy)(struct provider *p);

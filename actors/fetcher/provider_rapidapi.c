@@ -7,6 +7,11 @@
  * transient failure (429, 5xx, 408, timeout, connection error) is retried
  * after an exponential backoff (or the 429's Retry-After, which also pauses
  * the bucket) up to max_attempts; anything else is permanent.
+ *
+ * With a deadline (the scheduler's, actors/fetcher/deadline.h) every attempt's
+ * timeout is at most the time left, a request still waiting for a token or a
+ * connection at the deadline ends, and a retry that would start past it is
+ * not made: the request ends FETCH_TRANSIENT with the reason.
  */
 #include <errno.h>
 #include <ev.h>
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/fetcher/deadline.h"
 #include "actors/fetcher/provider_impl.h"
 
 struct rreq {
@@ -25,9 +31,10 @@ struct rreq {
 	doc_cb cb;
 	void *cbarg;
 	int attempts;
+	double deadline; /* 0: none */
 	bool in_flight, queued;
-	ev_timer wait;              /* backoff before the next attempt */
-	struct rreq *prev, *next;   /* all requests */
+	ev_timer wait;            /* backoff before the next attempt; while queued, the deadline */
+	struct rreq *prev, *next; /* all requests */
 	struct rreq *qprev, *qnext; /* waiting for a token */
 };
 
@@ -95,11 +102,22 @@ static void rreq_send(struct rreq *q)
 	hdrs[n++] = "Accept: application/json";
 	if (q->form)
 		hdrs[n++] = "Content-Type: application/x-www-form-urlencoded";
+	long timeout_ms = fetch_attempt_timeout_ms(q->deadline, ev_now(q->p->loop),
+	                                           q->p->opts.http.total_timeout_ms);
+	if (timeout_ms <= 0) {
+		rreq_complete(q, FETCH_TRANSIENT,
+		              "the scheduler's deadline passed before the request could start",
+		              NULL, 0);
+		return;
+	}
+	/* curl_ev counts the timeout from here, its own queue included: a
+	 * transfer still waiting for a connection at the deadline ends then. */
 	struct curl_ev_request req = {.method = q->form ? "POST" : "GET",
 	                              .url = q->url,
 	                              .headers = hdrs,
 	                              .nheaders = n,
-	                              .body = q->form};
+	                              .body = q->form,
+	                              .timeout_ms = timeout_ms};
 	q->attempts++;
 	int rc = curl_ev_submit(r->cev, &req, on_http, q);
 	if (rc) {
@@ -125,6 +143,7 @@ static void rate_pump(struct rapid *r, struct provider *p)
 		}
 		struct rreq *q = r->qhead;
 		rreq_dequeue(r, q);
+		ev_timer_stop(p->loop, &q->wait); /* its deadline watch */
 		rreq_send(q);
 	}
 }
@@ -149,14 +168,59 @@ static void rreq_enqueue(struct rreq *q)
 	else
 		r->qhead = q;
 	r->qtail = q;
+	if (q->deadline > 0) {
+		/* A paused or empty bucket may hold it past the deadline: watch. */
+		long left = fetch_deadline_left_ms(q->deadline, ev_now(q->p->loop));
+		ev_timer_set(&q->wait, left / 1000.0, 0.);
+		ev_timer_start(q->p->loop, &q->wait);
+	}
 	rate_pump(r, q->p);
 }
 
 static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct rreq *q = w->data;
 	(void)loop;
 	(void)revents;
-	rreq_enqueue(w->data);
+	if (q->queued) {
+		rreq_complete(q, FETCH_TRANSIENT,
+		              "waited for the rate limit until the scheduler's deadline", NULL, 0);
+		return;
+	}
+	rreq_enqueue(q);
+}
+
+/* ms as "40s" or "12.3s". */
+static void secs(char *out, size_t cap, long ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, cap, "%lds", ms / 1000);
+	else
+		snprintf(out, cap, "%.1fs", ms / 1000.0);
+}
+
+/* Ends q when a retry after delay_ms would start past its deadline; why is
+ * the failure so far. Returns true when it did. */
+static bool rreq_past_deadline(struct rreq *q, const char *why, long delay_ms, bool retry_after)
+{
+	double now = ev_now(q->p->loop);
+	char reason[560], d[32], l[32];
+	if (fetch_deadline_allows(q->deadline, now, delay_ms))
+		return false;
+	long left = fetch_deadline_left_ms(q->deadline, now);
+	secs(d, sizeof(d), delay_ms);
+	secs(l, sizeof(l), left);
+	if (left == 0)
+		snprintf(reason, sizeof(reason), "%s: the scheduler's deadline has passed", why);
+	else if (retry_after)
+		snprintf(reason, sizeof(reason),
+		         "%s: Retry-After %s is past the scheduler's deadline (%s left)", why, d,
+		         l);
+	else
+		snprintf(reason, sizeof(reason),
+		         "%s: a retry in %s is past the scheduler's deadline (%s left)", why, d, l);
+	rreq_complete(q, FETCH_TRANSIENT, reason, NULL, 0);
+	return true;
 }
 
 /* A short, printable piece of an error answer for the reason text. */
@@ -210,6 +274,10 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 					return;
 				}
 				delay_ms = resp->retry_after_ms;
+				/* Not waited for: ends now and, like one over the limit,
+				 * pauses nobody (docs/DECISIONS.md D26). */
+				if (rreq_past_deadline(q, why, delay_ms, true))
+					return;
 				/* The limit is the API's, not this request's: hold everyone. */
 				ratelimit_pause(&r->rl, ev_now(p->loop) + delay_ms / 1000.0);
 			}
@@ -252,6 +320,8 @@ static void on_http(const struct curl_ev_response *resp, void *arg)
 			delay_ms *= 2;
 		if (delay_ms > p->opts.backoff_max_ms)
 			delay_ms = p->opts.backoff_max_ms;
+		if (rreq_past_deadline(q, why, delay_ms, false))
+			return;
 	}
 	ev_timer_set(&q->wait, delay_ms / 1000.0, 0.);
 	ev_timer_start(p->loop, &q->wait);
@@ -269,7 +339,7 @@ static char *strip_slash(const char *s)
 }
 
 static int rapid_get(struct provider *p, enum doc_kind kind, const char *username, const char *arg,
-                     doc_cb cb, void *cbarg)
+                     double deadline, doc_cb cb, void *cbarg)
 {
 	struct rapid *r = rapid_of(p);
 	char enc_user[3 * PROVIDER_MAX_USERNAME + 1], enc[3 * PROVIDER_MAX_TOKEN + 1];
@@ -322,6 +392,7 @@ static int rapid_get(struct provider *p, enum doc_kind kind, const char *usernam
 	q->host = host;
 	q->cb = cb;
 	q->cbarg = cbarg;
+	q->deadline = deadline;
 	ev_timer_init(&q->wait, wait_cb, 0., 0.);
 	q->wait.data = q;
 	q->next = r->all;
@@ -376,6 +447,8 @@ int transport_rapidapi_init(struct provider *p, char *err, size_t errlen)
 		abort();
 	if (p->opts.http.max_body == 0)
 		p->opts.http.max_body = 8u << 20;
+	if (p->opts.http.total_timeout_ms <= 0) /* curl_ev's default, which the deadline shortens */
+		p->opts.http.total_timeout_ms = 30000;
 	r->cev = curl_ev_new(p->loop, &p->opts.http);
 	ratelimit_init(&r->rl, p->opts.rate_per_sec, p->opts.burst, ev_now(p->loop));
 	ev_timer_init(&r->rl_timer, rl_timer_cb, 0., 0.);

@@ -24,6 +24,10 @@
  * A worker that does not answer in time is marked slow (no new units until
  * it answers a PING) and the unit goes to another worker; a late reply is
  * dropped by the connection. The supervisor's watchdog kills a hung worker.
+ * A fetcher knows our timeout (FETCH_ACCOUNT's deadline_ms) and answers a
+ * provider that would keep it longer with a transient FETCH_DONE in time:
+ * the account's failure, released like any transient one, and the fetcher
+ * is not slow.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -305,12 +309,15 @@ static int unit_send(struct unit *u, struct worker *w)
 	int r;
 
 	if (u->account >= 0) {
-		msg_out_init(&out, MSG_FETCH_ACCOUNT, 0, 5);
+		msg_out_init(&out, MSG_FETCH_ACCOUNT, 0, 6);
 		msg_put_str(&out, "job", j->id);
 		msg_put_int(&out, "run", j->run);
 		msg_put_str(&out, "username", j->accounts[u->account]);
 		msg_put_str(&out, "role", u->account == 0 ? "primary" : "competitor");
 		msg_put_int(&out, "since", j->since ? j->since[u->account] : 0);
+		/* What we wait: the fetcher keeps its provider retries inside it
+		 * and answers a transient failure in time rather than late. */
+		msg_put_int(&out, "deadline_ms", (int64_t)(S.fetch_timeout_s * 1000));
 		r = conn_request(w->conn, &out, S.fetch_timeout_s, on_unit_reply, u);
 	} else {
 		int64_t since = 0;
