@@ -10,6 +10,7 @@
 #include <ev.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -541,6 +542,170 @@ TEST(rapidapi_cancel_all_ends_fetches_in_flight)
 	ASSERT_EQ_INT(provider_active(p), 0);
 	provider_free(p);
 	ASSERT_EQ_INT(r.calls, 1);
+	fake_stop();
+}
+
+/* ---- the scheduler's deadline (fetch_request.deadline) ---- */
+
+/* A deadline ms from now on the loop's clock, as the fetcher sets it from
+ * FETCH_ACCOUNT's deadline_ms (the loop's time is refreshed first: a test's
+ * loop has not run since its last callback). */
+static double deadline_in(int ms)
+{
+	ev_now_update(EV_DEFAULT);
+	return ev_now(EV_DEFAULT) + ms / 1000.0;
+}
+
+TEST(rapidapi_retry_after_past_the_deadline_fails_transient_at_once_and_pauses_nobody)
+{
+	fake_start(NULL);
+	/* 40 s: under the 60 s retry_after_max_ms, so without a deadline it is waited. */
+	json_decref(fake_call("/_control", "{\"username\":\"zoe\",\"mode\":\"e429\",\"arg\":40}"));
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	double unit = one_fetch_ms();
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "zoe", .deadline = deadline_in(12500)}, 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason,
+	                "profile: HTTP 429: Retry-After 40s is past the scheduler's deadline (12.");
+	ASSERT_CONTAINS(r.reason, "s left)");
+	ASSERT_EQ_INT(fake_requests_of("zoe"), 1);
+	printf("  %s (after %.0f ms)\n", r.reason, took);
+	if (took > 10 * unit + 100)
+		FAIL("took %.0f ms, more than 10 x %.0f ms (one ordinary fetch now)", took, unit);
+	/* The Retry-After was not waited for, so it holds no other request. */
+	t0 = test_now_ms();
+	struct outcome other = fetch_one(
+	    p, (struct fetch_request){.username = "lia", .max_pages = 1, .transcripts = -1}, 10000);
+	ASSERT_EQ_INT(other.st, FETCH_OK);
+	if (test_now_ms() - t0 > 10 * unit + 100)
+		FAIL("another account took %.0f ms after the 429: the bucket was paused",
+		     test_now_ms() - t0);
+	json_decref(other.doc);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_backoff_past_the_deadline_is_not_waited)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.backoff_base_ms = 2000;
+	struct provider *p = rapidapi(&o);
+	double unit = one_fetch_ms();
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "e503__carl", .deadline = deadline_in(1000)},
+	    10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason,
+	                "profile: HTTP 503: a retry in 2s is past the scheduler's deadline (");
+	ASSERT_EQ_INT(fake_requests_of("e503__carl"), 1);
+	if (took > 10 * unit + 100)
+		FAIL("took %.0f ms, more than 10 x %.0f ms (one ordinary fetch now)", took, unit);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_attempt_timeout_is_cut_to_the_deadline)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts(); /* 5 s per attempt, 4 attempts */
+	struct provider *p = rapidapi(&o);
+	double unit = one_fetch_ms();
+	double t0 = test_now_ms();
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "slowx3000__jay", .deadline = deadline_in(600)},
+	    20000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(r.reason, "profile: timeout (");
+	ASSERT_CONTAINS(r.reason, "the scheduler's deadline has passed");
+	ASSERT_EQ_INT(fake_requests_of("slowx3000__jay"), 1);
+	printf("  %s (after %.0f ms)\n", r.reason, took);
+	/* Cut at 600 ms, not the attempt's 5 s nor the fake's 3 s. */
+	ASSERT_CMP_INT(took, >=, 550);
+	if (took > 600 + 10 * unit + 100)
+		FAIL("took %.0f ms, more than 600 + 10 x %.0f ms (one ordinary fetch now)", took,
+		     unit);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_request_waiting_for_a_connection_ends_at_the_deadline)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.http.max_host_conns = 1;
+	struct provider *p = rapidapi(&o);
+	int remaining = 1;
+	struct outcome slow = {0}, queued = {.remaining = &remaining};
+	/* The only connection is busy for 3 s with an account without a deadline. */
+	ASSERT_EQ_INT(provider_fetch(p, &(struct fetch_request){.username = "slowx3000__kai"},
+	                             on_done, &slow),
+	              0);
+	double t0 = test_now_ms();
+	ASSERT_EQ_INT(
+	    provider_fetch(p,
+	                   &(struct fetch_request){.username = "kai", .deadline = deadline_in(500)},
+	                   on_done, &queued),
+	    0);
+	run_until_done(&queued, 10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(queued.st, FETCH_TRANSIENT);
+	ASSERT_CONTAINS(queued.reason, "profile: timeout (no connection to http://127.0.0.1:");
+	ASSERT_CONTAINS(queued.reason, "the scheduler's deadline has passed");
+	ASSERT_EQ_INT(fake_requests_of("kai"), 0);
+	ASSERT_CMP_INT(took, >=, 450);
+	ASSERT_CMP_INT(took, <, 2900); /* before the slow answer freed the connection */
+	ASSERT_EQ_INT(slow.calls, 0);
+	provider_free(p); /* the slow one ends cancelled */
+	ASSERT_EQ_INT(slow.st, FETCH_CANCELLED);
+	fake_stop();
+}
+
+TEST(rapidapi_request_waiting_for_the_rate_limit_ends_at_the_deadline)
+{
+	fake_start(NULL);
+	struct provider_opts o = opts();
+	o.rate_per_sec = 0.5; /* one token, the next 2 s later */
+	o.burst = 1;
+	struct provider *p = rapidapi(&o);
+	double t0 = test_now_ms();
+	struct outcome r =
+	    fetch_one(p,
+	              (struct fetch_request){
+	                  .username = "lev", .transcripts = -1, .deadline = deadline_in(500)},
+	              10000);
+	double took = test_now_ms() - t0;
+	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
+	ASSERT_EQ_STR(r.reason,
+	              "reels page 1: waited for the rate limit until the scheduler's deadline");
+	ASSERT_EQ_INT(fake_requests_of("lev"), 1); /* the profile only */
+	ASSERT_CMP_INT(took, >=, 450);
+	ASSERT_CMP_INT(took, <, 1900);
+	provider_free(p);
+	fake_stop();
+}
+
+TEST(rapidapi_without_a_deadline_waits_a_retry_after_as_before)
+{
+	fake_start(NULL);
+	json_decref(fake_call("/_control",
+	                      "{\"username\":\"uma\",\"mode\":\"e429\",\"count\":1,\"arg\":1}"));
+	struct provider_opts o = opts();
+	struct provider *p = rapidapi(&o);
+	/* deadline 0: a scheduler from before deadline_ms, or a field that was ignored */
+	struct outcome r = fetch_one(
+	    p, (struct fetch_request){.username = "uma", .transcripts = -1, .deadline = 0}, 10000);
+	ASSERT_EQ_INT(r.st, FETCH_OK);
+	ASSERT_EQ_INT(info_int(&r, "retries"), 1);
+	json_decref(r.doc);
+	provider_free(p);
 	fake_stop();
 }
 

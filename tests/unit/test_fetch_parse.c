@@ -1,13 +1,18 @@
 /*
  * Provider answer parsing (good and hostile documents), the token bucket,
- * URL encoding, and the fixtures provider over examples/instagram/. No network.
+ * URL encoding, the fixtures provider over examples/instagram/, and the
+ * scheduler's deadline (FETCH_ACCOUNT's deadline_ms, the clamp). No network.
  */
 #include <errno.h>
 #include <ev.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "actors/fetcher/deadline.h"
 #include "actors/fetcher/provider.h"
+#include "ipc/config.h"
+#include "ipc/frame.h"
+#include "ipc/msg.h"
 #include "tests/harness.h"
 
 static char reason[512];
@@ -540,4 +545,177 @@ TEST(pinned_old_reel_does_not_stop_an_incremental_listing)
 	json_decref(r.doc);
 	provider_free(p);
 	free(dir);
+}
+
+/* ---- the scheduler's deadline (actors/fetcher/deadline.h) ---- */
+
+/* Builds a FETCH_ACCOUNT as the scheduler does, with deadline_ms packed by
+ * put (NULL: no such field), decodes it as the fetcher's connection does,
+ * and reads the budget. */
+static int budget_of(void (*put)(struct msg_out *), int64_t *budget, char *why, size_t wlen)
+{
+	struct msg_out out;
+	struct msg m;
+	const char *err = NULL;
+	size_t n;
+	uint32_t plen;
+
+	msg_out_init(&out, MSG_FETCH_ACCOUNT, 0, put ? 6 : 5);
+	msg_put_str(&out, "job", "00000000-0000-0000-0000-000000000001");
+	msg_put_int(&out, "run", 1);
+	msg_put_str(&out, "username", "maya.lifts");
+	msg_put_str(&out, "role", "primary");
+	msg_put_int(&out, "since", 0);
+	if (put)
+		put(&out);
+	ASSERT_EQ_INT(msg_out_finish(&out, FRAME_MAX_DEFAULT), 0);
+	const char *data = msg_out_data(&out, &n);
+	ASSERT_EQ_INT(frame_check((const uint8_t *)data, n, FRAME_MAX_DEFAULT, &plen), 1);
+	msgpack_zone z;
+	msgpack_zone_init(&z, 1024);
+	ASSERT_EQ_INT(msg_decode(data + FRAME_PREFIX, plen, &z, &m, &err), 0);
+	why[0] = '\0';
+	*budget = -1;
+	int rc = fetch_budget_read(m.body, budget, why, wlen);
+	msgpack_zone_destroy(&z);
+	msg_out_free(&out);
+	return rc;
+}
+
+static void put_130000(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", 130000);
+}
+static void put_max(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", FETCH_BUDGET_MAX_MS);
+}
+static void put_nil(struct msg_out *o)
+{
+	msg_put_str(o, "deadline_ms", NULL);
+}
+static void put_zero(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", 0);
+}
+static void put_negative(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", -5000);
+}
+static void put_over_max(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", FETCH_BUDGET_MAX_MS + 1);
+}
+static void put_int64_max(struct msg_out *o)
+{
+	msg_put_int(o, "deadline_ms", INT64_MAX);
+}
+static void put_uint64_max(struct msg_out *o)
+{
+	msg_put_key(o, "deadline_ms");
+	msgpack_pack_uint64(&o->pk, UINT64_MAX);
+}
+static void put_string(struct msg_out *o)
+{
+	msg_put_str(o, "deadline_ms", "14000");
+}
+static void put_double(struct msg_out *o)
+{
+	msg_put_double(o, "deadline_ms", 14000.0);
+}
+static void put_bool(struct msg_out *o)
+{
+	msg_put_bool(o, "deadline_ms", true);
+}
+static void put_array(struct msg_out *o)
+{
+	msg_put_key(o, "deadline_ms");
+	msgpack_pack_array(&o->pk, 1);
+	msgpack_pack_int64(&o->pk, 14000);
+}
+
+TEST(fetch_account_deadline_ms_is_read_when_sound_and_refused_with_a_reason_otherwise)
+{
+	int64_t b;
+	char why[128];
+
+	ASSERT_EQ_INT(budget_of(put_130000, &b, why, sizeof why), 0);
+	ASSERT_EQ_INT(b, 130000);
+	ASSERT_EQ_INT(budget_of(put_max, &b, why, sizeof why), 0);
+	ASSERT_EQ_INT(b, FETCH_BUDGET_MAX_MS);
+	/* A scheduler from before the field, or nil: no deadline, nothing to say. */
+	ASSERT_EQ_INT(budget_of(NULL, &b, why, sizeof why), 0);
+	ASSERT_EQ_INT(b, 0);
+	ASSERT_EQ_STR(why, "");
+	ASSERT_EQ_INT(budget_of(put_nil, &b, why, sizeof why), 0);
+	ASSERT_EQ_INT(b, 0);
+
+	/* Refused: the budget is 0 (the unit runs without a deadline) and why says why. */
+	struct {
+		void (*put)(struct msg_out *);
+		const char *why;
+	} bad[] = {
+	    {put_zero, "deadline_ms 0 is not positive"},
+	    {put_negative, "deadline_ms -5000 is not positive"},
+	    {put_over_max, "deadline_ms 86400001 is over the maximum 86400000"},
+	    {put_int64_max, "deadline_ms 9223372036854775807 is over the maximum 86400000"},
+	    {put_uint64_max, "deadline_ms is not an integer of 64 bits"},
+	    {put_string, "deadline_ms is not an integer of 64 bits"},
+	    {put_double, "deadline_ms is not an integer of 64 bits"},
+	    {put_bool, "deadline_ms is not an integer of 64 bits"},
+	    {put_array, "deadline_ms is not an integer of 64 bits"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ASSERT_EQ_INT(budget_of(bad[i].put, &b, why, sizeof why), -EINVAL);
+		ASSERT_EQ_INT(b, 0);
+		ASSERT_EQ_STR(why, bad[i].why);
+	}
+}
+
+TEST(deadline_arithmetic_at_the_default_settings)
+{
+	char err[256];
+	struct config *cfg = config_parse("", "defaults", err, sizeof err);
+	ASSERT(cfg != NULL);
+	long timeout_ms = config_int(cfg, "fetcher.timeout_ms");
+	ASSERT_EQ_INT(timeout_ms, 30000);
+	/* The scheduler waits fetcher.timeout_ms x 4 + 10 s for a unit
+	 * (actors/scheduler/main.c) and sends that as deadline_ms. */
+	int64_t budget = timeout_ms * 4 + 10000;
+	ASSERT_EQ_INT(budget, 130000);
+	config_free(cfg);
+
+	/* Received at t = 1000 s: 1 s kept back (10 % would be 13 s). */
+	double t = 1000.0, d = fetch_deadline_at(t, budget);
+	ASSERT(d == 1129.0);
+	ASSERT_EQ_INT(fetch_deadline_left_ms(d, t), 129000);
+	/* A fresh unit's attempts keep the full 30 s; near the end they are cut. */
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t, timeout_ms), 30000);
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t + 99.0, timeout_ms), 30000);
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t + 110.0, timeout_ms), 19000);
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t + 129.0, timeout_ms), 0);
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t + 200.0, timeout_ms), 0);
+	/* The longest Retry-After the provider waits by default (60 s,
+	 * retry_after_max_ms) fits a fresh unit: one 429 alone never ends a
+	 * unit at the defaults. After 69.5 s of others it no longer fits. */
+	ASSERT(fetch_deadline_allows(d, t, 60000));
+	ASSERT(fetch_deadline_allows(d, t + 68.0, 60000));
+	ASSERT(!fetch_deadline_allows(d, t + 69.5, 60000));
+	/* Four attempts that each time out (30 s) with the default backoffs
+	 * between them (0.5, 1, 2 s) fit too: the fourth starts at 93.5 s with
+	 * 35.5 s left and keeps its 30 s. */
+	ASSERT(fetch_deadline_allows(d, t + 91.5, 2000));
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(d, t + 93.5, timeout_ms), 30000);
+
+	/* No deadline (a scheduler from before the field, or one refused). */
+	ASSERT(fetch_deadline_at(t, 0) == 0);
+	ASSERT_EQ_INT(fetch_deadline_left_ms(0, t), -1);
+	ASSERT_EQ_INT(fetch_attempt_timeout_ms(0, t, timeout_ms), 30000);
+	ASSERT(fetch_deadline_allows(0, t, 3600000));
+
+	/* The margin: 10 % of short budgets, 1 s from 10 s up. */
+	ASSERT(fetch_deadline_at(t, 5000) == t + 4.5);
+	ASSERT(fetch_deadline_at(t, 10000) == t + 9.0);
+	ASSERT(fetch_deadline_at(t, 18000) == t + 17.0);
+	ASSERT(fetch_deadline_at(t, 1) == t + 0.001);
 }
