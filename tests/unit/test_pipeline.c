@@ -743,6 +743,126 @@ TEST(fetcher_sigkilled_mid_transfer_has_its_accounts_refetched_by_another)
 	stack_stop(&s);
 }
 
+/* 7a -------------------------------------------------------------------------- */
+
+/*
+ * fetcher.timeout_ms = 2000 instead of 30000: the scheduler waits
+ * fetcher.timeout_ms x 4 + 10 s for a unit, 130 s at the defaults, and a
+ * 429's Retry-After is honoured up to 60 s (retry_after_max_ms), so at the
+ * defaults one Retry-After can never be past a fresh unit's deadline (only
+ * a unit that already spent 70 s can meet it: test_fetch_parse's
+ * deadline_arithmetic_at_the_default_settings covers those figures). With
+ * 2000 the unit's budget is 18 s (17 s after the fetcher's 1 s margin), and
+ * a Retry-After of 30 s, under the default cap, is past it. Every other
+ * setting is the default.
+ */
+#define DEADLINE_CONF "[fetcher]\ntimeout_ms = 2000\n"
+
+TEST(retry_after_past_the_units_deadline_releases_the_job_at_once_and_no_fetcher_is_slow)
+{
+	struct stack s;
+	const char *fenv[] = {"FAKE_REELS=12", NULL};
+	start_fake_stack(&s, fenv);
+	stack_start_conf(&s, DEADLINE_CONF);
+	/* rex's first request (its profile) gets 429 with Retry-After: 30. */
+	stack_fake_control(&s, "{\"username\": \"rex\", \"mode\": \"e429\", \"count\": 1,"
+	                       " \"arg\": 30}");
+
+	double t0 = test_now_ms();
+	char *id = stack_submit(&s, "deadline", "pia", "rex,sam", 5);
+	stack_wait_sql(&s, 30000, "t", SQL_ALL_DONE);
+	double took = test_now_ms() - t0;
+
+	/* The documented transient path: released with backoff, claimed again,
+	 * completed; one completion. */
+	char *hist = sql_str(&s, SQL_HISTORY, id, NULL);
+	ASSERT_EQ_STR(hist, ">pending,pending>processing,processing>pending,pending>processing,"
+	                    "processing>completed");
+	free(hist);
+	char *why = sql_str(&s,
+	                    "SELECT reason FROM job_events WHERE job_id = $1::uuid"
+	                    " AND from_status = 'processing' AND to_status = 'pending'",
+	                    id, NULL);
+	ASSERT_CONTAINS(why, "released: fetching @rex: profile: HTTP 429: Retry-After 30s is past "
+	                     "the scheduler's deadline (");
+	/* The time left was the budget the scheduler sent (18 s) less the
+	 * margin (1 s) less the moment it took to get there. */
+	double left = -1;
+	const char *p = strstr(why, "deadline (");
+	ASSERT(p && sscanf(p, "deadline (%lfs left)", &left) == 1);
+	ASSERT(left > 12.0 && left <= 17.0);
+	free(why);
+	/* The fetcher answered at once, not after the scheduler's 18 s: from the
+	 * claim to the release, in the database's clock. */
+	long long answered_ms =
+	    sql_int(&s,
+	            "SELECT (extract(epoch FROM r.at - c.at) * 1000)::bigint FROM job_events c,"
+	            " job_events r WHERE c.job_id = $1::uuid AND r.job_id = c.job_id"
+	            " AND c.from_status = 'pending' AND c.to_status = 'processing'"
+	            " AND r.from_status = 'processing' AND r.to_status = 'pending'",
+	            id, NULL);
+	printf("  claim to release %lld ms (the scheduler waits 18000), all done after %.0f ms\n",
+	       answered_ms, took);
+	ASSERT_CMP_INT(answered_ms, >=, 0);
+	ASSERT_CMP_INT(answered_ms, <, 6000);
+	ASSERT_CMP_INT(took, <, 18000);
+	ASSERT_EQ_INT(
+	    sql_int(&s, "SELECT attempts FROM viral_ideas_queue WHERE id = $1::uuid", id, NULL), 2);
+
+	/* The fetcher logged the reason and the scheduler saw no timeout. */
+	char *log = suptest_read(s.sup.log);
+	ASSERT_CONTAINS(log, "@rex not fetched (transient): profile: HTTP 429: Retry-After 30s is "
+	                     "past the scheduler's deadline");
+	if (strstr(log, "did not answer in time"))
+		FAIL("a unit timed out at the scheduler:\n%s",
+		     strstr(log, "did not answer in time"));
+	free(log);
+	/* No fetcher is marked slow: each takes new units. */
+	const char *args[] = {"--json", "scheduler", NULL};
+	char *out = NULL;
+	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
+	json_t *sched = json_loads(out, 0, NULL);
+	ASSERT(sched != NULL);
+	size_t i;
+	json_t *w;
+	int fetchers = 0;
+	json_array_foreach(json_object_get(sched, "workers"), i, w)
+	{
+		ASSERT(json_is_boolean(json_object_get(w, "slow")));
+		if (json_is_true(json_object_get(w, "slow")))
+			FAIL("%s is marked slow: %s", json_string_value(json_object_get(w, "name")),
+			     out);
+		fetchers += !strcmp(json_string_value(json_object_get(w, "role")), "fetcher");
+	}
+	ASSERT_CMP_INT(fetchers, >=, 1);
+	json_decref(sched);
+	free(out);
+
+	/* Nothing lost, nothing done twice. */
+	assert_one_completed_result(&s, id, 1);
+	assert_nothing_doubled(&s);
+	ASSERT_EQ_INT(sql_int(&s,
+	                      "SELECT count(*) FROM job_events WHERE job_id = $1::uuid"
+	                      " AND to_status = 'completed'",
+	                      id, NULL),
+	              1);
+	const char *users[] = {"pia", "rex", "sam"};
+	for (int k = 0; k < 3; k++)
+		ASSERT_EQ_INT(sql_int(&s,
+		                      "SELECT count(DISTINCT shortcode) * 100 + count(*)"
+		                      " FROM content WHERE username = $1",
+		                      users[k], NULL),
+		              12 * 100 + 12);
+	ASSERT_EQ_INT(
+	    sql_int(&s,
+	            "SELECT count(*) FROM viral_ideas_competitors WHERE queue_id = $1::uuid"
+	            " AND processing_status = 'completed'",
+	            id, NULL),
+	    2);
+	free(id);
+	stack_stop(&s);
+}
+
 /* 8 --------------------------------------------------------------------------- */
 
 static void assert_batch_intact(struct stack *s, char **ids, int n)
