@@ -8,10 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -388,44 +389,104 @@ static void on_err_readable(struct ev_loop *loop, ev_io *w, int revents)
 static void on_child_exit(struct ev_loop *loop, ev_child *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* In the forked child: a clean slate, then exec. Never returns. */
-static _Noreturn void child_exec(const struct child *c, int chan_fd, int err_fd, pid_t sup_pid)
+/*
+ * The child's environment: the supervisor's, with VIRALSUP_PARENT_FD,
+ * VIRALSUP_ACTOR_NAME and VIRALSUP_SUPERVISOR_PID set for it. The array and
+ * the three strings it adds are owned by the caller (child_environ_free);
+ * the rest point into environ.
+ */
+static const char *const child_vars[] = {
+    "VIRALSUP_PARENT_FD=", "VIRALSUP_ACTOR_NAME=", "VIRALSUP_SUPERVISOR_PID="};
+enum { CHILD_VARS = sizeof child_vars / sizeof child_vars[0] };
+
+static char **child_environ(const struct child *c, pid_t sup_pid)
 {
-	sigset_t none;
-	char buf[32];
+	size_t n = 0, k = CHILD_VARS;
+	while (environ[n])
+		n++;
+	char **env = xcalloc(n + CHILD_VARS + 1, sizeof *env);
+	env[0] = xasprintf("%s3", child_vars[0]);
+	env[1] = xasprintf("%s%s", child_vars[1], c->name);
+	env[2] = xasprintf("%s%d", child_vars[2], (int)sup_pid);
+	for (size_t i = 0; i < n; i++) {
+		bool ours = false;
+		for (size_t v = 0; v < CHILD_VARS && !ours; v++)
+			ours = !strncmp(environ[i], child_vars[v], strlen(child_vars[v]));
+		if (!ours)
+			env[k++] = environ[i];
+	}
+	return env;
+}
+
+static void child_environ_free(char **env)
+{
+	for (size_t v = 0; v < CHILD_VARS; v++)
+		free(env[v]);
+	free(env);
+}
+
+/*
+ * Start the program with a clean slate: signal mask empty, every disposition
+ * back to default, its own process group (a terminal's Ctrl-C reaches the
+ * supervisor only, which then stops the children in order), stdin /dev/null,
+ * stdout and stderr to err_fd, its channel on fd 3, every other fd closed.
+ * posix_spawn, not fork: no copy of the supervisor's page tables and no
+ * copy-on-write faults after it, a third of a restart's time (D27). Returns
+ * the pid, or -errno from the spawn or from the exec.
+ */
+static pid_t child_exec(const struct child *c, int chan_fd, int err_fd, pid_t sup_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid = -1;
 
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	/* Own process group: a terminal's Ctrl-C reaches the supervisor only,
-	 * which then stops the children in order. */
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != sup_pid)
-		_exit(0);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	                                    POSIX_SPAWN_SETPGROUP);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, err_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	/* Same fd: clears its close-on-exec (glibc >= 2.29, Austin Group #411). */
+	posix_spawn_file_actions_adddup2(&fa, chan_fd, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	char **env = child_environ(c, sup_pid);
+	int r = posix_spawn(&pid, c->argv[0], &fa, &attr, c->argv, env);
+	child_environ_free(env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return r ? -r : pid;
+}
 
-	int null = open("/dev/null", O_RDONLY);
-	if (null >= 0 && null != 0) {
-		dup2(null, 0);
-		close(null);
+/*
+ * A program that cannot be executed (missing, not executable, not a
+ * program) will not run a moment later either: failed, without a crash loop.
+ * A lack of processes, descriptors or memory may pass: try again after the
+ * longest backoff.
+ */
+static void child_spawn_failed(struct child *c, int r)
+{
+	if (r == -EAGAIN || r == -ENOMEM || r == -EMFILE || r == -ENFILE) {
+		double delay = config_int(c->sup->cfg, "supervisor.backoff_max_ms") / 1e3;
+		log_error("%s: cannot spawn: %s: trying again in %.0f ms", c->name, strerror(-r),
+		          delay * 1e3);
+		c->state = CHILD_BACKOFF;
+		ev_timer_init(&c->timer, on_timer, delay, 0);
+		c->timer.data = c;
+		ev_timer_start(c->sup->loop, &c->timer);
+	} else {
+		log_error("%s: cannot run %s: %s: marked failed", c->name, c->argv[0],
+		          strerror(-r));
+		c->state = CHILD_FAILED;
+		snprintf(c->last_reason, sizeof c->last_reason, "cannot run program");
 	}
-	dup2(err_fd, 1);
-	dup2(err_fd, 2);
-	if (chan_fd == 3)
-		fcntl(3, F_SETFD, 0);
-	else
-		dup2(chan_fd, 3);
-	close_range(4, ~0U, 0);
-
-	setenv("VIRALSUP_PARENT_FD", "3", 1);
-	setenv("VIRALSUP_ACTOR_NAME", c->name, 1);
-	snprintf(buf, sizeof buf, "%d", (int)sup_pid);
-	setenv("VIRALSUP_SUPERVISOR_PID", buf, 1);
-	execv(c->argv[0], c->argv);
-	dprintf(2, "viralsup: cannot exec %s: %s\n", c->argv[0], strerror(errno));
-	_exit(EXIT_PERMANENT);
+	child_changed(c);
 }
 
 static int child_spawn(struct child *c)
@@ -439,12 +500,7 @@ static int child_spawn(struct child *c)
 	ev_timer_stop(s->loop, &c->timer);
 	if (access(c->argv[0], X_OK) < 0) {
 		r = -errno;
-		log_error("%s: cannot run %s: %s: marked failed", c->name, c->argv[0],
-		          strerror(-r));
-		c->state = CHILD_FAILED;
-		snprintf(c->last_reason, sizeof c->last_reason, "cannot run program");
-		child_changed(c);
-		return r;
+		goto fail;
 	}
 	if ((r = conn_socketpair(sv)) < 0)
 		goto fail;
@@ -452,13 +508,11 @@ static int child_spawn(struct child *c)
 		r = -errno;
 		goto fail;
 	}
-	pid = fork();
+	pid = child_exec(c, sv[1], ep[1], me);
 	if (pid < 0) {
-		r = -errno;
+		r = (int)pid;
 		goto fail;
 	}
-	if (pid == 0)
-		child_exec(c, sv[1], ep[1], me);
 	close(sv[1]);
 	close(ep[1]);
 
@@ -489,13 +543,13 @@ static int child_spawn(struct child *c)
 	child_changed(c);
 	return 0;
 fail:
-	log_error("%s: cannot spawn: %s", c->name, strerror(-r));
 	for (int i = 0; i < 2; i++) {
 		if (sv[i] >= 0)
 			close(sv[i]);
 		if (ep[i] >= 0)
 			close(ep[i]);
 	}
+	child_spawn_failed(c, r);
 	return r;
 }
 

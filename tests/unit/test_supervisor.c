@@ -5,7 +5,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,6 +520,119 @@ TEST(missing_program_is_marked_failed_without_a_crash_loop)
 	json_t *s = suptest_status(&r);
 	ASSERT_EQ_INT(json_int(suptest_child(s, "ghost"), "restarts_total"), 0);
 	json_decref(s);
+}
+
+/* "SigIgn:" (or another mask line) of /proc/PID/status, as a number. */
+static unsigned long long proc_sigmask(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	unsigned long long mask = ~0ULL;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, field, strlen(field)))
+			mask = strtoull(line + strlen(field), NULL, 16);
+	if (f)
+		fclose(f);
+	return mask;
+}
+
+/* What the supervisor was started with (an ignored signal, a blocked one, a
+ * descriptor without close-on-exec, a stale VIRALSUP_ACTOR_NAME) is not the
+ * child's: it starts from a clean slate. */
+TEST(a_child_starts_from_a_clean_slate_whatever_the_supervisor_inherited)
+{
+	char *dir = test_tmpdir(), *marker;
+	ASSERT(asprintf(&marker, "%s/leaked-file", dir) > 0);
+	/* No O_CLOEXEC, on purpose, and above the fds a child is given. */
+	int leaked = open(marker, O_WRONLY | O_CREAT, 0600);
+	ASSERT_CMP_INT(leaked, >=, 0);
+	ASSERT_EQ_INT(dup2(leaked, 40), 40);
+	close(leaked);
+	leaked = 40;
+	signal(SIGUSR2, SIG_IGN);
+	sigset_t winch;
+	sigemptyset(&winch);
+	sigaddset(&winch, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &winch, NULL);
+	const char *extra[] = {"VIRALSUP_ACTOR_NAME=stale", NULL};
+	struct suprun r;
+	suprun_spawn(&r, SUP_FAST "[child a]\nprogram = " ACTOR "\n", extra);
+	WAIT_UNTIL(access(r.sock, F_OK) == 0 && suptest_state_is(&r, "a", "ready"), 5000);
+	pid_t child = suptest_pid(&r, "a");
+	ASSERT_CMP_INT(child, >, 0);
+	/* The premise: the supervisor itself did inherit the ignored signal. */
+	ASSERT(proc_sigmask(r.pid, "SigIgn:") & (1ULL << (SIGUSR2 - 1)));
+	/* The child ignores SIGPIPE (its own doing), nothing else; blocks nothing.
+	 * Signals 32 and 33 are glibc's own (thread cancellation, setxid), which
+	 * its posix_spawn leaves ignored; glibc installs their handlers before it
+	 * uses them, and no actor uses them otherwise. */
+	unsigned long long glibc_internal = (1ULL << 31) | (1ULL << 32);
+	ASSERT_EQ_INT((long long)(proc_sigmask(child, "SigIgn:") & ~glibc_internal),
+	              1LL << (SIGPIPE - 1));
+	ASSERT_EQ_INT((long long)proc_sigmask(child, "SigBlk:"), 0);
+	ASSERT_EQ_INT(getpgid(child), child);
+
+	char path[PATH_MAX], target[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/fd/0", (int)child);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	ASSERT_CMP_INT(n, >, 0);
+	target[n] = '\0';
+	ASSERT_EQ_STR(target, "/dev/null");
+	/* Past fd 3 it has only what it opened itself (sockets, epoll, eventfd):
+	 * none of the supervisor's files or pipes, nor what it inherited. */
+	snprintf(path, sizeof path, "/proc/%d/fd/40", (int)r.pid);
+	ASSERT_CMP_INT(readlink(path, target, sizeof target - 1), >, 0); /* the premise */
+	for (int fd = 4; fd < 1024; fd++) {
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)child, fd);
+		n = readlink(path, target, sizeof target - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "socket:", 7) && strncmp(target, "anon_inode:", 11))
+			FAIL("fd %d of the child is %s, not its own", fd, target);
+	}
+
+	/* Its name came from the supervisor, not from the stale variable (the
+	 * title is set from VIRALSUP_ACTOR_NAME; /proc/PID/environ cannot say,
+	 * setproctitle writes over it), and its READY came over fd 3. */
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)child);
+	char *title = test_read_file(path);
+	ASSERT(title != NULL);
+	ASSERT_CONTAINS(title, "viralsup: a");
+	free(title);
+	close(leaked);
+	free(marker);
+	free(dir);
+}
+
+/* Executable but not a program (no ELF header, no #!): exec refuses it with
+ * ENOEXEC. Marked failed like a missing program, never restarted. */
+TEST(a_file_that_is_not_a_program_is_marked_failed_without_a_crash_loop)
+{
+	char *dir = test_tmpdir(), *path;
+	ASSERT(asprintf(&path, "%s/not-a-program", dir) > 0);
+	FILE *f = fopen(path, "w");
+	ASSERT(f != NULL);
+	fputs("this is text, not a program\n", f);
+	fclose(f);
+	ASSERT_EQ_INT(chmod(path, 0755), 0);
+	char conf[512];
+	snprintf(conf, sizeof conf,
+	         SUP_FAST "[child junk]\nprogram = %s\n[child a]\nprogram = " ACTOR "\n", path);
+	struct suprun r;
+	suprun_start(&r, conf);
+	WAIT_UNTIL(suptest_state_is(&r, "junk", "failed"), 5000);
+	wait_ready(&r, "a");
+	json_t *s = suptest_status(&r);
+	ASSERT_EQ_INT(json_int(suptest_child(s, "junk"), "restarts_total"), 0);
+	json_decref(s);
+	char *log = suptest_read(r.log);
+	ASSERT_CONTAINS(log, "junk: cannot run");
+	ASSERT_CONTAINS(log, "Exec format error: marked failed");
+	free(log);
+	free(path);
+	free(dir);
 }
 
 TEST(migrations_are_applied_before_children_start)
