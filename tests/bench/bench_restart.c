@@ -4,8 +4,9 @@
  * Runs the real viralsup with two test actors: "victim", which after each
  * READY also sends its pid as a datagram to the bench, and "idle". Kills
  * the victim N times (default 200, or argv[1]) and times each kill to the
- * replacement's readiness datagram. The ceiling for comparison: fork+exec
- * of the same binary that writes one byte to a pipe first thing in main().
+ * replacement's readiness datagram. The ceiling for comparison: the same
+ * binary started the way the supervisor starts it (posix_spawn), writing one
+ * byte to a pipe first thing in main().
  * Also reports the resident memory of the supervisor and of an idle actor.
  *
  *   build/bin/bench_restart [N]
@@ -15,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,23 +190,22 @@ int main(int argc, char **argv)
 	kill(sup, SIGTERM);
 	waitpid(sup, NULL, 0);
 
-	/* The ceiling: fork + exec of the same binary, ready over a pipe. */
+	/* The ceiling: posix_spawn of the same binary, ready over a pipe. */
 	double *ceiling = calloc((size_t)n, sizeof *ceiling);
 	char prog[PATH_MAX + 32];
 	snprintf(prog, sizeof prog, "%s/viralsup-test-actor", bin);
 	for (int i = 0; i < n; i++) {
 		int p[2];
-		char b;
+		char b, fdarg[16];
+		pid_t pid;
 		if (pipe(p) < 0)
 			return 1;
+		snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+		char *args[] = {prog, "--pipe-ready", fdarg, NULL};
 		double t0 = now_ms();
-		pid_t pid = fork();
-		if (pid == 0) {
-			char fdarg[16];
-			close(p[0]);
-			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-			execl(prog, prog, "--pipe-ready", fdarg, (char *)NULL);
-			_exit(127);
+		if (posix_spawn(&pid, prog, NULL, NULL, args, environ) != 0) {
+			fprintf(stderr, "bench: cannot spawn %s\n", prog);
+			return 1;
 		}
 		close(p[1]);
 		if (read(p[0], &b, 1) != 1) {
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
 	printf("|%s|-------|---------|---------|---------|---------|\n",
 	       "----------------------------------------------");
 	summary("SIGKILL -> replacement ready (viralsup)", restart, n);
-	summary("ceiling: fork+exec -> ready byte on a pipe", ceiling, n);
+	summary("ceiling: posix_spawn -> ready byte on a pipe", ceiling, n);
 	printf("\nRSS after %d restarts: supervisor %ld kB (%ld kB private), idle actor %ld kB "
 	       "(%ld kB private)\n",
 	       n, sup_rss, sup_anon, idle_rss, idle_anon);

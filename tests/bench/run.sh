@@ -207,7 +207,7 @@ if want restart; then
 	read -r rm rp rl rh <<<"$r"
 	read -r cm cp cl ch <<<"$c"
 	row "Restart: SIGKILL → replacement ready, ms (median of $KILLS kills; p99 $rp, ceiling p99 $cp)" \
-		"$rm ($rl–$rh)" "$cm ($cl–$ch) fork+exec+ready pipe" "$(ratio "$rm" "$cm")" \
+		"$rm ($rl–$rh)" "$cm ($cl–$ch) posix_spawn+ready pipe" "$(ratio "$rm" "$cm")" \
 		"$(verdict "$(lt "$rm" 5)" "median < 5 ms")"
 	note "Restart: $(grep '^RSS' <<<"$out")"
 fi
