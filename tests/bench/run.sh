@@ -685,7 +685,10 @@ if want recovery; then
 		row "Recovery: node SIGKILLed (supervisor + all actors) → not measured: in $NRUNS run(s) the killed node held no job at the kill" \
 			"—" "—" "—" "—"
 	else
-	row "Recovery: node SIGKILLed (supervisor + all actors) → all $(printf '%s ' "${rh[@]}" | sed 's|/[^ ]*||g')jobs it held finished by the other node, ms (owner expiry 2 s; first reclaim after $(printf '%s ' "${rh[@]}" | sed 's|[^ ]*/||g')ms)" \
+	# Per run, in run order: "11, 24" jobs held; "2296, 2084" ms to the first reclaim.
+	held_list=$(printf '%s\n' "${rh[@]}" | cut -d/ -f1 | paste -sd, | sed 's/,/, /g')
+	first_list=$(printf '%s\n' "${rh[@]}" | cut -d/ -f2 | paste -sd, | sed 's/,/, /g')
+	row "Recovery: node SIGKILLed (supervisor + all actors) → every job it held finished by the other node, ms (${#rn[@]} run(s), holding $held_list job(s); owner expiry 2 s; first reclaim after $first_list ms)" \
 		"$(summ %.0f "${rn[@]}")" "— (detection is bounded by the configured owner expiry, 2000 ms)" "—" "—"
 	fi
 fi
