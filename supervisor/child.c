@@ -498,10 +498,6 @@ static int child_spawn(struct child *c)
 	if (c->pid)
 		return -EBUSY;
 	ev_timer_stop(s->loop, &c->timer);
-	if (access(c->argv[0], X_OK) < 0) {
-		r = -errno;
-		goto fail;
-	}
 	if ((r = conn_socketpair(sv)) < 0)
 		goto fail;
 	if (pipe2(ep, O_CLOEXEC) < 0) {

@@ -188,13 +188,8 @@ void stack_expect_restarts(struct stack *s)
  * in the scheduler's table (viralctl scheduler). */
 static bool scheduler_knows_every_worker(struct stack *s)
 {
-	const char *args[] = {"--json", "scheduler", NULL};
-	char *out = NULL;
-	json_error_t jerr;
-	int rc = suptest_ctl(&s->sup, &out, NULL, args);
-	json_t *sched = rc == 0 ? json_loads(out, 0, &jerr) : NULL;
+	json_t *sched = suptest_json(&s->sup, "scheduler");
 	json_t *status = suptest_status(&s->sup);
-	free(out);
 	int want = 0, have = 0;
 	size_t i;
 	json_t *e;

@@ -180,9 +180,9 @@ int suptest_ctl(struct suprun *r, char **out, char **err, const char *const *arg
 	return suptest_run(argv, out, err);
 }
 
-json_t *suptest_status(struct suprun *r)
+json_t *suptest_json(struct suprun *r, const char *command)
 {
-	const char *args[] = {"--json", "status", NULL};
+	const char *args[] = {"--json", command, NULL};
 	char *out = NULL;
 	json_error_t jerr;
 	if (suptest_ctl(r, &out, NULL, args) != 0) {
@@ -192,6 +192,11 @@ json_t *suptest_status(struct suprun *r)
 	json_t *j = json_loads(out, 0, &jerr);
 	free(out);
 	return j;
+}
+
+json_t *suptest_status(struct suprun *r)
+{
+	return suptest_json(r, "status");
 }
 
 json_t *suptest_child(json_t *status, const char *name)

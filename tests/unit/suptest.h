@@ -35,6 +35,9 @@ int suptest_ctl(struct suprun *r, char **out, char **err, const char *const *arg
 /* viralctl with an explicit argv (no --socket added). */
 int suptest_run(const char *const *argv, char **out, char **err);
 
+/* What viralctl --json command answers (e.g. "scheduler"), parsed, or NULL
+ * when it fails. Caller decrefs. */
+json_t *suptest_json(struct suprun *r, const char *command);
 /* The status data object (viralctl --json status), or NULL. Caller decrefs. */
 json_t *suptest_status(struct suprun *r);
 /* Child name's pid in a fresh status (0 when none), its state ("" when unknown). */

@@ -391,10 +391,8 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	WAIT_UNTIL(log_has(&s, "claiming paused by the operations page for 127.0.0.1 ("), 3000);
 	ASSERT(!log_has(&s, "claiming paused by viralctl"));
 	/* viralctl, on control.sock, sees the same scheduler. */
-	const char *const args[] = {"--json", "scheduler", NULL};
-	char *out = NULL;
-	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
-	json_t *v = json_loads(out, 0, NULL);
+	json_t *v = suptest_json(&s.sup, "scheduler");
+	ASSERT(v != NULL);
 	ASSERT(json_is_true(json_object_get(v, "paused")));
 	json_decref(v);
 	d = admin_data(&s, "/admin/api/actors");
@@ -406,8 +404,8 @@ TEST(pause_and_resume_reach_the_scheduler_through_the_supervisor_as_viralctl_doe
 	ASSERT_CONTAINS(json_string_value(json_object_get(r, "message")), "resumed");
 	json_decref(r);
 	WAIT_UNTIL(log_has(&s, "claiming resumed by the operations page for 127.0.0.1 ("), 3000);
-	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
-	v = json_loads(out, 0, NULL);
+	v = suptest_json(&s.sup, "scheduler");
+	ASSERT(v != NULL);
 	ASSERT(json_is_false(json_object_get(v, "paused")));
 	json_decref(v);
 	/* From viralctl, the log says viralctl. */

@@ -404,6 +404,15 @@ static double one_fetch_ms(void)
 	return ms;
 }
 
+/* took (ms) is at most base_ms plus ten ordinary fetches' worth (unit, from
+ * one_fetch_ms) and 100 ms: the upper bound of every timed test below. */
+#define ASSERT_TOOK_AT_MOST(took, base_ms, unit)                                                   \
+	do {                                                                                       \
+		if ((took) > (base_ms) + 10 * (unit) + 100)                                        \
+			FAIL("took %.0f ms, more than %d + 10 x %.0f ms (one ordinary fetch now)", \
+			     (double)(took), (int)(base_ms), (double)(unit));                      \
+	} while (0)
+
 TEST(rapidapi_timeout_is_retried_then_transient)
 {
 	fake_start(NULL);
@@ -422,9 +431,7 @@ TEST(rapidapi_timeout_is_retried_then_transient)
 	/* Two attempts of 300 ms, plus at most ten ordinary fetches' worth of
 	 * overhead; an uncut attempt alone would take the fake's 3,000 ms. */
 	ASSERT_CMP_INT(took, >=, 600);
-	if (took > 600 + 10 * unit + 100)
-		FAIL("took %.0f ms, more than 600 + 10 x %.0f ms (one ordinary fetch now)", took,
-		     unit);
+	ASSERT_TOOK_AT_MOST(took, 600, unit);
 	provider_free(p);
 	fake_stop();
 }
@@ -444,9 +451,7 @@ TEST(rapidapi_slow_drip_answer_hits_the_total_timeout)
 	ASSERT_EQ_INT(r.st, FETCH_TRANSIENT);
 	ASSERT_CONTAINS(r.reason, "profile: timeout");
 	ASSERT_CMP_INT(took, >=, 400);
-	if (took > 400 + 10 * unit + 100)
-		FAIL("took %.0f ms, more than 400 + 10 x %.0f ms (one ordinary fetch now)", took,
-		     unit);
+	ASSERT_TOOK_AT_MOST(took, 400, unit);
 	provider_free(p);
 	fake_stop();
 }
@@ -516,9 +521,7 @@ TEST(rapidapi_many_accounts_concurrently_under_the_rate_limit)
 	/* 20 requests, 1 token at start, 40/s: at least 19/40 s; at most that
 	 * plus ten ordinary fetches' worth (the machine's pace, measured). */
 	ASSERT_CMP_INT(took, >=, 19 * 1000 / 40 - 5);
-	if (took > 19 * 1000 / 40 + 10 * unit + 100)
-		FAIL("took %.0f ms, more than 475 + 10 x %.0f ms (one ordinary fetch now)", took,
-		     unit);
+	ASSERT_TOOK_AT_MOST(took, 19 * 1000 / 40, unit);
 	ASSERT_EQ_INT(provider_active(p), 0);
 	provider_free(p);
 	fake_stop();
@@ -574,8 +577,7 @@ TEST(rapidapi_retry_after_past_the_deadline_fails_transient_at_once_and_pauses_n
 	ASSERT_CONTAINS(r.reason, "s left)");
 	ASSERT_EQ_INT(fake_requests_of("zoe"), 1);
 	printf("  %s (after %.0f ms)\n", r.reason, took);
-	if (took > 10 * unit + 100)
-		FAIL("took %.0f ms, more than 10 x %.0f ms (one ordinary fetch now)", took, unit);
+	ASSERT_TOOK_AT_MOST(took, 0, unit);
 	/* The Retry-After was not waited for, so it holds no other request. */
 	t0 = test_now_ms();
 	struct outcome other = fetch_one(
@@ -605,8 +607,7 @@ TEST(rapidapi_backoff_past_the_deadline_is_not_waited)
 	ASSERT_CONTAINS(r.reason,
 	                "profile: HTTP 503: a retry in 2s is past the scheduler's deadline (");
 	ASSERT_EQ_INT(fake_requests_of("e503__carl"), 1);
-	if (took > 10 * unit + 100)
-		FAIL("took %.0f ms, more than 10 x %.0f ms (one ordinary fetch now)", took, unit);
+	ASSERT_TOOK_AT_MOST(took, 0, unit);
 	provider_free(p);
 	fake_stop();
 }
@@ -629,9 +630,7 @@ TEST(rapidapi_attempt_timeout_is_cut_to_the_deadline)
 	printf("  %s (after %.0f ms)\n", r.reason, took);
 	/* Cut at 600 ms, not the attempt's 5 s nor the fake's 3 s. */
 	ASSERT_CMP_INT(took, >=, 550);
-	if (took > 600 + 10 * unit + 100)
-		FAIL("took %.0f ms, more than 600 + 10 x %.0f ms (one ordinary fetch now)", took,
-		     unit);
+	ASSERT_TOOK_AT_MOST(took, 600, unit);
 	provider_free(p);
 	fake_stop();
 }

@@ -818,10 +818,7 @@ TEST(retry_after_past_the_units_deadline_releases_the_job_at_once_and_no_fetcher
 		     strstr(log, "did not answer in time"));
 	free(log);
 	/* No fetcher is marked slow: each takes new units. */
-	const char *args[] = {"--json", "scheduler", NULL};
-	char *out = NULL;
-	ASSERT_EQ_INT(suptest_ctl(&s.sup, &out, NULL, args), 0);
-	json_t *sched = json_loads(out, 0, NULL);
+	json_t *sched = suptest_json(&s.sup, "scheduler");
 	ASSERT(sched != NULL);
 	size_t i;
 	json_t *w;
@@ -831,12 +828,11 @@ TEST(retry_after_past_the_units_deadline_releases_the_job_at_once_and_no_fetcher
 		ASSERT(json_is_boolean(json_object_get(w, "slow")));
 		if (json_is_true(json_object_get(w, "slow")))
 			FAIL("%s is marked slow: %s", json_string_value(json_object_get(w, "name")),
-			     out);
+			     json_dumps(sched, 0));
 		fetchers += !strcmp(json_string_value(json_object_get(w, "role")), "fetcher");
 	}
 	ASSERT_CMP_INT(fetchers, >=, 1);
 	json_decref(sched);
-	free(out);
 
 	/* Nothing lost, nothing done twice. */
 	assert_one_completed_result(&s, id, 1);

@@ -733,18 +733,27 @@ static const char READ_FULL_OF_C_H[] =
     "H,[\"p\"],{\"m\": 1, \"hook_analysis\": {\"hook_text\": \"H\","
     " \"power_words\": [\"p\"]}}";
 
+/* One job claimed by a new owner (returned) and completed as run 1 from
+ * REPEATING_OUTPUT with "C", "H"; *j is the caller's (queue_jobs_free). */
+static long long complete_one_repeating(PGconn *c, struct queue_job **j)
+{
+	char err[256], out[4096];
+	add_jobs(c, 1);
+	long long o = owner_new(c, "n1", 30000);
+	ASSERT_EQ_INT(claim(c, o, 1, 60000, j), 1);
+	snprintf(out, sizeof out, REPEATING_OUTPUT, "C", "H");
+	struct queue_result r = {.analysis_run = 1, .result = out};
+	ASSERT_EQ_INT(queue_complete(c, (*j)[0].id, (*j)[0].lease_token, &r, err, sizeof err),
+	              QUEUE_OK);
+	return o;
+}
+
 TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new_one)
 {
 	PGconn *c;
 	char *ci = db_fresh(&c);
-	add_jobs(c, 1);
-	long long o = owner_new(c, "n1", 30000);
 	struct queue_job *j;
-	char err[256], out[4096];
-	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
-	snprintf(out, sizeof out, REPEATING_OUTPUT, "C", "H");
-	struct queue_result r = {.analysis_run = 1, .result = out};
-	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	long long o = complete_one_repeating(c, &j);
 	/* The repeating script and reel store none of it; the other script all of it. */
 	char *row =
 	    text(c,
@@ -777,7 +786,9 @@ TEST(scripts_and_hooks_repeating_the_document_are_read_from_it_and_survive_a_new
 	exec_sql(c, "UPDATE viral_ideas_queue SET status = 'pending', lease_expires_at = NULL");
 	queue_jobs_free(j, 1);
 	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
+	char err[256], out[4096];
 	snprintf(out, sizeof out, REPEATING_OUTPUT, "C-new", "H-new");
+	struct queue_result r = {.analysis_run = 1, .result = out};
 	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
 	ASSERT_EQ_INT(scalar(c,
 	                     "SELECT count(*) FROM viral_analysis_results WHERE queue_id = $1"
@@ -801,14 +812,8 @@ TEST(a_rewrite_of_the_document_by_another_client_leaves_the_rows_as_they_were)
 {
 	PGconn *c;
 	char *ci = db_fresh(&c);
-	add_jobs(c, 1);
-	long long o = owner_new(c, "n1", 30000);
 	struct queue_job *j;
-	char err[256], out[4096];
-	ASSERT_EQ_INT(claim(c, o, 1, 60000, &j), 1);
-	snprintf(out, sizeof out, REPEATING_OUTPUT, "C", "H");
-	struct queue_result r = {.analysis_run = 1, .result = out};
-	ASSERT_EQ_INT(queue_complete(c, j[0].id, j[0].lease_token, &r, err, sizeof err), QUEUE_OK);
+	complete_one_repeating(c, &j);
 	const char *stored_text =
 	    "SELECT count(*) FROM viral_scripts s JOIN viral_analysis_results r"
 	    " ON r.id = s.analysis_id WHERE r.queue_id = $1"

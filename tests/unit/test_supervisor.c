@@ -510,30 +510,33 @@ TEST(bad_child_config_is_a_clear_startup_error)
 	free(log);
 }
 
+/* name is failed, never restarted, and child a beside it runs regardless. */
+static void expect_failed_beside_a_ready_a(struct suprun *r, const char *name)
+{
+	WAIT_UNTIL(suptest_state_is(r, name, "failed"), 5000);
+	wait_ready(r, "a");
+	json_t *s = suptest_status(r);
+	ASSERT_EQ_INT(json_int(suptest_child(s, name), "restarts_total"), 0);
+	json_decref(s);
+}
+
 TEST(missing_program_is_marked_failed_without_a_crash_loop)
 {
 	struct suprun r;
 	suprun_start(&r, SUP_FAST "[child ghost]\nprogram = no-such-program\n"
 	                          "[child a]\nprogram = " ACTOR "\n");
-	WAIT_UNTIL(suptest_state_is(&r, "ghost", "failed"), 5000);
-	wait_ready(&r, "a");
-	json_t *s = suptest_status(&r);
-	ASSERT_EQ_INT(json_int(suptest_child(s, "ghost"), "restarts_total"), 0);
-	json_decref(s);
+	expect_failed_beside_a_ready_a(&r, "ghost");
 }
 
 /* "SigIgn:" (or another mask line) of /proc/PID/status, as a number. */
 static unsigned long long proc_sigmask(pid_t pid, const char *field)
 {
-	char path[64], line[256];
-	unsigned long long mask = ~0ULL;
+	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, field, strlen(field)))
-			mask = strtoull(line + strlen(field), NULL, 16);
-	if (f)
-		fclose(f);
+	char *status = test_read_file(path);
+	const char *at = status ? strstr(status, field) : NULL;
+	unsigned long long mask = at ? strtoull(at + strlen(field), NULL, 16) : ~0ULL;
+	free(status);
 	return mask;
 }
 
@@ -622,11 +625,7 @@ TEST(a_file_that_is_not_a_program_is_marked_failed_without_a_crash_loop)
 	         SUP_FAST "[child junk]\nprogram = %s\n[child a]\nprogram = " ACTOR "\n", path);
 	struct suprun r;
 	suprun_start(&r, conf);
-	WAIT_UNTIL(suptest_state_is(&r, "junk", "failed"), 5000);
-	wait_ready(&r, "a");
-	json_t *s = suptest_status(&r);
-	ASSERT_EQ_INT(json_int(suptest_child(s, "junk"), "restarts_total"), 0);
-	json_decref(s);
+	expect_failed_beside_a_ready_a(&r, "junk");
 	char *log = suptest_read(r.log);
 	ASSERT_CONTAINS(log, "junk: cannot run");
 	ASSERT_CONTAINS(log, "Exec format error: marked failed");

@@ -150,17 +150,11 @@ static const char *jstr(json_t *o, const char *k)
 /* The scheduler is registered, connected and has its workers. */
 static bool stack_ready(struct stack *s)
 {
-	const char *args[] = {"--json", "scheduler", NULL};
-	char *out = NULL;
-	bool ok = false;
-	if (suptest_ctl(&s->r, &out, NULL, args) == 0) {
-		json_t *j = json_loads(out, 0, NULL);
-		ok = j && jint(j, "owner") > 0 && json_is_true(json_object_get(j, "database_up")) &&
-		     json_is_true(json_object_get(j, "admin_up")) &&
-		     json_array_size(json_object_get(j, "workers")) >= 3;
-		json_decref(j);
-	}
-	free(out);
+	json_t *j = suptest_json(&s->r, "scheduler");
+	bool ok = j && jint(j, "owner") > 0 && json_is_true(json_object_get(j, "database_up")) &&
+	          json_is_true(json_object_get(j, "admin_up")) &&
+	          json_array_size(json_object_get(j, "workers")) >= 3;
+	json_decref(j);
 	return ok;
 }
 
